@@ -1,0 +1,23 @@
+# Two commands do all set-up on a fresh Debian 12 machine:
+#   make demo   installs what is missing, then runs the pipeline on sample_data/ into out/
+#   make test   installs what is missing, starts PostGIS, runs every test
+.PHONY: setup demo test package clean help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+help:
+	@echo "make demo   - set up, then run the whole pipeline on sample_data/ into out/"
+	@echo "make test   - set up, start PostGIS, run every test"
+
+setup:
+	@bash scripts/setup_env.sh
+
+demo: setup
+	@bash scripts/demo.sh
+
+test: setup
+	@bash scripts/run_tests.sh -q
+
+clean:
+	rm -rf out build dist *.egg-info

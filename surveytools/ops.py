@@ -1,0 +1,137 @@
+"""The operation registry: one declaration per operation, two faces.
+
+Every user-facing operation is a library function registered here with its parameters.  The CLI
+(:mod:`surveytools.cli`) builds one command per operation from this registry, and the QGIS
+plugin builds one Processing algorithm per operation from the same registry, so both faces have
+the same names and parameters by construction:
+
+=====================  ==============================  ==========================
+library function       CLI                             Processing algorithm
+=====================  ==============================  ==========================
+``project.init``       ``surveytools project init``    ``surveytools:project_init``
+parameter ``county``   ``--county``                    ``COUNTY``
+=====================  ==============================  ==========================
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .i18n import Text
+
+#: Modules that register operations; imported by :func:`load_all`.
+OPERATION_MODULES = [
+    "surveytools.project",
+    "surveytools.profiles.ops",
+    "surveytools.codes_ops",
+    "surveytools.sample.ops",
+]
+
+#: Parameter kinds understood by the CLI and the Processing wrapper.
+#:  project      an existing survey project (GeoPackage)
+#:  project_new  a survey project to create
+#:  layer_in     an input vector layer, ``PATH[:LAYER]``
+#:  file_in      an input file (CSV, XLSX, YAML …)
+#:  file_out     an output file
+#:  dir_out      an output folder
+#:  string, int, float, bool, enum (with ``choices``), crs (EPSG code, WKT or PROJ string)
+KINDS = {"project", "project_new", "layer_in", "file_in", "file_out", "dir_out",
+         "string", "int", "float", "bool", "enum", "crs"}
+
+
+@dataclass
+class Param:
+    name: str
+    kind: str
+    help: Text
+    required: bool = False
+    default: Any = None
+    choices: tuple = ()
+    multiple: bool = False
+    positional: bool = False
+    #: file filter for file/layer parameters, e.g. "GeoPackage (*.gpkg)"
+    file_filter: str = ""
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown parameter kind {self.kind!r}")
+
+    @property
+    def qgis_name(self) -> str:
+        return self.name.upper()
+
+    @property
+    def cli_flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+@dataclass
+class Result:
+    """What an operation returns: data for ``--json`` and a summary for people."""
+
+    summary: Text
+    data: dict = field(default_factory=dict)
+    #: output name -> path, e.g. {"PROJECT": "out/project.gpkg"}
+    outputs: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"ok": True, "summary": self.summary.as_dict(), **self.data,
+                "outputs": {k: str(v) for k, v in self.outputs.items()},
+                "warnings": [w.as_dict() if isinstance(w, Text) else w for w in self.warnings]}
+
+
+@dataclass
+class Operation:
+    group: str
+    name: str
+    func: Callable[..., Result]
+    params: list
+    help: Text
+    #: the Processing group shown in the toolbox
+    display: Text | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.group}_{self.name}".replace("-", "_")
+
+    @property
+    def cli(self) -> str:
+        return f"{self.group} {self.name}"
+
+    def call(self, feedback=None, **kwargs) -> Result:
+        known = {p.name for p in self.params}
+        unknown = set(kwargs) - known
+        if unknown:
+            raise TypeError(f"{self.id}: unknown parameters {sorted(unknown)}")
+        return self.func(feedback=feedback, **kwargs)
+
+
+REGISTRY: dict[str, Operation] = {}
+GROUPS: dict[str, Text] = {}
+
+
+def group(name: str, help: Text) -> None:
+    GROUPS[name] = help
+
+
+def operation(group: str, name: str, help: Text, params: list, display: Text | None = None):
+    """Register ``func`` as operation ``group name``.  The function takes the parameters as
+    keyword arguments plus ``feedback`` and returns a :class:`Result`."""
+
+    def deco(func):
+        op = Operation(group, name, func, list(params), help, display)
+        if op.id in REGISTRY and REGISTRY[op.id].func is not func:
+            raise ValueError(f"operation {op.id} registered twice")
+        REGISTRY[op.id] = op
+        func.operation = op
+        return func
+
+    return deco
+
+
+def load_all() -> dict:
+    for mod in OPERATION_MODULES:
+        importlib.import_module(mod)
+    return REGISTRY

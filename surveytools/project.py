@@ -1,0 +1,228 @@
+"""The survey project database (调查项目库): one GeoPackage per project.
+
+``project init`` creates the empty standard layers of a profile, the class dictionaries as
+tables and a metadata table; every later step reads and writes the same file.
+
+Tables written besides the profile's layers:
+
+``surveytools_meta``          key/value: profile, edition, schema version, county, CRS, dates
+``dict_component_classes``    the profile's component class table (with provenance and source)
+``dict_event_classes``        the profile's event class table
+``dict_fields``               the profile's field table (standard names, types, constraints)
+``dict_domains``              value domains (部件状态, 数据来源 …)
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyogrio
+
+from . import __version__
+from .admin import divisions
+from .crs import crs_label, gk3_epsg_for_longitude, resolve_crs
+from .errors import SurveyError
+from .gpkg import atomic_output, schema_table, sqlite_connect, write_layer
+from .i18n import Text
+from .ops import Param, Result, group, operation
+from .profiles import Profile, load_profile
+
+#: version of the project database layout written by this code (see docs/schema.md)
+PROJECT_SCHEMA_VERSION = 1
+META_TABLE = "surveytools_meta"
+DICT_TABLES = {"component_classes": "dict_component_classes", "event_classes": "dict_event_classes",
+               "fields": "dict_fields", "domains": "dict_domains"}
+
+group("project", Text("调查项目库：创建与查看", "Survey project database: create and inspect"))
+
+
+def field_group(layer_key: str) -> str:
+    """Layers that share one field table: components of every geometry type."""
+    return "component" if layer_key.startswith("component_") else layer_key
+
+
+def check_county(county) -> tuple[str, dict | None, list]:
+    """Validate a 6-digit county code; an unknown county is a warning, never an error."""
+    text = str(county or "").strip()
+    if len(text) != 6 or not text.isdigit():
+        raise SurveyError(Text("县级行政区划代码应为 6 位数字（如 360681 贵溪市）",
+                               "the county code must be 6 digits (e.g. 360681 for 贵溪市)"),
+                          code="county_format", field="county", value=county)
+    info = divisions().county(text)
+    warnings = []
+    if info is None:
+        warnings.append(Text(f"县级代码 {text} 不在国家统计局 2023 年区划代码表中（可能是新设或撤销的区县），已按输入使用",
+                             f"county code {text} is not in the NBS 2023 division table (a new or abolished county?); used as given"))
+    return text, info, warnings
+
+
+def default_crs_for_county(county: str):
+    lonlat = divisions().county_lonlat(county)
+    if lonlat is None:
+        raise SurveyError(Text(f"无法确定县级代码 {county} 的经度以选择默认 3 度带，请用 --crs 指定坐标系",
+                               f"cannot find the longitude of county {county} to choose the default 3-degree zone; give --crs"),
+                          code="crs_required", field="crs")
+    return resolve_crs(f"EPSG:{gk3_epsg_for_longitude(lonlat[0])}")
+
+
+def _classes_table(df) -> pa.Table:
+    cols = [c for c in df.columns]
+    return pa.table({c: pa.array(df[c].astype(str).tolist(), pa.string()) for c in cols})
+
+
+@operation("project", "init",
+           help=Text("创建调查项目库（GeoPackage）：按标准配置建立空的标准图层、分类字典表和元数据表。"
+                     "默认坐标系为该县经度所在的 CGCS2000 3 度带。",
+                     "Create a survey project database (GeoPackage): the profile's empty standard layers, the "
+                     "class dictionaries as tables and a metadata table. The default CRS is the CGCS2000 "
+                     "3-degree Gauss-Kruger zone of the county's longitude."),
+           params=[
+               Param("project", "project_new", Text("要创建的项目库文件（.gpkg）", "Project GeoPackage to create (.gpkg)"),
+                     required=True, positional=True, file_filter="GeoPackage (*.gpkg)"),
+               Param("profile", "string", Text("标准配置：cjt、gbt30428、gbt47678、城市扩展配置的标识或目录",
+                                               "Standard profile: cjt, gbt30428, gbt47678, a city profile id or folder"),
+                     default="cjt"),
+               Param("county", "string", Text("县级行政区划代码（6 位）", "County-level division code (6 digits)"),
+                     required=True),
+               Param("crs", "crs", Text("项目坐标系（EPSG 代码、WKT 或 PROJ 字符串）；默认按县经度取 CGCS2000 3 度带",
+                                        "Project CRS (EPSG code, WKT or PROJ string); default: the county's CGCS2000 3-degree zone")),
+               Param("title", "string", Text("项目名称", "Project title")),
+               Param("overwrite", "bool", Text("覆盖已存在的文件", "Replace an existing file"), default=False),
+           ])
+def init(project, county, profile="cjt", crs=None, title=None, overwrite=False, feedback=None) -> Result:
+    from .feedback import Feedback
+    feedback = feedback or Feedback()
+    path = Path(project)
+    if path.suffix.lower() != ".gpkg":
+        raise SurveyError(Text("项目库文件应以 .gpkg 结尾", "the project file must end in .gpkg"),
+                          code="not_gpkg", file=str(path))
+    county, cinfo, warnings = check_county(county)
+    for w in warnings:
+        feedback.warning(w)
+    prof = load_profile(profile)
+    target_crs = resolve_crs(crs) if crs else default_crs_for_county(county)
+    crs_text = crs_label(target_crs)
+    crs_arg = crs_text if crs_text.startswith("EPSG:") else target_crs.to_wkt()
+    now = _dt.datetime.now().replace(microsecond=0).isoformat()
+    feedback.progress(5)
+    layers = {}
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        keys = list(prof.layers)
+        for i, key in enumerate(keys):
+            spec = prof.layers[key]
+            fields = prof.layer_fields(field_group(key))
+            write_layer(tmp, spec.table, schema_table(fields, geometry=True), geometry_type=spec.geometry,
+                        crs=crs_arg, description=f"{spec.title.zh} / {spec.title.en}")
+            layers[key] = spec.table
+            feedback.progress(5 + 70 * (i + 1) / len(keys))
+        for attr, table in DICT_TABLES.items():
+            write_layer(tmp, table, _classes_table(getattr(prof, attr)))
+        meta = {
+            "project_schema_version": str(PROJECT_SCHEMA_VERSION),
+            "surveytools_version": __version__,
+            "profile": prof.id,
+            "profile_chain": ",".join(prof.chain),
+            "profile_edition": prof.edition,
+            "profile_status": prof.status,
+            "profile_schema_version": str(prof.schema_version),
+            "profile_path": str(prof.path),
+            "county": county,
+            "county_name": (cinfo or {}).get("name", ""),
+            "crs": crs_text,
+            "crs_wkt": target_crs.to_wkt(),
+            "title": title or f"{(cinfo or {}).get('name', county)} 数字化城管基础数据",
+            "layers": json.dumps(layers, ensure_ascii=False),
+            "created": now,
+            "updated": now,
+        }
+        write_layer(tmp, META_TABLE, pa.table({"key": list(meta), "value": list(meta.values())}))
+        feedback.progress(95)
+    feedback.progress(100)
+    summary = Text(
+        f"已创建调查项目库 {path}：标准配置 {prof.id}（{prof.edition}），县 {county} {meta['county_name']}，"
+        f"坐标系 {crs_text}，{len(layers)} 个图层，部件类 {len(prof.component_classes)} 个，事件类 {len(prof.event_classes)} 个。",
+        f"Created survey project {path}: profile {prof.id} ({prof.edition}), county {county} {meta['county_name']}, "
+        f"CRS {crs_text}, {len(layers)} layers, {len(prof.component_classes)} component and "
+        f"{len(prof.event_classes)} event classes.")
+    if prof.notice is not None:
+        warnings.append(prof.notice)
+    return Result(summary, data={"project": str(path), "meta": {k: v for k, v in meta.items() if k != "crs_wkt"},
+                                 "layers": layers},
+                  outputs={"PROJECT": str(path)}, warnings=warnings)
+
+
+@dataclass
+class Project:
+    """An opened survey project: its metadata, profile and layer names."""
+
+    path: Path
+    meta: dict
+    profile: Profile
+
+    @classmethod
+    def open(cls, path) -> "Project":
+        path = Path(path)
+        if not path.exists():
+            raise SurveyError(Text("项目库文件不存在", "the project file does not exist"), code="not_found", file=str(path))
+        try:
+            con = sqlite_connect(path)
+            try:
+                rows = con.execute(f"SELECT key, value FROM {META_TABLE}").fetchall()
+            finally:
+                con.close()
+        except Exception:
+            raise SurveyError(Text("该文件不是 surveytools 调查项目库（缺少元数据表）",
+                                   "this file is not a surveytools survey project (no metadata table)"),
+                              code="not_project", file=str(path), layer=META_TABLE,
+                              hint=Text("先用 surveytools project init 创建项目库", "create one with surveytools project init")) from None
+        meta = dict(rows)
+        try:
+            prof = load_profile(meta["profile"])
+        except SurveyError:
+            prof = load_profile(meta.get("profile_path", meta["profile"]))
+        return cls(path, meta, prof)
+
+    @property
+    def crs(self) -> str:
+        return self.meta["crs"] if self.meta["crs"].startswith("EPSG:") else self.meta["crs_wkt"]
+
+    @property
+    def county(self) -> str:
+        return self.meta["county"]
+
+    def table(self, key: str) -> str:
+        return self.profile.layer(key).table
+
+    def counts(self) -> dict:
+        out = {}
+        for name, geom in pyogrio.list_layers(str(self.path)):
+            info = pyogrio.read_info(str(self.path), layer=str(name))
+            out[str(name)] = {"features": int(info["features"]), "geometry": None if geom is None else str(geom)}
+        return out
+
+
+@operation("project", "info",
+           help=Text("显示调查项目库的标准配置、县、坐标系和各图层要素数。",
+                     "Show a survey project's profile, county, CRS and the feature count of every layer."),
+           params=[Param("project", "project", Text("调查项目库（.gpkg）", "Survey project (.gpkg)"),
+                         required=True, positional=True, file_filter="GeoPackage (*.gpkg)")])
+def info(project, feedback=None) -> Result:
+    p = Project.open(project)
+    counts = p.counts()
+    meta = {k: v for k, v in p.meta.items() if k != "crs_wkt"}
+    lines_zh = [f"调查项目库 {p.path}", f"  标准配置：{p.profile.id}（{p.meta['profile_edition']}，{p.meta['profile_status']}）",
+                f"  县：{p.county} {p.meta.get('county_name', '')}", f"  坐标系：{p.meta['crs']}",
+                f"  创建：{p.meta['created']}  更新：{p.meta['updated']}", "  图层："]
+    lines_en = [f"Survey project {p.path}", f"  profile: {p.profile.id} ({p.meta['profile_edition']}, {p.meta['profile_status']})",
+                f"  county: {p.county} {p.meta.get('county_name', '')}", f"  CRS: {p.meta['crs']}",
+                f"  created: {p.meta['created']}  updated: {p.meta['updated']}", "  layers:"]
+    titles = {spec.table: spec.title for spec in p.profile.layers.values()}
+    for name, c in counts.items():
+        t = titles.get(name)
+        lines_zh.append(f"    {name:<24} {c['features']:>9} 个要素  {t.zh if t else ''}")
+        lines_en.append(f"    {name:<24} {c['features']:>9} features  {t.en if t else ''}")
+    return Result(Text("\n".join(lines_zh), "\n".join(lines_en)),
+                  data={"project": str(p.path), "meta": meta, "layers": counts}, outputs={"PROJECT": str(p.path)})
