@@ -121,7 +121,14 @@ def build_cli() -> click.Group:
     return root
 
 
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt  # unwinds through the atomic writers, which remove their temp files
+
+
 def main(argv=None) -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _sigterm)
     cli = build_cli()
     cli.main(args=argv, prog_name="surveytools")
 

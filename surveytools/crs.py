@@ -7,9 +7,6 @@ tolerances are in metres.
 """
 from __future__ import annotations
 
-from pyproj import CRS
-from pyproj.exceptions import CRSError
-
 from .errors import SurveyError
 from .i18n import Text
 
@@ -27,8 +24,11 @@ def gk3_epsg_for_longitude(lon: float) -> int:
     return _GK3_FIRST_EPSG + (cm - _GK3_FIRST_CM) // 3
 
 
-def resolve_crs(value, *, require_projected: bool = True) -> CRS:
+def resolve_crs(value, *, require_projected: bool = True):
     """A pyproj CRS from an EPSG code ('4548', 'EPSG:4548'), WKT or PROJ string."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
     text = str(value).strip()
     try:
         crs = CRS.from_epsg(int(text)) if text.isdigit() else CRS.from_user_input(text)
@@ -48,6 +48,6 @@ def resolve_crs(value, *, require_projected: bool = True) -> CRS:
     return crs
 
 
-def crs_label(crs: CRS) -> str:
+def crs_label(crs) -> str:
     auth = crs.to_authority()
     return f"{auth[0]}:{auth[1]}" if auth else crs.to_wkt()

@@ -5,6 +5,8 @@ writes to stderr; the QGIS plugin passes an adapter around ``QgsProcessingFeedba
 """
 from __future__ import annotations
 
+import json
+import os
 import sys
 
 from .errors import Cancelled
@@ -71,19 +73,37 @@ class SubFeedback(Feedback):
 
 
 class ConsoleFeedback(Feedback):
-    """Messages to stderr (stdout stays clean for ``--json``)."""
+    """Messages to stderr (stdout stays clean for ``--json``).
+
+    With ``SURVEYTOOLS_PROGRESS=jsonl`` (set by :mod:`surveytools.runner` for the QGIS plugin)
+    progress, information and warnings go to stderr as ``@@surveytools {json}`` lines.
+    """
 
     def __init__(self, quiet: bool = False, stream=None):
         super().__init__()
         self.quiet = quiet
         self.stream = stream or sys.stderr
         self.warnings: list[Text] = []
+        self.jsonl = os.environ.get("SURVEYTOOLS_PROGRESS") == "jsonl"
+        self._last = -1.0
+
+    def _emit(self, obj: dict) -> None:
+        print("@@surveytools " + json.dumps(obj, ensure_ascii=False), file=self.stream, flush=True)
+
+    def _set_progress(self, percent: float) -> None:
+        if self.jsonl and (percent - self._last >= 0.5 or percent >= 100):
+            self._last = percent
+            self._emit({"progress": round(percent, 2)})
 
     def _info(self, text: Text) -> None:
-        if not self.quiet:
+        if self.jsonl:
+            self._emit({"info": text.as_dict()})
+        elif not self.quiet:
             print(text.render(), file=self.stream)
 
     def _warning(self, text: Text) -> None:
         self.warnings.append(text)
-        if not self.quiet:
+        if self.jsonl:
+            self._emit({"warning": text.as_dict()})
+        elif not self.quiet:
             print("警告/Warning: " + text.render(), file=self.stream)

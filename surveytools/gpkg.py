@@ -14,8 +14,6 @@ import tempfile
 from pathlib import Path
 
 import pyarrow as pa
-import pyogrio
-from pyogrio.raw import write_arrow
 
 from .errors import SurveyError
 from .i18n import Text
@@ -39,6 +37,9 @@ def schema_table(fields, geometry: bool) -> pa.Table:
 def write_layer(path, layer: str, table: pa.Table, *, geometry_type: str | None = None, crs=None,
                 append: bool = False, spatial_index: bool = True, description: str | None = None) -> None:
     """Write an Arrow table (geometry as WKB column ``geom``) or an attribute-only table."""
+    from pyogrio.raw import write_arrow
+
+    _configure_gdal()
     path = str(path)
     kw = {}
     if geometry_type:
@@ -52,7 +53,17 @@ def write_layer(path, layer: str, table: pa.Table, *, geometry_type: str | None 
                 layer_options=layer_options or None, **kw)
 
 
+def _configure_gdal() -> None:
+    """No fsync while writing: every write goes to a temporary file that is renamed into place
+    only when complete, so a crash can never leave a damaged output behind."""
+    import pyogrio
+
+    pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": "OFF", "OGR_SQLITE_CACHE": "512"})
+
+
 def list_layers(path) -> list[str]:
+    import pyogrio
+
     return [str(n) for n, _ in pyogrio.list_layers(str(path))]
 
 

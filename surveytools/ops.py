@@ -26,6 +26,7 @@ OPERATION_MODULES = [
     "surveytools.profiles.ops",
     "surveytools.codes_ops",
     "surveytools.sample.ops",
+    "surveytools.grid.ops",
 ]
 
 #: Parameter kinds understood by the CLI and the Processing wrapper.
@@ -131,7 +132,17 @@ def operation(group: str, name: str, help: Text, params: list, display: Text | N
     return deco
 
 
+def operation_modules() -> list:
+    """The built-in operation modules plus ``$SURVEYTOOLS_EXTRA_OPS`` (comma-separated module
+    names: a city's own operations, or test operations), which the QGIS plugin's child
+    processes import too."""
+    import os
+
+    extra = [m.strip() for m in os.environ.get("SURVEYTOOLS_EXTRA_OPS", "").split(",") if m.strip()]
+    return OPERATION_MODULES + [m for m in extra if m not in OPERATION_MODULES]
+
+
 def load_all() -> dict:
-    for mod in OPERATION_MODULES:
+    for mod in operation_modules():
         importlib.import_module(mod)
     return REGISTRY

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyogrio
 
 from . import __version__
 from .admin import divisions
@@ -197,6 +196,8 @@ class Project:
         return self.profile.layer(key).table
 
     def counts(self) -> dict:
+        import pyogrio
+
         out = {}
         for name, geom in pyogrio.list_layers(str(self.path)):
             info = pyogrio.read_info(str(self.path), layer=str(name))
@@ -226,3 +227,150 @@ def info(project, feedback=None) -> Result:
         lines_en.append(f"    {name:<24} {c['features']:>9} features  {t.en if t else ''}")
     return Result(Text("\n".join(lines_zh), "\n".join(lines_en)),
                   data={"project": str(p.path), "meta": meta, "layers": counts}, outputs={"PROJECT": str(p.path)})
+
+
+# ----------------------------------------------------------------------------------------------
+# reading and writing project layers (used by every step after init)
+
+def _now() -> str:
+    return _dt.datetime.now().replace(microsecond=0).isoformat()
+
+
+def read_layer(project: "Project", key: str, *, columns=None, where: str | None = None):
+    """A project layer as a GeoDataFrame (Arrow read), in the project CRS."""
+    import geopandas as gpd
+    import pyogrio
+
+    table = project.table(key) if key in project.profile.layers else key
+    kw = {"columns": columns} if columns is not None else {}
+    df = pyogrio.read_dataframe(str(project.path), layer=table, use_arrow=True, where=where, **kw)
+    if not isinstance(df, gpd.GeoDataFrame):
+        return df
+    return df
+
+
+def to_arrow(gdf, fields, *, geometry: bool = True, multi: bool = False) -> pa.Table:
+    """Cast a (Geo)DataFrame to the profile's field types, in the profile's field order.
+
+    Columns the profile does not know are dropped; fields the frame lacks are written empty.
+    """
+    import numpy as np
+    import pandas as pd
+    import shapely
+
+    from .gpkg import ARROW_TYPES
+
+    cols = {}
+    n = len(gdf)
+    for _, f in fields.iterrows():
+        name, typ = f["name"], f["type"]
+        at = ARROW_TYPES[typ]
+        if name not in gdf.columns:
+            cols[name] = pa.nulls(n, at)
+            continue
+        s = gdf[name]
+        if typ == "text":
+            text = s if (pd.api.types.is_string_dtype(s) and s.dtype != object) else s.astype("string")
+            cols[name] = pa.array(text, type=at, from_pandas=True)
+        elif typ == "integer":
+            cols[name] = pa.array(pd.to_numeric(s, errors="coerce").astype("Int64"), at, from_pandas=True)
+        elif typ == "real":
+            cols[name] = pa.array(pd.to_numeric(s, errors="coerce").astype("float64"), at, from_pandas=True)
+        elif typ in ("date", "datetime"):
+            if pd.api.types.is_datetime64_any_dtype(s):
+                ts = s
+            else:
+                txt = s.astype("string").str.strip()
+                ts = pd.to_datetime(txt.where(txt.str.len() > 0), errors="coerce", format="mixed")
+            if getattr(ts.dt, "tz", None) is not None:
+                ts = ts.dt.tz_localize(None)
+            unit = "datetime64[D]" if typ == "date" else "datetime64[ms]"
+            cols[name] = pa.array(ts.to_numpy().astype(unit), type=at, from_pandas=True)
+    if geometry:
+        geoms = np.asarray(gdf.geometry.values if hasattr(gdf, "geometry") else [None] * n, dtype=object)
+        if multi:
+            single = shapely.get_type_id(geoms) == 3
+            if single.any():
+                geoms = geoms.copy()
+                geoms[single] = shapely.multipolygons(geoms[single], indices=np.arange(int(single.sum())))
+        cols["geom"] = pa.array(shapely.to_wkb(geoms, hex=False), pa.binary())
+    return pa.table(cols)
+
+
+def write_project_layer(project: "Project", key: str, gdf, *, extra_fields=None) -> int:
+    """Replace a project layer's content with ``gdf`` cast to the profile's fields.
+
+    Call it inside :meth:`Project.transaction` so the change is atomic.  Returns the count.
+    """
+    import pandas as pd
+
+    spec = project.profile.layer(key)
+    fields = project.profile.layer_fields(field_group(key))
+    if extra_fields is not None:
+        fields = pd.concat([fields, extra_fields], ignore_index=True)
+    table = to_arrow(gdf, fields, geometry=spec.geometry is not None, multi=spec.geometry == "multipolygon")
+    write_layer(project.path, spec.table, table, geometry_type=spec.geometry, crs=project.crs,
+                description=f"{spec.title.zh} / {spec.title.en}")
+    return table.num_rows
+
+
+def write_table(project: "Project", name: str, df) -> int:
+    """Replace an attribute-only table (reports, logs) with a DataFrame (all columns as given)."""
+    import pandas as pd
+
+    cols = {}
+    for c in df.columns:
+        s = df[c]
+        if pd.api.types.is_integer_dtype(s):
+            cols[str(c)] = pa.array(s.astype("Int64"), pa.int64(), from_pandas=True)
+        elif pd.api.types.is_float_dtype(s):
+            cols[str(c)] = pa.array(s, pa.float64(), from_pandas=True)
+        else:
+            cols[str(c)] = pa.array([None if v is None or (isinstance(v, float) and v != v) else str(v)
+                                     for v in s.tolist()], pa.string())
+    write_layer(project.path, name, pa.table(cols) if cols else pa.table({"empty": pa.array([], pa.string())}))
+    return len(df)
+
+
+def _set_meta(path, **values) -> None:
+    con = sqlite_connect(path)
+    try:
+        with con:
+            for k, v in values.items():
+                cur = con.execute(f"UPDATE {META_TABLE} SET value = ? WHERE key = ?", (str(v), k))
+                if cur.rowcount == 0:
+                    con.execute(f"INSERT INTO {META_TABLE}(key, value) VALUES (?, ?)", (k, str(v)))
+    finally:
+        con.close()
+
+
+def _transaction(self: "Project"):
+    """Copy-on-write update: the project is copied beside itself, the caller changes the copy
+    (a :class:`Project` pointing at it), and the copy replaces the original only when the block
+    ends without an error.  A failure or a cancel leaves the original untouched."""
+    import contextlib
+    import os
+    import shutil
+    import tempfile
+
+    @contextlib.contextmanager
+    def cm():
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".tmp.gpkg", dir=self.path.parent)
+        os.close(fd)
+        try:
+            shutil.copyfile(self.path, tmp)
+            shutil.copymode(self.path, tmp)
+            work = Project(Path(tmp), dict(self.meta), self.profile)
+            yield work
+            _set_meta(tmp, updated=_now())
+            os.replace(tmp, self.path)
+            self.meta = dict(work.meta, updated=_now())
+        finally:
+            for extra in (tmp, tmp + "-journal", tmp + "-wal", tmp + "-shm"):
+                if os.path.exists(extra):
+                    os.unlink(extra)
+
+    return cm()
+
+
+Project.transaction = _transaction
