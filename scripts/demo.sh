@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# The whole pipeline on the sample district (贵溪市, 360681) into out/.
+# The whole pipeline on the sample district (贵溪市城区, 360681) into out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export QT_QPA_PLATFORM=offscreen
 ST=".venv/bin/surveytools"
 OUT=${OUT:-out}
+P="$OUT/guixi.gpkg"
+B=sample_data/guixi/base.gpkg
 mkdir -p "$OUT"
-echo "== 1. 创建调查项目库 / create the survey project =="
-$ST project init "$OUT/guixi.gpkg" --profile cjt --county 360681 --title "贵溪市城区数字化城管基础数据（示例）" --overwrite
+step() { echo; echo "== $1 =="; }
+step "1. 创建调查项目库 / create the survey project"
+$ST project init "$P" --profile cjt --county 360681 --title "贵溪市城区数字化城管基础数据（示例）" --overwrite
+step "2. 划分并编码单元网格 / divide and code unit grids"
+$ST grid divide "$P" --communities "$B:communities" --lines "$B:roads" --lines "$B:rivers" \
+    --lines "$B:railways" --lines "$B:water" --workload "$B:buildings"
+step "3. 项目库概况 / project summary"
+$ST project info "$P"
 echo
-echo "== 2. 项目库概况 / project summary =="
-$ST project info "$OUT/guixi.gpkg"
-echo
-echo "输出目录 / output folder: $OUT/"
-ls -la "$OUT"
+echo "输出 / outputs: $(ls "$OUT" | tr '\n' ' ')"

@@ -39,8 +39,13 @@ group("project", Text("调查项目库：创建与查看", "Survey project datab
 
 
 def field_group(layer_key: str) -> str:
-    """Layers that share one field table: components of every geometry type."""
-    return "component" if layer_key.startswith("component_") else layer_key
+    """Layers that share one field table: components of every geometry type, current and
+    retired unit grids."""
+    if layer_key.startswith("component_"):
+        return "component"
+    if layer_key == "unit_grid_history":
+        return "unit_grid"
+    return layer_key
 
 
 def check_county(county) -> tuple[str, dict | None, list]:
@@ -223,8 +228,9 @@ def info(project, feedback=None) -> Result:
     titles = {spec.table: spec.title for spec in p.profile.layers.values()}
     for name, c in counts.items():
         t = titles.get(name)
-        lines_zh.append(f"    {name:<24} {c['features']:>9} 个要素  {t.zh if t else ''}")
-        lines_en.append(f"    {name:<24} {c['features']:>9} features  {t.en if t else ''}")
+        spatial = c["geometry"] is not None
+        lines_zh.append(f"    {name:<24} {c['features']:>9} {'个要素' if spatial else '行    '}  {t.zh if t else ''}")
+        lines_en.append(f"    {name:<24} {c['features']:>9} {'features' if spatial else 'rows    '}  {t.en if t else ''}")
     return Result(Text("\n".join(lines_zh), "\n".join(lines_en)),
                   data={"project": str(p.path), "meta": meta, "layers": counts}, outputs={"PROJECT": str(p.path)})
 
