@@ -4,11 +4,13 @@ A profile is a folder under ``standards/`` holding ``profile.yaml`` and CSV tabl
 
 ``component_classes.csv`` / ``event_classes.csv``
     ``code, major_code, major_name, name, geometry, accuracy, aliases, status, provenance, source, notes``
-``fields.csv``
+``fields.csv`` (and ``fields_<area>.csv``, read together)
     ``layer, role, name, alias_zh, alias_en, type, length, constraint, domain, provenance, source, notes``
     (``role`` is the library's name for the field; ``name`` is the profile's standard field name)
 ``domains.csv``
     ``domain, code, value, value_en, provenance, source``
+``layers_<area>.yaml``
+    more layer definitions (key → table, geometry, title), merged with ``layers`` in profile.yaml
 
 A city profile sets ``extends: <base>`` and adds classes (extension majors from 21, local
 minors such as 98/99), renames classes and adds fields.  A code that collides with its base,
@@ -341,7 +343,14 @@ def _load(d: Path, seen: tuple) -> Profile:
     evt = classes("event_classes.csv", base.event_classes if base else None, "事件分类表/event class table")
 
     fpath = d / "fields.csv"
-    fields = _read_csv(fpath, FIELD_COLUMNS, "字段表/field table") if fpath.exists() else None
+    fparts = [_read_csv(fp, FIELD_COLUMNS, "字段表/field table") for fp in sorted(d.glob("fields*.csv"))]
+    fields = pd.concat(fparts, ignore_index=True) if fparts else None
+    if fields is not None:
+        dupf = fields[fields.duplicated(["layer", "name"], keep=False)]
+        if len(dupf):
+            raise ProfileError(Text(f"字段表中字段重复：{dupf['layer'].iloc[0]}.{dupf['name'].iloc[0]}",
+                                    f"duplicate field in the field tables: {dupf['layer'].iloc[0]}.{dupf['name'].iloc[0]}"),
+                               file=str(fpath), field="name", value=dupf["name"].iloc[0])
     if fields is not None:
         badt = fields[~fields["type"].isin(FIELD_TYPES)]
         if len(badt):
@@ -366,7 +375,13 @@ def _load(d: Path, seen: tuple) -> Profile:
         domains = _read_csv(dpath, DOMAIN_COLUMNS, "值域表/domain table")
 
     layers = dict(base.layers) if base else {}
-    for key, spec in (meta.get("layers") or {}).items():
+    layer_specs = dict(meta.get("layers") or {})
+    for extra in sorted(d.glob("layers_*.yaml")):  # one file per area (geocoding, validation …)
+        try:
+            layer_specs.update(yaml.safe_load(extra.read_text(encoding="utf-8")) or {})
+        except yaml.YAMLError as e:
+            raise ProfileError(Text(f"图层定义格式错误：{e}", f"malformed layer definitions: {e}"), file=str(extra)) from None
+    for key, spec in layer_specs.items():
         t = spec.get("title") or {}
         layers[key] = LayerSpec(key, spec.get("table", key), spec.get("geometry"),
                                 Text(t.get("zh", key), t.get("en", key)))
