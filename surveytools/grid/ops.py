@@ -110,7 +110,7 @@ def divide(project, communities, lines=None, target_area=None, min_area=None, ma
     from ..project import Project, read_layer, write_project_layer, write_table
     from .coding import assign_codes, default_row_height
     from .communities import prepare_communities, read_lines, streets_from_communities
-    from .divide import DivideParams, divide_community
+    from .divide import DivideParams, clean_coverage, divide_community
 
     feedback = feedback or Feedback()
     proj = Project.open(project)
@@ -193,6 +193,7 @@ def divide(project, communities, lines=None, target_area=None, min_area=None, ma
                  f"community {code_} {name_ or ''} is too large for {cap} serials; its target area was raised to {t:.0f} m²")
         warnings.append(w)
         feedback.warning(w)
+    all_geoms = list(clean_coverage(all_geoms))
     names = dict(zip(comms["code"], comms["name"]))
     codes = assign_codes(all_comm, all_geoms, proj.profile, default_row_height(params.target_area), names=names)
     reasons = {codes[i]: r for i, r in reasons_by_idx.items()}
@@ -297,27 +298,24 @@ def locate_in_communities(geoms, comms, code_field: str, proj, what: str) -> np.
     boundary or lies outside every community is an error naming it."""
     import shapely
 
+    from ..locate import locate
+
     geoms = np.asarray(geoms, dtype=object)
     cgeoms = np.asarray(comms.geometry.values, dtype=object)
-    pts = shapely.point_on_surface(geoms)
-    tree = shapely.STRtree(cgeoms)
-    gi, ci = tree.query(pts, predicate="within")
-    out = np.full(len(geoms), None, dtype=object)
-    out[gi] = comms[code_field].to_numpy(dtype=object)[ci]
-    missing = np.flatnonzero(pd.isna(out))
+    ccodes = comms[code_field].astype(str).to_numpy(dtype=object)
+    idx = locate(geoms, cgeoms, ccodes)  # the community holding the larger part
+    out = np.where(idx >= 0, ccodes[np.maximum(idx, 0)], None)
+    missing = np.flatnonzero(idx < 0)
     if len(missing):
         raise SurveyError(Text(f"{len(missing)} 个网格不在任何社区内", f"{len(missing)} grids lie outside every community"),
                           code="outside_community", file=str(proj.path), layer=proj.table(what), feature=int(missing[0]))
-    # crossing: the part outside its own community
-    own = cgeoms[ci[np.argsort(gi)]] if len(gi) == len(geoms) else None
-    if own is not None:
-        outside = shapely.area(shapely.difference(geoms, own))
-        bad = np.flatnonzero(outside > 1.0)
-        if len(bad):
-            raise SurveyError(Text(f"{len(bad)} 个网格跨越社区边界（如第 {int(bad[0])} 个，越界 {outside[bad[0]]:.1f} m²）",
-                                   f"{len(bad)} grids cross a community boundary (e.g. feature {int(bad[0])}, "
-                                   f"{outside[bad[0]]:.1f} m² outside)"),
-                              code="crosses_community", file=str(proj.path), layer=proj.table(what), feature=int(bad[0]))
+    outside = shapely.area(shapely.difference(geoms, cgeoms[idx]))
+    bad = np.flatnonzero(outside > 1.0)
+    if len(bad):
+        raise SurveyError(Text(f"{len(bad)} 个网格跨越社区边界（如第 {int(bad[0])} 个，越界 {outside[bad[0]]:.1f} m²）",
+                               f"{len(bad)} grids cross a community boundary (e.g. feature {int(bad[0])}, "
+                               f"{outside[bad[0]]:.1f} m² outside)"),
+                          code="crosses_community", file=str(proj.path), layer=proj.table(what), feature=int(bad[0]))
     return out
 
 
