@@ -37,6 +37,10 @@ REASONS = {
 #: a shared edge shorter than this (m) does not make two pieces neighbours
 MIN_SHARED_EDGE = 1e-6
 
+#: working precision (m): inputs are snapped to this grid and every overlay runs with it, which
+#: makes GEOS's overlay fully robust (snap-rounding) and nodes all output on one grid
+PRECISION = 1e-3
+
 
 @dataclass
 class DivideParams:
@@ -64,6 +68,7 @@ def blocks(community, lines, snap: float = 0.0) -> list:
     """Faces of the community cut by the linear features (an exact partition of ``community``)."""
     import shapely
 
+    community = shapely.set_precision(community, PRECISION)
     parts = list(shapely.get_parts(community))
     out = []
     for poly in parts:
@@ -74,14 +79,14 @@ def blocks(community, lines, snap: float = 0.0) -> list:
         if len(cand) == 0:
             out.append(poly)
             continue
-        inner = shapely.intersection(cand, poly)
+        inner = shapely.intersection(cand, poly, grid_size=PRECISION)
         inner = inner[~shapely.is_empty(inner)]
         inner = shapely.get_parts(inner)
         inner = inner[np.isin(shapely.get_type_id(inner), (1, 2))]  # lines only (no touch points)
         if len(inner) == 0:
             out.append(poly)
             continue
-        linework = shapely.union_all(np.concatenate([[poly.boundary], inner]))
+        linework = shapely.union_all(np.concatenate([[poly.boundary], inner]), grid_size=PRECISION)
         faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(linework)))
         if len(faces) == 0:
             out.append(poly)
@@ -89,10 +94,10 @@ def blocks(community, lines, snap: float = 0.0) -> list:
         inside = shapely.contains_properly(poly, shapely.point_on_surface(faces))
         faces = faces[inside]
         # exactness: clip to the community and give any residue (noding noise) back
-        faces = shapely.intersection(faces, poly)
+        faces = shapely.intersection(faces, poly, grid_size=PRECISION)
         faces = _polygons(faces)
-        covered = shapely.union_all(faces) if len(faces) else shapely.Polygon()
-        residue = shapely.difference(poly, covered)
+        covered = shapely.union_all(faces, grid_size=PRECISION) if len(faces) else shapely.Polygon()
+        residue = shapely.difference(poly, covered, grid_size=PRECISION)
         if not residue.is_empty and residue.area > 0:
             faces = np.concatenate([faces, _polygons(shapely.get_parts(residue))])
         out.extend(faces)
@@ -156,7 +161,8 @@ def bisect(poly, fraction: float, weights_xy=None):
     # the half-plane u <= t as a polygon in the original coordinates
     corners = np.array([[lo - 1.0, vlo], [t, vlo], [t, vhi], [lo - 1.0, vhi]]) @ rot_m.T
     plane = shapely.Polygon(corners)
-    return shapely.intersection(poly, plane), shapely.difference(poly, plane)
+    return (shapely.intersection(poly, plane, grid_size=PRECISION),
+            shapely.difference(poly, plane, grid_size=PRECISION))
 
 
 def split_balanced(poly, k: int, points_xy=None) -> list:
@@ -198,7 +204,7 @@ def merge_small(pieces: list, params: DivideParams) -> tuple[list, dict]:
     total = sum(p.area for p in pieces)
     if total < params.min_area:
         # the whole (small) community is one grid; a multipart one gives one grid per part
-        merged = _polygons(shapely.get_parts(shapely.union_all(pieces))) if len(pieces) > 1 else [pieces[0]]
+        merged = _polygons(shapely.get_parts(shapely.union_all(pieces, grid_size=PRECISION))) if len(pieces) > 1 else [pieces[0]]
         return list(merged), {i: "community_small" for i in range(len(merged))}
     alive = [True] * len(pieces)
 
@@ -230,7 +236,7 @@ def merge_small(pieces: list, params: DivideParams) -> tuple[list, dict]:
                 continue
             reasons[i] = "isolated_small"
             continue
-        merged = shapely.union(pieces[best], geom)
+        merged = shapely.union(pieces[best], geom, grid_size=PRECISION)
         merged = _single(merged)
         pieces[best] = merged
         alive[i] = False
@@ -289,25 +295,63 @@ def divide_community(community, lines, params: DivideParams, workload_xy=None) -
     # only); make the edges match before merging, so unions are exact
     pieces = list(clean_coverage(pieces))
     pieces, reasons = merge_small(pieces, params)
+    if len(pieces) > 1:
+        pieces = list(clean_coverage(pieces))
     for i, p in enumerate(pieces):
         if i not in reasons and p.area > params.max_area:
             reasons[i] = "cut_limited"
     return pieces, reasons
 
 
-def clean_coverage(geoms) -> np.ndarray:
-    """Make the grids of all communities one valid polygonal coverage.
+def clean_coverage(geoms, micro: float = 1e-3) -> np.ndarray:
+    """Make pieces one edge-matched polygonal coverage, keeping each piece's area (to ~1e-6 m²).
 
-    Communities are divided one by one, and the intersection vertices noding inserts along a
-    shared community boundary differ by ~1e-10 m between the two sides: invisible, but enough
-    for micro-gaps and a union that falls apart.  GEOS's coverage cleaner (snapping at 1 µm)
-    makes every shared edge identical, moving no vertex further than that.
+    Pieces made one community, one cut at a time carry tiny inconsistencies: the vertex a cut
+    inserts lies on one side only (a T-junction), and two communities node their shared boundary
+    independently (vertices 1e-10 m apart).  That is invisible, but GEOS unions then fail or drop
+    parts.  So all piece boundaries are noded together once and polygonized — a planar partition
+    in which neighbours share every vertex — and each face goes back to the piece holding it.
+    Faces of noding noise (below ``micro`` m²) that no piece holds join the neighbour with the
+    longest shared edge; larger unheld faces (holes, areas outside every piece) are left out.
     """
     import shapely
 
     geoms = np.asarray(geoms, dtype=object)
     if len(geoms) < 2:
         return geoms
-    cleaned = shapely.coverage_clean(geoms, snapping_distance=1e-6)
-    return np.array([_single(g) for g in cleaned], dtype=object)
-
+    edges = shapely.union_all(shapely.boundary(geoms), grid_size=PRECISION)
+    faces = _polygons(shapely.polygonize(shapely.get_parts(edges)))
+    if len(faces) == 0:
+        return geoms
+    # each face goes to the piece holding its interior point (point-in-polygon is robust where
+    # overlay on near-degenerate pieces is not); the lowest index wins if pieces overlap
+    farea = shapely.area(faces)
+    pts = shapely.point_on_surface(faces)
+    fi, gi = shapely.STRtree(geoms).query(pts, predicate="within")
+    owner = np.full(len(faces), -1, dtype=np.int64)
+    order = np.lexsort((gi, fi))
+    first = np.unique(fi[order], return_index=True)[1]
+    owner[fi[order][first]] = gi[order][first]
+    owner[farea <= 0] = -1
+    # unheld noise faces: the neighbouring face's owner with the longest shared edge
+    loose = np.flatnonzero((owner < 0) & (farea < micro))
+    if len(loose):
+        ftree = shapely.STRtree(faces)
+        for f in loose:
+            cand = ftree.query(faces[f], predicate="touches")
+            cand = cand[owner[cand] >= 0]
+            if len(cand):
+                shared = shapely.length(shapely.intersection(shapely.boundary(faces[cand]), faces[f].boundary))
+                owner[f] = owner[cand[int(np.argmax(shared))]]
+    out = np.empty(len(geoms), dtype=object)
+    order = np.argsort(owner, kind="stable")
+    owners, starts = np.unique(owner[order], return_index=True)
+    groups = np.split(order, starts[1:])
+    for o, grp in zip(owners, groups):
+        if o < 0:
+            continue
+        merged = shapely.union_all(faces[grp], grid_size=PRECISION) if len(grp) > 1 else faces[grp[0]]
+        out[o] = _single(merged) if merged is not None and not merged.is_empty else None
+    missing = np.array([g is None for g in out])
+    out[missing] = geoms[missing]  # a piece that lost every face (cannot happen with valid input)
+    return out

@@ -110,7 +110,7 @@ def divide(project, communities, lines=None, target_area=None, min_area=None, ma
     from ..project import Project, read_layer, write_project_layer, write_table
     from .coding import assign_codes, default_row_height
     from .communities import prepare_communities, read_lines, streets_from_communities
-    from .divide import DivideParams, clean_coverage, divide_community
+    from .divide import PRECISION, DivideParams, clean_coverage, divide_community
 
     feedback = feedback or Feedback()
     proj = Project.open(project)
@@ -129,6 +129,8 @@ def divide(project, communities, lines=None, target_area=None, min_area=None, ma
                           layer=proj.table("unit_grid"))
     comm_gdf, csrc = read_vector(communities, to_crs=proj.crs)
     comms, warnings = prepare_communities(comm_gdf, csrc, code_field=code_field, name_field=name_field, repair=repair)
+    # the working precision of the division (1 mm); the project stores the communities as divided
+    comms["geometry"] = shapely.set_precision(np.asarray(comms.geometry.values, dtype=object), PRECISION)
     county = proj.county
     foreign = comms["code"].str[:6] != county
     if foreign.any():
