@@ -14,7 +14,12 @@ $ST project init "$P" --profile cjt --county 360681 --title "贵溪市城区数�
 step "2. 划分并编码单元网格 / divide and code unit grids"
 $ST grid divide "$P" --communities "$B:communities" --lines "$B:roads" --lines "$B:rivers" \
     --lines "$B:railways" --lines "$B:water" --workload "$B:buildings"
-step "3. 项目库概况 / project summary"
+step "3. 建立标准地址库 / build the address base (geocoding)"
+$ST geocode build "$P" --from sample_data/guixi/survey/doorplates.gpkg --from "$B" --from sample_data/osm/mapofgx.osm
+step "3a. 正向与逆向地理编码 / forward and reverse geocoding"
+$ST geocode forward "$P" "贵溪市雄石路十二号"
+$ST geocode reverse "$P" 519989.0 3130131.5
+step "4. 项目库概况 / project summary"
 $ST project info "$P"
 echo
 echo "输出 / outputs: $(ls "$OUT" | tr '\n' ' ')"

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
 APT_PKGS="python3-venv python3-qgis qgis-providers qgis gdal-bin postgresql-15-postgis-3 \
-libsqlite3-mod-spatialite xvfb xauth fonts-noto-cjk qttools5-dev-tools zip"
+libsqlite3-mod-spatialite xvfb xauth fonts-noto-cjk qttools5-dev-tools zip \
+libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils"
 missing=""
 for p in $APT_PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -42,9 +42,14 @@ def locate(geoms, grid_geoms, grid_codes) -> np.ndarray:
             out[pi[best["f"].to_numpy()]] = best["g"].to_numpy()
     oi = np.flatnonzero(~is_point & ~shapely.is_missing(geoms))
     if len(oi):
-        fi, gi = tree.query(geoms[oi], predicate="intersects")
+        sub = geoms[oi]
+        bad = ~shapely.is_valid(sub)
+        if bad.any():  # an invalid survey polygon (a bowtie) is measured by its repaired shape
+            sub = sub.copy()
+            sub[bad] = shapely.make_valid(sub[bad])
+        fi, gi = tree.query(sub, predicate="intersects")
         if len(fi):
-            inter = shapely.intersection(geoms[oi][fi], grid_geoms[gi])
+            inter = shapely.intersection(sub[fi], grid_geoms[gi])
             dim = shapely.get_dimensions(geoms[oi][fi])
             measure = np.where(dim == 2, shapely.area(inter), shapely.length(inter))
             df = pd.DataFrame({"f": fi, "m": -measure, "r": rank[gi], "g": gi})

@@ -27,6 +27,8 @@ OPERATION_MODULES = [
     "surveytools.codes_ops",
     "surveytools.sample.ops",
     "surveytools.grid.ops",
+    "surveytools.geocode.ops",
+    "surveytools.validate.ops",
 ]
 
 #: Parameter kinds understood by the CLI and the Processing wrapper.

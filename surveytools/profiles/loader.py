@@ -43,6 +43,11 @@ class ProfileError(SurveyError):
     pass
 
 
+def _yaml(text: str):
+    """``yaml.safe_load`` through libyaml when PyYAML has it (ten times faster)."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 @dataclass(frozen=True)
 class CodeSpec:
     """Structure of a code: ordered (part, length) pairs, e.g. county 6 + street 3 + …"""
@@ -192,7 +197,7 @@ def list_profiles() -> list[dict]:
     out = []
     for y in sorted(list(root.glob("*/profile.yaml")) + list(root.glob("cities/*/profile.yaml"))):
         try:
-            meta = yaml.safe_load(y.read_text(encoding="utf-8"))
+            meta = _yaml(y.read_text(encoding="utf-8"))
         except yaml.YAMLError:
             continue
         out.append({"id": meta.get("id", y.parent.name), "status": meta.get("status", ""),
@@ -306,7 +311,7 @@ def load_profile(name_or_path="cjt") -> Profile:
 def _load(d: Path, seen: tuple) -> Profile:
     ypath = d / "profile.yaml"
     try:
-        meta = yaml.safe_load(ypath.read_text(encoding="utf-8")) or {}
+        meta = _yaml(ypath.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
         raise ProfileError(Text(f"profile.yaml 格式错误：{e}", f"profile.yaml is malformed: {e}"), file=str(ypath)) from None
     pid = str(meta.get("id") or d.name)
@@ -378,7 +383,7 @@ def _load(d: Path, seen: tuple) -> Profile:
     layer_specs = dict(meta.get("layers") or {})
     for extra in sorted(d.glob("layers_*.yaml")):  # one file per area (geocoding, validation …)
         try:
-            layer_specs.update(yaml.safe_load(extra.read_text(encoding="utf-8")) or {})
+            layer_specs.update(_yaml(extra.read_text(encoding="utf-8")) or {})
         except yaml.YAMLError as e:
             raise ProfileError(Text(f"图层定义格式错误：{e}", f"malformed layer definitions: {e}"), file=str(extra)) from None
     for key, spec in layer_specs.items():

@@ -17,57 +17,8 @@ import hashlib
 
 import pandas as pd
 
-from ..errors import SurveyError
-from ..i18n import Text
-
-USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-USCC_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
-ORG_WEIGHTS = [3, 7, 9, 10, 5, 8, 4, 2]
-
-
-def _org_value(ch: str) -> int:
-    if ch.isdigit():
-        return int(ch)
-    if "A" <= ch <= "Z":
-        return ord(ch) - 55
-    raise ValueError(ch)
-
-
-def org_code_check_char(body8: str) -> str:
-    """GB 11714-1997 check character of an 8-character organisation code body."""
-    body8 = body8.upper()
-    if len(body8) != 8:
-        raise SurveyError(Text("组织机构代码本体应为 8 位。", "An organisation code body has 8 characters."),
-                          value=body8)
-    try:
-        s = sum(_org_value(c) * w for c, w in zip(body8, ORG_WEIGHTS))
-    except ValueError:
-        raise SurveyError(Text("组织机构代码含非法字符。", "Invalid character in organisation code."),
-                          value=body8) from None
-    c = 11 - s % 11
-    return "X" if c == 10 else "0" if c == 11 else str(c)
-
-
-def uscc_check_char(code17: str) -> str:
-    """GB 32100-2015 check character for the first 17 characters of a 统一社会信用代码."""
-    code17 = code17.upper()
-    if len(code17) != 17 or any(c not in USCC_ALPHABET for c in code17):
-        raise SurveyError(Text("统一社会信用代码前 17 位无效。", "Invalid first 17 characters of a unified social credit code."),
-                          value=code17)
-    s = sum(USCC_ALPHABET.index(c) * w for c, w in zip(code17, USCC_WEIGHTS))
-    return USCC_ALPHABET[(31 - s % 31) % 31]
-
-
-def is_valid_uscc(code: str) -> bool:
-    if not isinstance(code, str) or len(code) != 18:
-        return False
-    code = code.upper()
-    try:
-        if uscc_check_char(code[:17]) != code[17]:
-            return False
-        return org_code_check_char(code[8:16]) == code[16]
-    except SurveyError:
-        return False
+from ..uscc import (ORG_WEIGHTS, USCC_ALPHABET, USCC_WEIGHTS, is_valid_uscc,  # noqa: F401 (moved to surveytools.uscc)
+                    org_code_check_char, uscc_check_char)
 
 
 def make_uscc(kind: str, region: str, name: str) -> str:

@@ -1,0 +1,535 @@
+"""Build the standard address base (地理编码数据) of a project.
+
+Sources:
+
+* the project: ``street`` and ``community`` polygons → administrative areas (NBS codes), the
+  county outline (their union) → the 区 row; ``unit_grid`` → the grid code of every feature;
+* ``--from`` inputs (any OGR file, every layer classified by geometry and columns, or an
+  OpenStreetMap ``.osm`` file):
+
+  - **door plates**: point layers with a road column (``road``, ``road_name``, ``街路巷名``,
+    ``街巷名称``, ``addr:street``) and a number column (``number``, ``door_no``, ``门牌号``,
+    ``addr:housenumber``); optional ``suffix``, ``building``;
+  - **roads**: line layers with a ``name`` column whose layer name says road/street/lane/道路/街巷
+    or that have a ``highway``/``road_class`` column (features with an empty name are skipped;
+    rivers and railways are therefore not roads);
+  - **places** (地片/小区): polygon layers with a non-empty ``name`` whose layer name says
+    place/residential/quarter/aoi/小区/地片 or that have a ``landuse``/``place`` column, and no
+    ``code`` column (administrative layers);
+  - **POIs**: other point layers with a non-empty ``name`` (OSM: named ``amenity``/``place`` nodes);
+  - optional ``old_name`` / ``曾用名`` columns: former names, kept as aliases with dates.
+
+Conflicts reported in table ``geo_conflicts`` (kind, layer, name, detail, x, y):
+
+* ``duplicate_plate``: the same road + number + suffix twice within ``conflict_distance_m``
+  (the later one is dropped);
+* ``conflicting_plate``: the same road + number + suffix at two places farther apart than
+  ``conflict_distance_m`` (both kept, the later one flagged in ``Note``);
+* ``road_disconnected``: one road name whose parts are more than ``road_gap_m`` apart;
+* ``plate_without_road``: a door plate whose road is not among the roads (a road row without
+  geometry is created so that the plate can still be found);
+* ``outside_grids``: a feature in no unit grid (no grid code).
+
+Place codes are stable across rebuilds: a feature keeps the code of the feature with the same
+natural key (road name; road + number + suffix; place or POI name) in the project's previous
+address base; new features get the next free serial.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import SurveyError
+from ..i18n import Text
+from .parse import ROAD_SUFFIX, _DOOR
+from .standardize import door_text, standard_address
+
+ROAD_COLS = ("road", "road_name", "街路巷名", "街巷名称", "道路名称", "addr:street", "street")
+NUMBER_COLS = ("number", "door_no", "门牌号", "门牌号码", "addr:housenumber", "housenumber")
+OLD_NAME_COLS = ("old_name", "曾用名", "former_name")
+_KIND = re.compile(rf"({ROAD_SUFFIX})$")
+_ROADISH = re.compile(r"road|street|lane|道路|街巷|路网", re.I)
+_PLACEISH = re.compile(r"place|residential|quarter|aoi|小区|地片|区片", re.I)
+
+
+def _col(df, names):
+    low = {str(c).lower(): c for c in df.columns}
+    for n in names:
+        if n.lower() in low:
+            return low[n.lower()]
+    return None
+
+
+def read_sources(paths, crs, feedback=None) -> dict:
+    """Classify the layers of every ``--from`` input.  Returns lists of frames per kind."""
+    import geopandas as gpd
+    import pyogrio
+    import shapely
+
+    from ..io import parse_layer_spec, read_vector
+
+    out = {"doorplate": [], "road": [], "place": [], "poi": []}
+    for spec in paths or []:
+        path, layer = parse_layer_spec(spec)
+        if path.lower().endswith(".osm"):
+            from ..sample.osm import read_osm
+
+            osm = read_osm(path)
+            r = osm.roads[osm.roads["name"].fillna("") != ""].to_crs(crs)
+            out["road"].append((f"{path}:roads", r))
+            p = osm.pois[(osm.pois["name"].fillna("") != "")
+                         & ~osm.pois["kind"].fillna("").astype(str).str.startswith("place=")].to_crs(crs)
+            out["poi"].append((f"{path}:pois", p))
+            continue
+        layers = [layer] if layer else [str(n) for n, _g in pyogrio.list_layers(path)]
+        for ln in layers:
+            gdf, src = read_vector(f"{path}:{ln}" if not layer and len(layers) > 1 else spec, to_crs=crs)
+            if not isinstance(gdf, gpd.GeoDataFrame) or len(gdf) == 0:
+                continue
+            label = src.label
+            types = set(shapely.get_type_id(np.asarray(gdf.geometry.values, dtype=object)).tolist()) - {-1}
+            rc, nc, name = _col(gdf, ROAD_COLS), _col(gdf, NUMBER_COLS), _col(gdf, ("name", "名称", "标准名称"))
+            if types <= {0, 4} and rc and nc:
+                out["doorplate"].append((label, gdf))
+            elif types <= {1, 5} and name and (_ROADISH.search(ln) or _col(gdf, ("highway", "road_class", "街巷类型"))):
+                out["road"].append((label, gdf))
+            elif types <= {3, 6} and name and (_PLACEISH.search(ln) or _col(gdf, ("landuse", "place", "地片类型"))) \
+                    and _col(gdf, ("code", "street_code")) is None:
+                out["place"].append((label, gdf))
+            elif types <= {0, 4} and name:
+                out["poi"].append((label, gdf))
+    return out
+
+
+def _codes(keys, previous: dict, county: str, type_code: str, digits: int) -> list:
+    """Stable codes: the previous code of the same key, else the next free serial."""
+    prefix = county + type_code
+    used = [int(c[len(prefix):]) for c in previous.values() if c and c.startswith(prefix) and c[len(prefix):].isdigit()]
+    nxt = max(used, default=0) + 1
+    out = []
+    for k in keys:
+        c = previous.get(k)
+        if c is None:
+            c = f"{prefix}{nxt:0{digits}d}"
+            nxt += 1
+        out.append(c)
+    return out
+
+
+def _previous(proj, key, key_cols) -> dict:
+    """natural key → place code in the project's current address base."""
+    from ..project import read_layer
+
+    prof = proj.profile
+    try:
+        df = read_layer(proj, key)
+    except Exception:
+        return {}
+    if len(df) == 0:
+        return {}
+    code = prof.field(key, "place_code")
+    cols = [prof.field(key, c) for c in key_cols]
+    parts = [df[c].astype("string").fillna("") for c in cols]
+    k = parts[0]
+    for p in parts[1:]:
+        k = k + "\x1f" + p
+    return dict(zip(k.tolist(), df[code].tolist()))
+
+
+def _read_names(proj) -> pd.DataFrame:
+    import pyogrio
+
+    from ..gpkg import list_layers
+
+    if "geo_names" not in list_layers(proj.path):
+        return pd.DataFrame(columns=["layer", "place_code", "name", "kind", "valid_from", "valid_to", "source"])
+    return pyogrio.read_dataframe(str(proj.path), layer="geo_names", use_arrow=True)
+
+
+class _Locator:
+    """Grid code, street and community of points (whole-array)."""
+
+    def __init__(self, proj):
+        from ..project import read_layer
+
+        prof = proj.profile
+        grids = read_layer(proj, "unit_grid")
+        self.codes = grids[prof.field("unit_grid", "grid_code")].astype(str).to_numpy(dtype=object) if len(grids) else np.array([], object)
+        self.geoms = np.asarray(grids.geometry.values, dtype=object) if len(grids) else np.array([], object)
+        comms = read_layer(proj, "community")
+        streets = read_layer(proj, "street")
+        cf = lambda r: prof.field("community", r)  # noqa: E731
+        sf = lambda r: prof.field("street", r)  # noqa: E731
+        self.comm = comms
+        self.comm_codes = comms[cf("community_code")].astype(str).to_numpy(dtype=object) if len(comms) else np.array([], object)
+        self.comm_names = dict(zip(self.comm_codes, comms[cf("community_name")])) if len(comms) else {}
+        self.comm_geoms = np.asarray(comms.geometry.values, dtype=object) if len(comms) else np.array([], object)
+        self.street_names = dict(zip(streets[sf("street_code")].astype(str), streets[sf("street_name")])) if len(streets) else {}
+        ug = prof.codes["unit_grid"]
+        self.comm_len = ug.length - ug.part_length("serial")
+
+    def __call__(self, geoms):
+        import shapely
+
+        from ..locate import locate
+
+        geoms = np.asarray(geoms, dtype=object)
+        pts = shapely.point_on_surface(geoms)
+        gi = locate(pts, self.geoms, self.codes) if len(self.geoms) else np.full(len(geoms), -1)
+        grid = np.where(gi >= 0, self.codes[np.maximum(gi, 0)] if len(self.codes) else None, None)
+        ci = locate(pts, self.comm_geoms, self.comm_codes) if len(self.comm_geoms) else np.full(len(geoms), -1)
+        comm = np.where(ci >= 0, self.comm_codes[np.maximum(ci, 0)] if len(self.comm_codes) else None, None)
+        # the grid code's community part wins (grids nest in communities)
+        from_grid = pd.Series(grid, dtype=object).str[: self.comm_len].to_numpy(dtype=object)
+        comm = np.where(pd.notna(from_grid), from_grid, comm)
+        street = pd.Series(comm, dtype=object).str[:9].to_numpy(dtype=object)
+        return (grid, comm, pd.Series(comm, dtype=object).map(self.comm_names).to_numpy(dtype=object),
+                street, pd.Series(street, dtype=object).map(self.street_names).to_numpy(dtype=object))
+
+
+def orient(lines):
+    """Every line runs from its west end (south end for a line more north–south than east–west):
+    the direction that defines chainage and the left/right side of door plates."""
+    import shapely
+
+    lines = np.asarray(lines, dtype=object)
+    if not len(lines):
+        return lines
+    a = shapely.get_point(lines, 0)
+    b = shapely.get_point(lines, -1)
+    dx, dy = shapely.get_x(b) - shapely.get_x(a), shapely.get_y(b) - shapely.get_y(a)
+    flip = np.where(np.abs(dx) >= np.abs(dy), dx < 0, dy < 0)
+    out = lines.copy()
+    out[flip] = shapely.reverse(lines[flip])
+    return out
+
+
+def _admin_names(county: str) -> dict:
+    from .gazetteer import gazetteer
+
+    g = gazetteer()
+    return {"province": g.names["province"].get(county[:2]), "city": g.city_name(county[:4]),
+            "county": g.names["county"].get(county)}
+
+
+def build_base(work, sources: dict, settings: dict, *, today=None, feedback=None) -> dict:
+    """Write the geocoding layers and tables into ``work`` (inside a transaction).  Returns counts."""
+    import geopandas as gpd
+    import shapely
+
+    from ..project import read_layer, write_project_layer, write_table
+
+    prof = work.profile
+    crs = work.crs
+    county = work.county
+    today = today or _dt.date.today()
+    digits = int(settings["code"]["serial_digits"])
+    types = settings["code"]["types"]
+    levels = settings["standard_address_levels"]
+    far = float(settings["conflict_distance_m"])
+    gap = float(settings["road_gap_m"])
+    loc = _Locator(work)
+    admin = _admin_names(county)
+    conflicts = []
+    names_old = _read_names(work)
+    former = names_old[names_old["kind"] == "former"] if len(names_old) else names_old
+    # a former name in an input maps to the current standard name (a rebuild must not undo a rename)
+    current_of = {}
+    if len(former):
+        cur = names_old[names_old["kind"] == "standard"].set_index(["layer", "place_code"])["name"].to_dict()
+        for _, r in former.iterrows():
+            new = cur.get((r["layer"], r["place_code"]))
+            if new:
+                current_of[(r["layer"], r["name"])] = new
+    name_rows = []
+
+    def F(layer, role):
+        return prof.field(layer, role)
+
+    def common(layer, df, geoms, source):
+        grid, comm, comm_name, street, street_name = loc(geoms)
+        df[F(layer, "grid_code")] = grid
+        df[F(layer, "community_code")] = comm
+        df[F(layer, "community_name")] = comm_name
+        df[F(layer, "street_code")] = street
+        df[F(layer, "street_name")] = street_name
+        df[F(layer, "data_source")] = source
+        nogrid = pd.isna(pd.Series(grid, dtype=object)).to_numpy() & ~shapely.is_missing(geoms)
+        for i in np.flatnonzero(nogrid)[:200]:
+            p = shapely.point_on_surface(geoms[i])
+            conflicts.append(("outside_grids", layer, df[F(layer, "name")].iloc[i], "不在任何单元网格内 / in no unit grid",
+                              shapely.get_x(p), shapely.get_y(p)))
+        return df
+
+    if feedback:
+        feedback.progress(10)
+    # -- administrative areas -------------------------------------------------------------------
+    comms = read_layer(work, "community")
+    streets = read_layer(work, "street")
+    rows, geoms = [], []
+    if len(streets):
+        cty = shapely.union_all(np.asarray(streets.geometry.values, dtype=object))
+        rows.append({"code": county, "name": admin["county"], "level": "区", "parent": county[:4] + "00"})
+        geoms.append(cty)
+        for _, r in streets.iterrows():
+            rows.append({"code": r[F("street", "street_code")], "name": r[F("street", "street_name")], "level": "街道",
+                         "parent": county})
+            geoms.append(r.geometry)
+    for _, r in comms.iterrows():
+        rows.append({"code": r[F("community", "community_code")], "name": r[F("community", "community_name")],
+                     "level": "社区", "parent": r[F("community", "street_code")]})
+        geoms.append(r.geometry)
+    L = "geocode_area"
+    area = pd.DataFrame({F(L, "place_code"): [r["code"] for r in rows], F(L, "name"): [r["name"] for r in rows],
+                         F(L, "level"): [r["level"] for r in rows], F(L, "parent_code"): [r["parent"] for r in rows]})
+    ag = np.asarray(geoms, dtype=object)
+    if len(area):
+        area = common(L, area, ag, "project")
+        lvl = area[F(L, "level")]
+        # an area's own code/name, not the grid's, for streets and communities
+        area.loc[lvl == "社区", F(L, "community_code")] = area.loc[lvl == "社区", F(L, "place_code")]
+        area.loc[lvl == "社区", F(L, "community_name")] = area.loc[lvl == "社区", F(L, "name")]
+        area.loc[lvl == "街道", F(L, "street_code")] = area.loc[lvl == "街道", F(L, "place_code")]
+        area.loc[lvl == "街道", F(L, "street_name")] = area.loc[lvl == "街道", F(L, "name")]
+        area.loc[lvl != "社区", [F(L, "community_code"), F(L, "community_name"), F(L, "grid_code")]] = None
+        area.loc[lvl == "区", [F(L, "street_code"), F(L, "street_name")]] = None
+        area[F(L, "valid_from")] = today
+    write_project_layer(work, L, gpd.GeoDataFrame(area, geometry=list(ag), crs=crs))
+    for c, n in zip(area.get(F(L, "place_code"), []), area.get(F(L, "name"), [])):
+        name_rows.append((L, c, n, "standard", str(today), None, "project"))
+    if feedback:
+        feedback.progress(25)
+
+    # -- roads --------------------------------------------------------------------------------------
+    L = "geocode_road"
+    road_parts = []
+    for label, gdf in sources.get("road", []):
+        nc = _col(gdf, ("name", "名称", "标准名称"))
+        oc = _col(gdf, OLD_NAME_COLS)
+        g = gdf[gdf[nc].fillna("").astype(str).str.strip() != ""]
+        road_parts.append(pd.DataFrame({"name": g[nc].astype(str).str.strip().to_numpy(),
+                                        "old": g[oc].fillna("").astype(str).to_numpy() if oc else "",
+                                        "geom": np.asarray(g.geometry.values, dtype=object), "source": label}))
+    rp = pd.concat(road_parts, ignore_index=True) if road_parts else pd.DataFrame(columns=["name", "old", "geom", "source"])
+    rp["name"] = [current_of.get((L, n), n) for n in rp["name"]]
+    road_names, road_geoms, road_src, road_old = [], [], [], []
+    for name, grp in rp.groupby("name", sort=True):
+        lines = shapely.get_parts(shapely.line_merge(shapely.union_all(np.asarray(grp["geom"].tolist(), dtype=object))))
+        if len(lines) > 1:
+            # connected components of parts within road_gap_m (disconnected parts are a conflict)
+            tree = shapely.STRtree(lines)
+            a, b = tree.query(lines, predicate="dwithin", distance=gap)
+            comp = np.arange(len(lines))
+            for _ in range(len(lines)):
+                new = comp.copy()
+                np.minimum.at(new, a, comp[b])
+                if (new == comp).all():
+                    break
+                comp = new
+            if len(set(comp.tolist())) > 1:
+                c = shapely.centroid(lines[comp != comp[np.argmax(shapely.length(lines))]][0])
+                conflicts.append(("road_disconnected", L, name,
+                                  f"{len(set(comp.tolist()))} 段互不相连（间距 > {gap:g} m） / {len(set(comp.tolist()))} "
+                                  f"disconnected parts (gap > {gap:g} m)", shapely.get_x(c), shapely.get_y(c)))
+        road_names.append(name)
+        road_geoms.append(shapely.multilinestrings(orient(lines)))
+        road_src.append(grp["source"].iloc[0])
+        road_old.append("|".join(sorted({o for o in grp["old"] if o})))
+    # -- door plates --------------------------------------------------------------------------------
+    plate_frames = []
+    for label, gdf in sources.get("doorplate", []):
+        rc, nc = _col(gdf, ROAD_COLS), _col(gdf, NUMBER_COLS)
+        sc, bc = _col(gdf, ("suffix", "门牌号后缀")), _col(gdf, ("building", "楼宇名称", "building_name", "addr:housename"))
+        num = gdf[nc]
+        if pd.api.types.is_numeric_dtype(num):
+            number = pd.to_numeric(num, errors="coerce")
+            suffix = gdf[sc].fillna("").astype(str) if sc else pd.Series("", index=gdf.index)
+        else:
+            parsed = [(_DOOR.search(str(v)) if v is not None else None) for v in num.tolist()]
+            number = pd.Series([int(m.group("n")) if m else np.nan for m in parsed], index=gdf.index)
+            suffix = pd.Series([("附" + (m.group("a1") or m.group("a2"))) if m and (m.group("a1") or m.group("a2"))
+                                else ("之" + m.group("z") if m and m.group("z") else "") for m in parsed], index=gdf.index)
+        plate_frames.append(pd.DataFrame({"road": gdf[rc].fillna("").astype(str).str.strip().to_numpy(),
+                                          "number": number.to_numpy(), "suffix": suffix.to_numpy(),
+                                          "building": gdf[bc].fillna("").astype(str).to_numpy() if bc else "",
+                                          "geom": np.asarray(gdf.geometry.values, dtype=object), "source": label}))
+    pl = pd.concat(plate_frames, ignore_index=True) if plate_frames else \
+        pd.DataFrame(columns=["road", "number", "suffix", "building", "geom", "source"])
+    pl = pl[(pl["road"] != "") & pl["number"].notna()].reset_index(drop=True)
+    pl["road"] = [current_of.get(("geocode_road", n), n) for n in pl["road"]]
+    pl["number"] = pl["number"].astype(np.int64)
+    # roads named only by plates: a road row without geometry
+    missing = sorted(set(pl["road"]) - set(road_names))
+    for name in missing:
+        sub = pl[pl["road"] == name]
+        c = sub["geom"].iloc[0]
+        conflicts.append(("plate_without_road", "geocode_doorplate", name, f"{len(sub)} 个门牌的街巷不在道路图层中 / "
+                          f"{len(sub)} plates name a road missing from the road layers", shapely.get_x(c), shapely.get_y(c)))
+        road_names.append(name)
+        road_geoms.append(None)
+        road_src.append(sub["source"].iloc[0])
+        road_old.append("")
+    # duplicates and conflicts: same road + number + suffix
+    keep = np.ones(len(pl), dtype=bool)
+    notes = np.full(len(pl), None, dtype=object)
+    if len(pl):
+        key = pl["road"] + "\x1f" + pl["number"].astype(str) + "\x1f" + pl["suffix"]
+        dup = key.duplicated(keep=False).to_numpy()
+        if dup.any():
+            first = ~key.duplicated(keep="first").to_numpy()
+            first_idx = pd.Series(np.flatnonzero(first), index=key[first].to_numpy())
+            for i in np.flatnonzero(dup & ~first):
+                j = first_idx[key.iloc[i]]
+                d = shapely.distance(pl["geom"].iloc[i], pl["geom"].iloc[j])
+                x, y = shapely.get_x(pl["geom"].iloc[i]), shapely.get_y(pl["geom"].iloc[i])
+                label = pl["road"].iloc[i] + door_text(pl["number"].iloc[i], pl["suffix"].iloc[i])
+                if d <= far:
+                    keep[i] = False
+                    conflicts.append(("duplicate_plate", "geocode_doorplate", label,
+                                      f"重复门牌，相距 {d:.1f} m，已去除 / duplicate {d:.1f} m apart, dropped", x, y))
+                else:
+                    notes[i] = f"conflict: same plate {d:.0f} m away"
+                    conflicts.append(("conflicting_plate", "geocode_doorplate", label,
+                                      f"同一门牌出现在相距 {d:.0f} m 的两处 / the same plate at two places {d:.0f} m apart", x, y))
+    pl = pl[keep].reset_index(drop=True)
+    notes = notes[keep]
+    # -- write roads ------------------------------------------------------------------------------
+    prev = _previous(work, L, ["name"])
+    rcodes = _codes(road_names, prev, county, types["geocode_road"], digits)
+    rg = np.asarray(road_geoms, dtype=object)
+    roads = pd.DataFrame({F(L, "place_code"): rcodes, F(L, "name"): road_names, F(L, "aliases"): road_old,
+                          F(L, "kind"): [(_KIND.search(n).group(1) if _KIND.search(n) else None) for n in road_names],
+                          F(L, "length"): np.round(np.where(shapely.is_missing(rg), np.nan, shapely.length(rg)), 1)
+                          if len(rg) else []})
+    if len(roads):
+        roads = common(L, roads, rg, road_src)
+        roads[F(L, "valid_from")] = today
+        # a road crosses grids: its grid code is the grid of its midpoint part (point_on_surface)
+    write_project_layer(work, L, gpd.GeoDataFrame(roads, geometry=list(rg), crs=crs))
+    for c, n, o in zip(rcodes, road_names, road_old):
+        name_rows.append((L, c, n, "standard", str(today), None, "build"))
+        for a in filter(None, o.split("|")):
+            name_rows.append((L, c, a, "former", None, None, "input old_name"))
+    if feedback:
+        feedback.progress(50)
+    # -- write door plates ------------------------------------------------------------------------
+    L = "geocode_doorplate"
+    road_code = dict(zip(road_names, rcodes))
+    road_line = {}
+    for n, g in zip(road_names, road_geoms):
+        if g is not None:
+            parts = shapely.get_parts(g)
+            road_line[n] = parts[np.argmax(shapely.length(parts))]
+    pg = np.asarray(pl["geom"].tolist(), dtype=object)
+    side = np.full(len(pl), None, dtype=object)
+    if len(pl):
+        lines = np.asarray([road_line.get(n) for n in pl["road"]], dtype=object)
+        ok = ~pd.isna(pd.Series(lines, dtype=object)).to_numpy()
+        if ok.any():
+            li, pp = lines[ok], pg[ok]
+            d = shapely.line_locate_point(li, pp)
+            L_ = shapely.length(li)
+            a = shapely.line_interpolate_point(li, np.clip(d - 1.0, 0, L_))
+            b = shapely.line_interpolate_point(li, np.clip(d + 1.0, 0, L_))
+            ax, ay, bx, by = shapely.get_x(a), shapely.get_y(a), shapely.get_x(b), shapely.get_y(b)
+            cross = (bx - ax) * (shapely.get_y(pp) - ay) - (by - ay) * (shapely.get_x(pp) - ax)
+            side[ok] = np.where(cross > 0, "左", "右")
+    prev = _previous(work, L, ["road_name", "number", "suffix"])
+    keys = (pl["road"] + "\x1f" + pl["number"].astype(str) + "\x1f" + pl["suffix"]).tolist()
+    pcodes = _codes(keys, prev, county, types["geocode_doorplate"], digits)
+    plates = pd.DataFrame({F(L, "place_code"): pcodes, F(L, "road_code"): pl["road"].map(road_code).to_numpy(),
+                           F(L, "road_name"): pl["road"].to_numpy(), F(L, "number"): pl["number"].to_numpy(),
+                           F(L, "suffix"): pl["suffix"].replace("", None).to_numpy(),
+                           F(L, "door_text"): [door_text(n, s) for n, s in zip(pl["number"], pl["suffix"])],
+                           F(L, "building"): pl["building"].replace("", None).to_numpy(), F(L, "side"): side,
+                           F(L, "parity"): np.where(pl["number"] % 2 == 1, "单号", "双号"), F(L, "note"): notes})
+    plates[F(L, "name")] = plates[F(L, "road_name")] + plates[F(L, "door_text")]
+    if len(plates):
+        plates = common(L, plates, pg, pl["source"].to_numpy())
+        plates[F(L, "valid_from")] = today
+        el = pd.DataFrame({"street": plates[F(L, "street_name")], "community": plates[F(L, "community_name")],
+                           "road": plates[F(L, "road_name")], "number": plates[F(L, "number")],
+                           "suffix": plates[F(L, "suffix")], "building": plates[F(L, "building")]})
+        for k, v in admin.items():
+            el[k] = v
+        plates[F(L, "address")] = [standard_address(r, levels) for r in el.to_dict("records")]
+    write_project_layer(work, L, gpd.GeoDataFrame(plates, geometry=list(pg), crs=crs))
+    if feedback:
+        feedback.progress(75)
+    # -- places and POIs ----------------------------------------------------------------------------
+    counts = {}
+    for L, kind in (("geocode_place", "place"), ("geocode_poi", "poi")):
+        frames = []
+        for label, gdf in sources.get(kind, []):
+            nc = _col(gdf, ("name", "名称", "标准名称"))
+            oc = _col(gdf, OLD_NAME_COLS)
+            kc = _col(gdf, ("kind", "amenity", "landuse", "place", "类型"))
+            g = gdf[gdf[nc].fillna("").astype(str).str.strip() != ""]
+            frames.append(pd.DataFrame({"name": g[nc].astype(str).str.strip().to_numpy(),
+                                        "old": g[oc].fillna("").astype(str).to_numpy() if oc else "",
+                                        "kind": g[kc].astype(str).to_numpy() if kc else None,
+                                        "geom": np.asarray(g.geometry.values, dtype=object), "source": label}))
+        df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["name", "old", "kind", "geom", "source"])
+        df["name"] = [current_of.get((L, n), n) for n in df["name"]]
+        df = df.drop_duplicates("name").reset_index(drop=True)
+        geoms = np.asarray(df["geom"].tolist(), dtype=object)
+        if kind == "place" and len(geoms):
+            geoms = shapely.multipolygons(shapely.get_parts(geoms), indices=shapely.get_parts(geoms, return_index=True)[1])
+        prev = _previous(work, L, ["name"])
+        codes = _codes(df["name"].tolist(), prev, county, types[L], digits)
+        out = pd.DataFrame({F(L, "place_code"): codes, F(L, "name"): df["name"].to_numpy(),
+                            F(L, "aliases"): df["old"].replace("", None).to_numpy(), F(L, "kind"): df["kind"].to_numpy()})
+        if len(out):
+            out = common(L, out, geoms, df["source"].to_numpy())
+            out[F(L, "valid_from")] = today
+            if kind == "poi":
+                el = pd.DataFrame({"street": out[F(L, "street_name")], "community": out[F(L, "community_name")],
+                                   "poi": out[F(L, "name")]})
+                for k, v in admin.items():
+                    el[k] = v
+                out[F(L, "address")] = [standard_address(r, levels) for r in el.to_dict("records")]
+        write_project_layer(work, L, gpd.GeoDataFrame(out, geometry=list(geoms), crs=crs))
+        for c, n, o in zip(codes, df["name"], df["old"]):
+            name_rows.append((L, c, n, "standard", str(today), None, "build"))
+            for a in filter(None, str(o).split("|")):
+                name_rows.append((L, c, a, "former", None, None, "input old_name"))
+        counts[L] = len(out)
+    # -- names (history) and conflicts --------------------------------------------------------------
+    names = pd.DataFrame(name_rows, columns=["layer", "place_code", "name", "kind", "valid_from", "valid_to", "source"])
+    if len(names_old):
+        # keep the recorded history (renames): former names and the dates of standard names
+        keep_old = names_old[names_old["kind"].isin(["former", "alias"])]
+        names = pd.concat([names, keep_old], ignore_index=True)
+        dates = names_old[names_old["kind"] == "standard"].set_index(["layer", "place_code", "name"])["valid_from"]
+        k = pd.MultiIndex.from_frame(names[["layer", "place_code", "name"]])
+        old_dates = dates.reindex(k).to_numpy()
+        names["valid_from"] = np.where(pd.notna(old_dates) & (names["kind"] == "standard"), old_dates, names["valid_from"])
+        names = names.drop_duplicates(["layer", "place_code", "name", "kind"])
+    write_table(work, "geo_names", names)
+    conf = pd.DataFrame(conflicts, columns=["kind", "layer", "name", "detail", "x", "y"])
+    write_table(work, "geo_conflicts", conf)
+    counts.update({"geocode_area": int(len(area)), "geocode_road": int(len(roads)), "geocode_doorplate": int(len(plates)),
+                   "conflicts": conf["kind"].value_counts().to_dict(), "names": int(len(names))})
+    return counts
+
+
+def check_sources(sources: dict, paths) -> None:
+    if paths and not any(sources.values()):
+        raise SurveyError(Text("输入中没有可识别的门牌、道路、地片或兴趣点图层",
+                               "no door plate, road, place or POI layer recognised in the inputs"),
+                          code="no_geocode_input", file=", ".join(str(p) for p in paths),
+                          hint=Text("门牌图层需要道路名字段（road/街路巷名）和门牌号字段（number/门牌号）",
+                                    "a door plate layer needs a road column (road/街路巷名) and a number column (number/门牌号)"))
+
+
+def input_paths(paths) -> list:
+    out = []
+    for p in paths or []:
+        out.append(str(p))
+        if not Path(str(p).rsplit(":", 1)[0] if not Path(str(p)).exists() else str(p)).exists():
+            raise SurveyError(Text("输入文件不存在", "input file not found"), code="not_found", file=str(p))
+    return out

@@ -1,0 +1,206 @@
+"""What the rules read: the project's layers and tables, loaded once per run and shared.
+
+A :class:`Context` is built from a project (:meth:`Context.from_project`) or from frames in
+memory (:meth:`Context.from_frames`, used by the golden tests).  Every layer carries a ``fid``
+column (the GeoPackage feature id, or 1…n for frames without one), so error rows can name the
+exact feature even when its code is empty or duplicated.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+COMPONENT_KEYS = ("component_point", "component_line", "component_polygon")
+GEOMETRY_OF_KEY = {"component_point": "point", "component_line": "line", "component_polygon": "polygon"}
+
+
+@dataclass
+class Context:
+    profile: object
+    county: str
+    crs: str
+    path: Path | None = None
+    checkpoints: object = None
+    frames: dict = field(default_factory=dict)
+    tables: dict = field(default_factory=dict)
+    cache: dict = field(default_factory=dict)
+    _present: set | None = None
+
+    # -- construction -----------------------------------------------------------------------
+    @classmethod
+    def from_project(cls, project, checkpoints=None) -> "Context":
+        import pyogrio
+
+        ctx = cls(project.profile, project.county, project.crs, Path(project.path))
+        ctx._present = {str(n) for n, _ in pyogrio.list_layers(str(project.path))}
+        ctx.checkpoints = checkpoints
+        return ctx
+
+    @classmethod
+    def from_frames(cls, profile, county: str, crs: str, layers: dict, tables: dict | None = None,
+                    checkpoints=None) -> "Context":
+        ctx = cls(profile, county, crs, None, checkpoints)
+        for key, gdf in layers.items():
+            ctx.frames[key] = _with_fid(gdf)
+        ctx.tables = dict(tables or {})
+        ctx._present = {profile.layer(k).table for k in layers if k in profile.layers} | set(ctx.tables)
+        return ctx
+
+    # -- lookups ----------------------------------------------------------------------------
+    def field(self, group: str, role: str) -> str | None:
+        return self.profile.field(group, role)
+
+    def table_name(self, key: str) -> str:
+        return self.profile.layer(key).table if key in self.profile.layers else key
+
+    def has_table(self, name: str) -> bool:
+        return name in (self._present or set()) or name in self.tables
+
+    def layer(self, key: str):
+        """The layer (GeoDataFrame with ``fid``) or None when the project does not hold it."""
+        if key in self.frames:
+            return self.frames[key]
+        if self.path is None or key not in self.profile.layers:
+            return None
+        table = self.table_name(key)
+        if table not in (self._present or set()):
+            self.frames[key] = None
+            return None
+        import pyogrio
+
+        gdf = pyogrio.read_dataframe(str(self.path), layer=table, use_arrow=True, fid_as_index=True)
+        gdf.index.name = "fid"
+        gdf = gdf.reset_index()
+        self.frames[key] = gdf
+        return gdf
+
+    def table(self, name: str):
+        """An attribute table of the project (DataFrame) or None when absent."""
+        if name in self.tables:
+            return self.tables[name]
+        if self.path is None or name not in (self._present or set()):
+            return None
+        import pyogrio
+
+        df = pyogrio.read_dataframe(str(self.path), layer=name, use_arrow=True, read_geometry=False)
+        self.tables[name] = df
+        return df
+
+    def expand(self, keys) -> list[str]:
+        """Layer keys with ``component`` standing for the three component layers."""
+        out = []
+        for k in keys or []:
+            out.extend(COMPONENT_KEYS if k == "component" else [k])
+        return [k for k in out if k in self.profile.layers]
+
+    def layers(self, keys):
+        """(key, frame) of the listed layers that exist and hold features."""
+        for k in self.expand(keys):
+            g = self.layer(k)
+            if g is not None and len(g):
+                yield k, g
+
+    def components(self):
+        return list(self.layers(["component"]))
+
+    @staticmethod
+    def group_of(key: str) -> str:
+        from ..project import field_group
+
+        return field_group(key)
+
+    def feature_ids(self, key: str, gdf) -> np.ndarray:
+        """The identifier users know a feature by: its code (component ID, grid code) where the
+        layer has one, else the fid."""
+        role = {"component": "component_id"}.get(self.group_of(key), "grid_code")
+        if self.group_of(key) == "community":
+            role = "community_code"
+        elif self.group_of(key) == "street":
+            role = "street_code"
+        name = self.field(self.group_of(key), role)
+        fid = gdf["fid"].astype("int64").astype(str).to_numpy(dtype=object)
+        if name and name in gdf.columns:
+            s = gdf[name]
+            txt = s.astype(object).where(s.notna(), None).to_numpy(dtype=object)
+            empty = pd.isna(txt) | (pd.Series(txt, dtype=object).astype(str).str.strip() == "").to_numpy()
+            return np.where(empty, fid, txt)
+        return fid
+
+    # -- shared derived data (cached) -------------------------------------------------------
+    def text(self, key: str, gdf, name: str) -> pd.Series:
+        """A column as stripped strings with "" for missing (cached per layer and column)."""
+        ck = ("text", key, name)
+        if ck not in self.cache:
+            if name not in gdf.columns:
+                s = pd.Series([""] * len(gdf), dtype="str")
+            else:
+                s = gdf[name]
+                if not pd.api.types.is_string_dtype(s) or s.dtype == object:
+                    s = s.astype("str").where(s.notna(), "")
+                s = s.fillna("").str.strip()
+            self.cache[ck] = s.reset_index(drop=True)
+        return self.cache[ck]
+
+    def class_codes(self, key: str, gdf) -> np.ndarray:
+        """Each component's class code: the class part of a component ID of the right length, else
+        the class code field ("" when neither)."""
+        ck = ("class", key)
+        if ck in self.cache:
+            return self.cache[ck]
+        spec = self.profile.codes["component_id"]
+        a, _ = spec.span("major")
+        _, b = spec.span("minor")
+        cid = self.text(key, gdf, self.field("component", "component_id") or "")
+        ok = (cid.str.len() == spec.length) & cid.str.fullmatch(r"[0-9]+").fillna(False)
+        cls = cid.str.slice(a, b).where(ok, "")
+        cf = self.field("component", "class_code")
+        if cf and cf in gdf.columns:
+            cc = self.text(key, gdf, cf)
+            cls = cls.where(cls != "", cc)
+        out = cls.to_numpy(dtype=object)
+        self.cache[ck] = out
+        return out
+
+    def grids(self):
+        """(codes, geometries, STRtree) of the unit grids, or None when there are none."""
+        if "grids" not in self.cache:
+            import shapely
+
+            g = self.layer("unit_grid")
+            if g is None or len(g) == 0:
+                self.cache["grids"] = None
+            else:
+                codes = self.text("unit_grid", g, self.field("unit_grid", "grid_code")).to_numpy(dtype=object)
+                geoms = np.asarray(g.geometry.values, dtype=object)
+                self.cache["grids"] = (codes, geoms, shapely.STRtree(geoms))
+        return self.cache["grids"]
+
+    def extent(self):
+        """(label, geometry) of the project extent: the union of the communities, else of the grids."""
+        if "extent" not in self.cache:
+            import shapely
+
+            out = None
+            for key, label in (("community", ("社区范围", "community union")), ("unit_grid", ("单元网格范围", "unit grid union"))):
+                g = self.layer(key)
+                if g is not None and len(g):
+                    geoms = np.asarray(g.geometry.values, dtype=object)
+                    geoms = geoms[~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)]
+                    geoms = shapely.make_valid(geoms)
+                    if len(geoms):
+                        out = (label, shapely.union_all(geoms, grid_size=None))
+                        break
+            self.cache["extent"] = out
+        return self.cache["extent"]
+
+
+def _with_fid(gdf):
+    if gdf is None:
+        return None
+    if "fid" not in gdf.columns:
+        gdf = gdf.copy()
+        gdf.insert(0, "fid", np.arange(1, len(gdf) + 1, dtype=np.int64))
+    return gdf.reset_index(drop=True)

@@ -1,0 +1,108 @@
+"""Position accuracy (位置精度): check points measured independently against the components.
+
+Per accuracy grade (the class table's ``accuracy`` column: A, B, C), the RMS plane error of the
+check points, sqrt(mean(d²)), must not exceed the grade's ``max_error_m`` (profile
+``accuracy_grades``).  ``d`` is the distance from the check point to the component's geometry.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ...i18n import Text
+from ..catalogue import Skip, implements
+from . import concat, rows
+
+#: column names tried for the check points' component ID (after the profile's own field name)
+ID_COLUMNS = ("component_id", "objid", "id", "部件标识码", "标识码", "glbjbsm")
+
+
+def checkpoint_id_column(ctx, cp, explicit=None) -> str:
+    from ...errors import SurveyError
+
+    if explicit:
+        if explicit not in cp.columns:
+            raise SurveyError(Text(f"检查点图层没有字段 {explicit}", f"the check point layer has no field {explicit}"),
+                              code="no_field", field=explicit)
+        return explicit
+    own = ctx.field("component", "component_id")
+    lower = {str(c).lower(): c for c in cp.columns}
+    for cand in (own.lower() if own else None,) + ID_COLUMNS:
+        if cand and cand in lower:
+            return lower[cand]
+    raise SurveyError(Text("检查点图层中找不到部件标识码字段；请用 --checkpoint-id-field 指定",
+                           "cannot find the component ID field of the check points; name it with --checkpoint-id-field"),
+                      code="no_id_field")
+
+
+def accuracy_table(ctx, params) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(per check point, per grade, unmatched) frames; cached in the context."""
+    import shapely
+
+    if "accuracy" in ctx.cache:
+        return ctx.cache["accuracy"]
+    cp = ctx.checkpoints
+    if cp is None or len(cp) == 0:
+        raise Skip(Text("没有给出检查点（--checkpoints）", "no check points were given (--checkpoints)"))
+    idcol = ctx.cache.get("checkpoint_id_field") or checkpoint_id_column(ctx, cp)
+    cid = cp[idcol].astype("str").fillna("").str.strip().to_numpy(dtype=object)
+    idf = ctx.field("component", "component_id")
+    frames = []
+    for key, g in ctx.components():
+        frames.append(pd.DataFrame({"id": ctx.text(key, g, idf).to_numpy(dtype=object), "key": key,
+                                    "pos": np.arange(len(g)), "fid": g["fid"].to_numpy(),
+                                    "class": ctx.class_codes(key, g)}))
+    comp = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["id", "key", "pos", "fid", "class"])
+    comp = comp[comp["id"] != ""].drop_duplicates("id")
+    cps = pd.DataFrame({"id": cid, "cp": np.arange(len(cp))})
+    m = cps.merge(comp, on="id", how="left")
+    unmatched = m[m["key"].isna()]
+    m = m[m["key"].notna()].reset_index(drop=True)
+    geoms = np.empty(len(m), dtype=object)
+    for key, g in ctx.components():
+        sel = (m["key"] == key).to_numpy()
+        geoms[sel] = np.asarray(g.geometry.values, dtype=object)[m.loc[sel, "pos"].to_numpy(dtype=np.int64)]
+    cpg = np.asarray(cp.geometry.values, dtype=object)[m["cp"].to_numpy(dtype=np.int64)]
+    m["error"] = shapely.distance(cpg, geoms)
+    grade = dict(zip(ctx.profile.component_classes["code"], ctx.profile.component_classes["accuracy"]))
+    m["grade"] = m["class"].map(grade).fillna("")
+    limits = {str(k): float(v.get("max_error_m")) for k, v in ctx.profile.accuracy_grades.items()}
+    m["limit"] = m["grade"].map(limits)
+    m["cp_geom"] = cpg
+    m["comp_geom"] = geoms
+    per = m[m["limit"].notna()]
+    g = per.groupby("grade").agg(n=("error", "size"), rms=("error", lambda e: float(np.sqrt(np.mean(np.square(e))))),
+                                 max_error=("error", "max"), limit=("limit", "first")).reset_index()
+    g["judged"] = g["n"] >= int(params.get("min_points", 3))
+    g["passed"] = ~g["judged"] | (g["rms"] <= g["limit"])
+    ctx.cache["accuracy"] = (m, g, unmatched)
+    return ctx.cache["accuracy"]
+
+
+@implements("accuracy.rms")
+def rms(ctx, params):
+    import shapely
+
+    m, g, unmatched = accuracy_table(ctx, params)
+    out = []
+    bad = g[g["judged"] & ~g["passed"]]
+    if len(bad):
+        out.append(rows(layer="checkpoints", feature_id=bad["grade"].to_numpy(dtype=object), field="grade",
+                        value=np.round(bad["rms"].to_numpy(), 3).astype(str), grade=bad["grade"].to_numpy(dtype=object),
+                        n=bad["n"].to_numpy(), rms=np.round(bad["rms"].to_numpy(), 3), limit=bad["limit"].to_numpy(),
+                        geometry=None))
+    factor = float(params.get("gross_factor", 2.0))
+    gross = m[m["limit"].notna() & (m["error"] > factor * m["limit"])]
+    if len(gross):
+        lines = shapely.shortest_line(gross["cp_geom"].to_numpy(dtype=object), gross["comp_geom"].to_numpy(dtype=object))
+        tables = {k: ctx.table_name(k) for k in gross["key"].unique()}
+        out.append(rows(layer=gross["key"].map(tables).to_numpy(dtype=object), fid=gross["fid"].to_numpy(),
+                        feature_id=gross["id"].to_numpy(dtype=object), value=np.round(gross["error"].to_numpy(), 3).astype(str),
+                        error=np.round(gross["error"].to_numpy(), 3), grade=gross["grade"].to_numpy(dtype=object),
+                        limit=gross["limit"].to_numpy(), factor=f"{factor:g}", variant="gross", severity="warning",
+                        geometry=lines))
+    if len(unmatched):
+        cpg = np.asarray(ctx.checkpoints.geometry.values, dtype=object)[unmatched["cp"].to_numpy(dtype=np.int64)]
+        out.append(rows(layer="checkpoints", fid=unmatched["cp"].to_numpy() + 1, feature_id=unmatched["id"].to_numpy(dtype=object),
+                        value=unmatched["id"].to_numpy(dtype=object), variant="unmatched", severity="warning", geometry=cpg))
+    return concat(out)
