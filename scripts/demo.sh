@@ -21,5 +21,15 @@ $ST geocode forward "$P" "贵溪市雄石路十二号"
 $ST geocode reverse "$P" 519989.0 3130131.5
 step "4. 项目库概况 / project summary"
 $ST project info "$P"
+step "5. 责任单位分配 / assign responsible units (registry, dispatch matrix)"
+$ST responsibility assign "$P" --departments sample_data/guixi/survey/departments.xlsx
+$ST responsibility matrix "$P" --export "$OUT/dispatch_matrix.xlsx"
+step "6. 发布案件系统数据库 / release the case-system database (GeoPackage)"
+$ST export db "$P" --to "$OUT/release.gpkg"
+if [ -n "${SURVEYTOOLS_PG_URL:-}" ]; then $ST export db "$P" --to "$SURVEYTOOLS_PG_URL?schema=guixi_release"; fi
+step "7. 交换文件 / exchange files (Shapefile GBK)"
+$ST export files "$P" --format shp --out "$OUT/exchange_shp"
+step "8. 指挥手册 / command manual (XLSX, HTML, PDF)"
+$ST export manual "$P" --out "$OUT/manual"
 echo
 echo "输出 / outputs: $(ls "$OUT" | tr '\n' ' ')"

@@ -29,6 +29,7 @@ OPERATION_MODULES = [
     "surveytools.grid.ops",
     "surveytools.geocode.ops",
     "surveytools.validate.ops",
+    "surveytools.responsibility.ops", "surveytools.export.ops",
 ]
 
 #: Parameter kinds understood by the CLI and the Processing wrapper.

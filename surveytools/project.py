@@ -118,7 +118,8 @@ def init(project, county, profile="cjt", crs=None, title=None, overwrite=False, 
         for i, key in enumerate(keys):
             spec = prof.layers[key]
             fields = prof.layer_fields(field_group(key))
-            write_layer(tmp, spec.table, schema_table(fields, geometry=True), geometry_type=spec.geometry,
+            write_layer(tmp, spec.table, schema_table(fields, geometry=spec.geometry is not None),
+                        geometry_type=spec.geometry,
                         crs=crs_arg, description=f"{spec.title.zh} / {spec.title.en}")
             layers[key] = spec.table
             feedback.progress(5 + 70 * (i + 1) / len(keys))

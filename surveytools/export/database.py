@@ -1,0 +1,281 @@
+"""The case-system release (案件系统数据库): what goes in, and the GeoPackage writer.
+
+:func:`collect` yields the release tables one at a time as Arrow tables (geometry as WKB in ``geom``),
+read straight from the project with pyogrio's Arrow path, so a million components are never turned
+into Python objects.  :func:`write_gpkg` writes them to a new GeoPackage (temporary file, renamed into
+place when complete: the previous release stays intact until then), with the GPKG R-tree on every
+geometry column, attribute indexes on the lookup fields, the QGIS ``layer_styles`` and the metadata.
+:mod:`.postgis` writes the same tables to PostGIS.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import uuid
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from ..errors import SurveyError
+from ..i18n import Text
+from .schema import FIELDS_TABLE, META_TABLE, SCHEMA_VERSION, STYLES_TABLE, TableSpec, field_name, geocode_specs, table_fields, tables
+
+ARROW = {"text": pa.string(), "integer": pa.int64(), "real": pa.float64(), "date": pa.date32(),
+         "datetime": pa.timestamp("ms"), "boolean": pa.bool_()}
+
+
+@dataclass
+class Release:
+    """What one export writes: the table specs, metadata and warnings."""
+
+    proj: object
+    specs: list
+    meta: dict
+    warnings: list = field(default_factory=list)
+    counts: dict = field(default_factory=dict)
+    #: layer_styles.f_table_catalog / f_table_schema ('' in a GeoPackage)
+    catalog: str = ""
+    schema: str = ""
+
+    @property
+    def profile(self):
+        return self.proj.profile
+
+
+def plan(proj, *, kind: str = "full", scope: str = "") -> Release:
+    """The release tables for a project (geocoding tables only when the project has rows in them)."""
+    import pyogrio
+
+    from ..gpkg import list_layers
+
+    layers = set(list_layers(proj.path))
+    specs = tables()
+    geo = []
+    for s in geocode_specs(proj, layers):
+        n = int(pyogrio.read_info(str(proj.path), layer=s.project_table or s.name)["features"])
+        if n:
+            geo.append(s)
+    specs = specs[:-1] + geo + specs[-1:]  # layer_styles last
+    crs = proj.crs
+    srid = srid_of(proj)
+    now = _dt.datetime.now().replace(microsecond=0).isoformat()
+    meta = {"schema_version": str(SCHEMA_VERSION), "release_id": str(uuid.uuid4()), "release_time": now,
+            "release_kind": kind, "incremental_scope": scope, "profile": proj.profile.id,
+            "profile_edition": proj.meta.get("profile_edition", proj.profile.edition), "county": proj.county,
+            "county_name": proj.meta.get("county_name", ""), "crs": proj.meta.get("crs", crs), "srid": str(srid),
+            "crs_wkt": proj.meta.get("crs_wkt", ""), "title": proj.meta.get("title", ""),
+            "surveytools_version": _version(), "source_project": str(proj.path), "tables": "",
+            "geocode_tables": json.dumps([s.name for s in geo], ensure_ascii=False)}
+    return Release(proj, specs, meta)
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def srid_of(proj) -> int:
+    """The EPSG code of the project CRS, else a local SRID (PostGIS gets a spatial_ref_sys row)."""
+    from pyproj import CRS
+
+    code = CRS.from_user_input(proj.crs).to_epsg()
+    return int(code) if code else 990001
+
+
+# ----------------------------------------------------------------------------------------------
+# tables as Arrow
+
+def frame_to_arrow(df, fields) -> pa.Table:
+    """A DataFrame cast to ``fields`` [(name, type, …)]; missing columns become nulls."""
+    import numpy as np
+    import pandas as pd
+
+    cols = {}
+    n = len(df)
+    for f in fields:
+        name, typ = f[0], f[1]
+        at = ARROW.get(typ, pa.string())
+        if name not in df.columns:
+            cols[name] = pa.nulls(n, at)
+            continue
+        s = df[name]
+        if typ == "text":
+            v = s.to_numpy(dtype=object)
+            v = np.where(pd.isna(v), None, v)
+            cols[name] = pa.array([None if x is None else str(x) for x in v], pa.string())
+        elif typ in ("integer", "real"):
+            num = pd.to_numeric(s, errors="coerce")
+            cols[name] = pa.array(num.astype("Int64" if typ == "integer" else "float64"), at, from_pandas=True)
+        elif typ == "boolean":
+            cols[name] = pa.array([bool(x) for x in s], pa.bool_())
+        elif typ == "datetime":
+            cols[name] = pa.array(pd.to_datetime(s).to_numpy().astype("datetime64[ms]"), at, from_pandas=True)
+        else:
+            cols[name] = pa.array(pd.to_datetime(s, errors="coerce").to_numpy().astype("datetime64[D]"), at, from_pandas=True)
+    return pa.table(cols)
+
+
+def _empty(fields, geometry: bool) -> pa.Table:
+    cols = {f[0]: pa.array([], ARROW.get(f[1], pa.string())) for f in fields}
+    if geometry:
+        cols["geom"] = pa.array([], pa.binary())
+    return pa.table(cols)
+
+
+def read_layer_arrow(proj, table: str, fields, geometry: bool, where: str | None = None) -> pa.Table:
+    """A project layer as Arrow in the release's field order (extra columns dropped, missing ones null)."""
+    import pyogrio
+
+    from ..gpkg import list_layers
+
+    if table not in list_layers(proj.path):
+        return _empty(fields, geometry)
+    meta, t = pyogrio.read_arrow(str(proj.path), layer=table, where=where)
+    gname = meta.get("geometry_name") or "wkb"
+    n = t.num_rows
+    cols = {}
+    for f in fields:
+        name, typ = f[0], f[1]
+        at = ARROW.get(typ, pa.string())
+        if name in t.column_names:
+            col = t.column(name)
+            cols[name] = col if col.type == at else col.cast(at, safe=False)
+        else:
+            cols[name] = pa.nulls(n, at)
+    if geometry:
+        g = t.column(gname) if gname in t.column_names else pa.nulls(n, pa.binary())
+        cols["geom"] = g.cast(pa.binary())
+    return pa.table(cols)
+
+
+def table_data(rel: Release, spec: TableSpec) -> pa.Table:
+    """The rows of one release table."""
+    import pandas as pd
+
+    proj, prof = rel.proj, rel.profile
+    fields = table_fields(spec, prof)
+    if spec.source == "layer":
+        return read_layer_arrow(proj, spec.name if spec.layer_key is None else prof.layer(spec.layer_key).table,
+                                fields, geometry=spec.geometry is not None)
+    if spec.source == "raw":
+        import pyogrio
+
+        meta, t = pyogrio.read_arrow(str(proj.path), layer=spec.project_table)
+        g = meta.get("geometry_name")
+        if g and g in t.column_names:
+            t = t.rename_columns(["geom" if c == g else c for c in t.column_names])
+        return t
+    if spec.name == "departments":
+        from ..responsibility.registry import read_departments
+
+        return frame_to_arrow(read_departments(proj), fields)
+    if spec.name == "dispatch_matrix":
+        return frame_to_arrow(release_matrix(rel), fields)
+    if spec.source == "table":
+        from ..gpkg import list_layers
+
+        if spec.project_table not in list_layers(proj.path):
+            return _empty(fields, False)
+        import pyogrio
+
+        df = pyogrio.read_dataframe(str(proj.path), layer=spec.project_table, read_geometry=False, use_arrow=True)
+        return frame_to_arrow(df, fields)
+    if spec.name == FIELDS_TABLE:
+        rows = []
+        for s in rel.specs:
+            for f in table_fields(s, prof):
+                rows.append({"table_name": s.name, "field_name": f[0], "alias_zh": f[2], "alias_en": f[3], "type": f[1],
+                             "note": f[4] or ""})
+            if s.geometry:
+                rows.append({"table_name": s.name, "field_name": "geom", "alias_zh": "几何", "alias_en": "Geometry",
+                             "type": "geometry", "note": s.geometry})
+        return frame_to_arrow(pd.DataFrame(rows), fields)
+    if spec.name == META_TABLE:
+        return frame_to_arrow(pd.DataFrame({"key": list(rel.meta), "value": list(rel.meta.values())}), fields)
+    if spec.name == STYLES_TABLE:
+        from .styles import style_rows
+
+        return frame_to_arrow(pd.DataFrame(style_rows(rel.specs, prof, catalog=rel.catalog, schema=rel.schema)), fields)
+    raise ValueError(spec.name)
+
+
+def release_matrix(rel: Release):
+    """The effective matrix with names derived from the registry (empty when assign never ran)."""
+    from ..responsibility import matrix as mx
+    from ..responsibility.ops import _places
+    from ..responsibility.registry import read_departments
+
+    proj = rel.proj
+    m = mx.read_matrix(proj)
+    if m is None or not len(m):
+        rel.warnings.append(Text("项目中还没有派遣矩阵（请先运行 responsibility assign），发布的 dispatch_matrix 为空",
+                                 "the project has no dispatch matrix yet (run responsibility assign first); the release's "
+                                 "dispatch_matrix is empty"))
+        return mx.empty()
+    depts = read_departments(proj)
+    streets, comms, areas = _places(proj)
+    names = mx.area_name_map(streets, comms, areas, proj.county, proj.meta.get("county_name", ""))
+    return mx.derive(mx.effective(m), proj.profile, depts, names)
+
+
+# ----------------------------------------------------------------------------------------------
+# GeoPackage
+
+def write_gpkg(rel: Release, out, feedback) -> dict:
+    """Write the release to a new GeoPackage ``out`` (replaced atomically when it exists)."""
+    from ..gpkg import atomic_output, sqlite_connect, write_layer
+
+    proj = rel.proj
+    counts = {}
+    n = len(rel.specs)
+    with atomic_output(out, overwrite=True) as tmp:
+        for i, spec in enumerate(rel.specs):
+            if spec.name == META_TABLE:
+                continue  # written last, with the counts
+            t = table_data(rel, spec)
+            geom_type = spec.geometry
+            if spec.source == "raw":
+                geom_type = None if "geom" not in t.column_names else _raw_geometry(proj, spec)
+            write_layer(tmp, spec.name, t, geometry_type=geom_type, crs=proj.crs if geom_type else None,
+                        description=f"{spec.title_zh} / {spec.title_en}")
+            counts[spec.name] = t.num_rows
+            feedback.progress(5 + 85 * (i + 1) / n)
+        rel.meta["tables"] = json.dumps(counts, ensure_ascii=False)
+        meta_spec = next(s for s in rel.specs if s.name == META_TABLE)
+        write_layer(tmp, META_TABLE, table_data(rel, meta_spec), description="发布元数据 / Release metadata")
+        counts[META_TABLE] = len(rel.meta)
+        con = sqlite_connect(tmp)
+        try:
+            with con:
+                for spec in rel.specs:
+                    for role in spec.indexes:
+                        f = field_name(spec, rel.profile, role)
+                        if f:
+                            con.execute(f'CREATE INDEX IF NOT EXISTS "idx_{spec.name}_{f}" ON "{spec.name}"("{f}")')
+                con.execute('CREATE INDEX IF NOT EXISTS "idx_dispatch_matrix_key" ON "dispatch_matrix"'
+                            '("kind", "class_code", "area_type", "area_code")')
+                con.execute("PRAGMA application_id = 1196444487")  # 'GPKG'
+        finally:
+            con.close()
+        feedback.progress(98)
+    rel.counts = counts
+    return counts
+
+
+def _raw_geometry(proj, spec) -> str | None:
+    import pyogrio
+
+    info = pyogrio.read_info(str(proj.path), layer=spec.project_table)
+    g = info.get("geometry_type")
+    return g if g else None
+
+
+def check_target_path(out) -> None:
+    from pathlib import Path
+
+    p = Path(out)
+    if p.suffix.lower() != ".gpkg":
+        raise SurveyError(Text("发布库应为 .gpkg 文件或 postgresql:// 连接串",
+                               "the release target must be a .gpkg file or a postgresql:// URL"), code="bad_target",
+                          file=str(out))

@@ -1,0 +1,176 @@
+"""``surveytools export …`` operations (and the matching Processing algorithms)."""
+from __future__ import annotations
+
+from ..errors import SurveyError
+from ..feedback import Feedback
+from ..i18n import Text
+from ..ops import Param, Result, group, operation
+
+group("export", Text("导出：案件系统数据库（GeoPackage、PostGIS）、交换文件（Shapefile、GeoJSON、CSV）和指挥手册（XLSX、HTML、PDF）",
+                     "Export: the case-system database (GeoPackage, PostGIS), exchange files (Shapefile, GeoJSON, CSV) "
+                     "and the command manual (XLSX, HTML, PDF)"))
+
+P_PROJECT = Param("project", "project", Text("调查项目库（.gpkg）", "Survey project (.gpkg)"), required=True,
+                  positional=True, file_filter="GeoPackage (*.gpkg)")
+
+
+def _is_pg(target: str) -> bool:
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
+@operation("export", "db",
+           help=Text("把项目发布为案件系统数据库：单元网格、工作网格和责任网格、街道社区、部件（按几何类型分表）、事件、分类字典、"
+                     "部门、派遣矩阵、地理编码表（如有）、元数据（标准配置、结构版本、发布时间、县、坐标系）、空间索引和 QGIS 图层样式。"
+                     "目标为 .gpkg 文件或 postgresql://USER@HOST:PORT/DB[?schema=NAME]；PostGIS 在一个事务中写入，失败或中断时保留上一版发布。"
+                     "--incremental 只推送上次发布以来的变更（按变更日志，或按 --street / --community）。",
+                     "Release the project as the case-system database: unit, work and responsibility grids, streets and "
+                     "communities, components (one table per geometry type), events, class dictionaries, departments, the "
+                     "dispatch matrix, geocoding tables when present, metadata (profile, schema version, release time, "
+                     "county, CRS), spatial indexes and QGIS layer styles. The target is a .gpkg file or "
+                     "postgresql://USER@HOST:PORT/DB[?schema=NAME]; PostGIS is written in one transaction, so a failed or "
+                     "interrupted export leaves the previous release intact. --incremental pushes only what changed since "
+                     "the last release (by the change log, or by --street / --community)."),
+           params=[P_PROJECT,
+                   Param("to", "string", Text("发布目标：OUT.gpkg 或 postgresql://USER@HOST:PORT/DB[?schema=NAME]",
+                                              "Target: OUT.gpkg or postgresql://USER@HOST:PORT/DB[?schema=NAME]"), required=True),
+                   Param("incremental", "bool", Text("增量发布（仅 PostGIS）", "Incremental release (PostGIS only)"), default=False),
+                   Param("street", "string", Text("增量发布：只推送该街道（9 位代码）", "Incremental: push this street only (9-digit code)")),
+                   Param("community", "string", Text("增量发布：只推送该社区（12 位代码）", "Incremental: push this community only (12-digit code)"))])
+def db(project, to, incremental=False, street=None, community=None, feedback=None) -> Result:
+    from ..project import Project
+    from .database import check_target_path, plan, write_gpkg
+
+    feedback = feedback or Feedback()
+    proj = Project.open(project)
+    if (street or community) and not incremental:
+        raise SurveyError(Text("--street / --community 只用于 --incremental", "--street / --community go with --incremental"),
+                          code="scope_without_incremental")
+    if _is_pg(to):
+        from .postgis import export_full, export_incremental, parse_url
+
+        url, schema = parse_url(to)
+        if incremental:
+            rel, counts, scope = export_incremental(proj, url, schema, street=street, community=community, feedback=feedback)
+        else:
+            rel = plan(proj)
+            counts = export_full(rel, url, schema, feedback)
+            scope = ""
+        where = Text(f"PostGIS 模式 {schema}", f"PostGIS schema {schema}")
+        target = f"{url.split('?')[0]}?schema={schema}"
+    else:
+        if incremental:
+            raise SurveyError(Text("增量发布只支持 PostGIS；GeoPackage 每次整库发布（写入临时文件后替换）",
+                                   "incremental releases go to PostGIS only; a GeoPackage release is always whole (written "
+                                   "to a temporary file, then renamed into place)"), code="incremental_gpkg", file=str(to))
+        check_target_path(to)
+        rel = plan(proj)
+        counts = write_gpkg(rel, to, feedback)
+        where = Text(f"GeoPackage {to}", f"GeoPackage {to}")
+        target = str(to)
+        scope = ""
+    feedback.progress(100)
+    spatial = {s.name: counts.get(s.name, 0) for s in rel.specs if s.geometry}
+    comps = sum(v for k, v in counts.items() if k.startswith("components_"))
+    kind = Text("增量发布", "incremental release") if incremental else Text("发布", "release")
+    summary = Text(f"已{kind.zh}案件系统数据库到 {where.zh}（结构版本 {rel.meta['schema_version']}）：单元网格 {counts.get('unit_grids', 0)} 个，"
+                   f"部件 {comps} 个，事件 {counts.get('events', 0)} 个，部门 {counts.get('departments', 0)} 个，派遣矩阵 "
+                   f"{counts.get('dispatch_matrix', 0)} 行，{len(counts)} 个表" + (f"（{scope}）" if scope else "") + "。",
+                   f"Wrote the case-system database {kind.en} to {where.en} (schema version {rel.meta['schema_version']}): "
+                   f"{counts.get('unit_grids', 0)} unit grids, {comps} components, {counts.get('events', 0)} events, "
+                   f"{counts.get('departments', 0)} departments, {counts.get('dispatch_matrix', 0)} matrix rows, "
+                   f"{len(counts)} tables" + (f" ({scope})" if scope else "") + ".")
+    return Result(summary, data={"target": target, "schema_version": int(rel.meta["schema_version"]),
+                                 "release_id": rel.meta["release_id"], "tables": counts, "spatial": spatial,
+                                 "incremental": bool(incremental), "scope": scope},
+                  outputs={"PROJECT": str(proj.path)} | ({} if _is_pg(to) else {"TO": str(to)}), warnings=rel.warnings)
+
+
+@operation("export", "files",
+           help=Text("导出交换文件：Shapefile（默认 GBK 编码并附 .cpg，可选 UTF-8；字段名按对照表截为 10 字节，见 field_mapping.csv）、"
+                     "GeoJSON（RFC 7946，WGS 84 经纬度）或 CSV（WKT，点另有 X/Y）；部门、派遣矩阵和分类字典另存为 CSV。",
+                     "Export exchange files: Shapefile (GBK with a .cpg by default, UTF-8 on request; field names cut to "
+                     "10 bytes by a documented mapping, see field_mapping.csv), GeoJSON (RFC 7946, WGS 84 longitude/latitude) "
+                     "or CSV (WKT, plus X/Y for points); departments, dispatch matrix and class dictionaries as CSV."),
+           params=[P_PROJECT,
+                   Param("format", "enum", Text("格式", "Format"), required=True, choices=("shp", "geojson", "csv")),
+                   Param("out", "dir_out", Text("输出目录", "Output folder"), required=True),
+                   Param("encoding", "enum", Text("字符编码（Shapefile 默认 gbk，其余默认 utf-8）",
+                                                  "Encoding (Shapefile: gbk by default; others: utf-8)"), choices=("gbk", "utf-8"))])
+def files(project, format, out, encoding=None, feedback=None) -> Result:  # noqa: A002 - the CLI flag is --format
+    from ..project import Project
+    from .files import export_files
+
+    feedback = feedback or Feedback()
+    proj = Project.open(project)
+    rep = export_files(proj, format, out, encoding, feedback)
+    feedback.progress(100)
+    spatial = [f for f in rep["files"] if not f.startswith("tables/") and f.endswith((".shp", ".geojson", ".csv"))
+               and f != "field_mapping.csv"]
+    renamed = sum(1 for m in rep["field_mapping"] if m["renamed"])
+    summary = Text(f"已导出 {len(spatial)} 个{format}图层和 {sum(1 for f in rep['files'] if f.startswith('tables/'))} 个属性表到 {out}"
+                   f"（编码 {rep['encoding']}" + (f"，{renamed} 个字段名被截短，见 field_mapping.csv" if format == "shp" else "") + "）。",
+                   f"Exported {len(spatial)} {format} layers and {sum(1 for f in rep['files'] if f.startswith('tables/'))} "
+                   f"attribute tables to {out} (encoding {rep['encoding']}" +
+                   (f"; {renamed} field names were cut, see field_mapping.csv" if format == "shp" else "") + ").")
+    return Result(summary, data={"out": str(out), "format": format, "encoding": rep["encoding"], "files": rep["files"],
+                                 "field_mapping": rep["field_mapping"]},
+                  outputs={"PROJECT": str(proj.path), "OUT": str(out)}, warnings=rep["warnings"])
+
+
+@operation("export", "manual",
+           help=Text("生成指挥手册（manual.xlsx、manual.html、manual.pdf）：总体流程；每个部件和事件类别的代码、名称、立案条件、结案条件、"
+                     "处置时限、各区域的主责和协办单位；责任单位、责任区域和工作网格一览；统计（各街道各类部件数、各社区网格数）；"
+                     "总图和每个街道一幅标注网格编码的分图（中文字体嵌入 PDF）。",
+                     "Generate the command manual (manual.xlsx, manual.html, manual.pdf): the overall workflow; for every "
+                     "component and event class its code, name, filing and closing conditions, deadlines, lead and co-units "
+                     "by area; departments, responsibility areas and work grids; statistics (components per class per "
+                     "street, grids per community); an overview map and one map per street with grid codes (Chinese "
+                     "fonts embedded in the PDF)."),
+           params=[P_PROJECT,
+                   Param("out", "dir_out", Text("输出目录", "Output folder"), required=True),
+                   Param("formats", "string", Text("要生成的格式，逗号分隔（默认 xlsx,html,pdf）",
+                                                   "Formats to write, comma-separated (default xlsx,html,pdf)"), default="xlsx,html,pdf")])
+def manual(project, out, formats="xlsx,html,pdf", feedback=None) -> Result:
+    from ..project import Project
+    from .manual import build_manual
+
+    feedback = feedback or Feedback()
+    proj = Project.open(project)
+    wanted = [f.strip().lower() for f in str(formats or "xlsx,html,pdf").split(",") if f.strip()]
+    bad = [f for f in wanted if f not in ("xlsx", "html", "pdf")]
+    if bad:
+        raise SurveyError(Text(f"未知格式 {bad}（可用 xlsx、html、pdf）", f"unknown formats {bad} (xlsx, html, pdf)"),
+                          code="bad_format", value=",".join(bad))
+    rep = build_manual(proj, out, wanted, feedback)
+    feedback.progress(100)
+    summary = Text(f"已生成指挥手册到 {out}：{', '.join(rep['files'])}；部件类 {rep['component_classes']} 个，事件类 "
+                   f"{rep['event_classes']} 个，地图 {rep['maps']} 幅" + (f"，PDF {rep['pdf_pages']} 页" if rep.get("pdf_pages") else "") + "。",
+                   f"Wrote the command manual to {out}: {', '.join(rep['files'])}; {rep['component_classes']} component and "
+                   f"{rep['event_classes']} event classes, {rep['maps']} maps" +
+                   (f", {rep['pdf_pages']} PDF pages" if rep.get("pdf_pages") else "") + ".")
+    return Result(summary, data=rep, outputs={"PROJECT": str(proj.path), "OUT": str(out)}, warnings=rep.get("warnings", []))
+
+
+@operation("export", "migrate",
+           help=Text("把旧版本结构的发布库（GeoPackage 或 PostGIS 模式）升级到当前结构版本，在一个事务中完成。",
+                     "Upgrade a release (GeoPackage or PostGIS schema) of an older schema version to the current one, in one "
+                     "transaction."),
+           params=[Param("target", "string", Text("发布库：OUT.gpkg 或 postgresql://…[?schema=NAME]",
+                                                  "Release: OUT.gpkg or postgresql://…[?schema=NAME]"), required=True, positional=True)])
+def migrate(target, feedback=None) -> Result:
+    from .schema import SCHEMA_VERSION
+
+    if _is_pg(target):
+        from .postgis import connect, migrate_pg, parse_url
+
+        url, schema = parse_url(target)
+        with connect(url) as con:
+            done = migrate_pg(con.cursor(), schema)
+            con.commit()
+    else:
+        from .migrate import migrate_gpkg
+
+        done = migrate_gpkg(target)
+    summary = Text(f"发布库 {target} 已是结构版本 {SCHEMA_VERSION}" + (f"（升级经过 {done}）" if done else "（无需升级）") + "。",
+                   f"Release {target} is at schema version {SCHEMA_VERSION}" + (f" (migrated through {done})" if done else " (nothing to do)") + ".")
+    return Result(summary, data={"target": str(target), "schema_version": SCHEMA_VERSION, "migrated": done})
