@@ -1,8 +1,8 @@
 """``surveytools geocode …`` operations (and the matching Processing algorithms)."""
 from __future__ import annotations
 
-import datetime as _dt
 
+from ..dates import parse_date
 from ..errors import SurveyError
 from ..feedback import Feedback
 from ..i18n import Text
@@ -68,7 +68,7 @@ def build(project, feedback=None, date=None, **kw) -> Result:
     feedback = feedback or Feedback()
     paths = input_paths(kw.get("from"))
     proj = Project.open(project)
-    today = _parse_date(date)
+    today = parse_date(date)
     sources = read_sources(paths, proj.crs, feedback)
     check_sources(sources, paths)
     feedback.progress(5)
@@ -88,16 +88,6 @@ def build(project, feedback=None, date=None, **kw) -> Result:
                        f"{counts['geocode_doorplate']} door plates, {counts['geocode_place']} places, "
                        f"{counts['geocode_poi']} POIs; conflicts: {ctext}"),
                   data={"counts": counts}, outputs={"PROJECT": str(proj.path)}, warnings=warnings)
-
-
-def _parse_date(date):
-    if not date:
-        return _dt.date.today()
-    try:
-        return _dt.date.fromisoformat(str(date))
-    except ValueError:
-        raise SurveyError(Text("日期应为 YYYY-MM-DD", "the date must be YYYY-MM-DD"), code="bad_date", field="date",
-                          value=date) from None
 
 
 @operation("geocode", "forward",
@@ -191,7 +181,7 @@ def rename_op(project, name, new_name, layer="road", date=None, feedback=None) -
     from .history import rename
 
     proj = Project.open(project)
-    day = _parse_date(date)
+    day = parse_date(date)
     with proj.transaction() as work:
         info = rename(work, LAYER_KEYS[layer], name, new_name, day)
     return Result(Text(f"已将 {name} 更名为 {new_name}（{day}），旧名保留为曾用名；更新门牌 {info['plates']} 个",

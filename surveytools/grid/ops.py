@@ -1,11 +1,11 @@
 """``surveytools grid …`` operations (and the matching Processing algorithms)."""
 from __future__ import annotations
 
-import datetime as _dt
 
 import numpy as np
 import pandas as pd
 
+from ..dates import parse_date
 from ..errors import SurveyError
 from ..feedback import Feedback
 from ..i18n import Text
@@ -17,16 +17,6 @@ group("grid", Text("单元网格：划分、编码、导入、重划后保持编
 
 P_PROJECT = Param("project", "project", Text("调查项目库（.gpkg）", "Survey project (.gpkg)"), required=True,
                   positional=True, file_filter="GeoPackage (*.gpkg)")
-
-
-def _today(date) -> _dt.date:
-    if not date:
-        return _dt.date.today()
-    try:
-        return _dt.date.fromisoformat(str(date))
-    except ValueError:
-        raise SurveyError(Text("日期应为 YYYY-MM-DD", "the date must be YYYY-MM-DD"), code="bad_date", field="date",
-                          value=date) from None
 
 
 def grid_frame(project, codes, geoms, *, date, community_codes=None):
@@ -120,7 +110,7 @@ def divide(project, communities, lines=None, target_area=None, min_area=None, ma
                           max_area=float(max_area or defaults.get("max_area", 20000)),
                           sliver_area=float(defaults.get("sliver_tolerance", 1.0)))
     params.check()
-    init_date = _today(date)
+    init_date = parse_date(date)
     existing = read_layer(proj, "unit_grid", columns=[proj.profile.field("unit_grid", "grid_code")])
     if len(existing) and not overwrite:
         raise SurveyError(Text(f"项目中已有 {len(existing)} 个单元网格；重划请用 grid recode 保持编码稳定，或加 --overwrite 替换",
@@ -286,7 +276,7 @@ def code(project, keep_existing=False, target_area=None, date=None, feedback=Non
     grids[gf("grid_code")] = new_codes
     grids[gf("area")] = np.round(shapely.area(geoms), 2)
     init = grids[gf("init_date")]
-    grids[gf("init_date")] = init.where(init.notna(), _today(date))
+    grids[gf("init_date")] = init.where(init.notna(), parse_date(date))
     grids = grids.iloc[np.argsort(new_codes)].reset_index(drop=True)
     with proj.transaction() as work:
         write_project_layer(work, "unit_grid", grids)
@@ -435,7 +425,7 @@ def import_(project, source, code_field=None, date=None, repair=False, overwrite
         if f and f in gdf.columns:
             out[f] = gdf[f].to_numpy()
     init = out[gf("init_date")] if gf("init_date") in out.columns else pd.Series([None] * len(out))
-    out[gf("init_date")] = pd.Series(init).where(pd.Series(init).notna(), _today(date)).to_numpy()
+    out[gf("init_date")] = pd.Series(init).where(pd.Series(init).notna(), parse_date(date)).to_numpy()
     rep = pd.DataFrame(rows, columns=["feature", "code", "severity", "reason", "message_zh", "message_en"])
     with proj.transaction() as work:
         write_project_layer(work, "unit_grid", out)
@@ -454,7 +444,6 @@ def import_(project, source, code_field=None, date=None, repair=False, overwrite
                   outputs={"PROJECT": str(proj.path)})
 
 
-import_.operation.func = import_  # the function name avoids the keyword; the command is "import"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -488,7 +477,7 @@ def recode(project, redrawn, date=None, keep_iou=0.95, min_share=0.05, feedback=
     proj = Project.open(project)
     prof = proj.profile
     gf = lambda role: prof.field("unit_grid", role)  # noqa: E731
-    day = _today(date)
+    day = parse_date(date)
     old = read_layer(proj, "unit_grid")
     hist = read_layer(proj, "unit_grid_history")
     comms = read_layer(proj, "community")
