@@ -16,7 +16,7 @@ from . import __version__
 from .errors import SurveyError
 from .feedback import ConsoleFeedback
 from .i18n import Text
-from .ops import GROUPS, KINDS, Operation, load_all
+from .ops import DEFAULT_COMMANDS, GROUPS, KINDS, Operation, load_all
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -106,6 +106,19 @@ def _make_command(op: Operation) -> click.Command:
                          short_help=op.help.zh, context_settings=CONTEXT)
 
 
+class DefaultGroup(click.Group):
+    """A group whose default command runs when the first argument is not a command name."""
+
+    def __init__(self, *a, default: str | None = None, **kw):
+        super().__init__(*a, **kw)
+        self.default = default
+
+    def parse_args(self, ctx, args):
+        if self.default and args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = [self.default, *args]
+        return super().parse_args(ctx, args)
+
+
 def build_cli() -> click.Group:
     ops = load_all()
     root = click.Group("surveytools", help=_help(MAIN_HELP), context_settings=CONTEXT)
@@ -114,8 +127,13 @@ def build_cli() -> click.Group:
     for op in ops.values():
         if op.group not in groups:
             ghelp = GROUPS.get(op.group, Text(op.group, op.group))
-            groups[op.group] = click.Group(op.group, help=_help(ghelp), short_help=_short(ghelp),
-                                           context_settings=CONTEXT)
+            default = DEFAULT_COMMANDS.get(op.group)
+            ghelp_text = _help(ghelp)
+            if default:
+                ghelp_text += (f"\n\n默认命令 / default command: {default} "
+                               f"（surveytools {op.group} ARGS = surveytools {op.group} {default} ARGS）")
+            groups[op.group] = DefaultGroup(op.group, help=ghelp_text, short_help=_short(ghelp),
+                                            context_settings=CONTEXT, default=default)
             root.add_command(groups[op.group])
         groups[op.group].add_command(_make_command(op))
     return root

@@ -114,10 +114,15 @@ class Operation:
 
 REGISTRY: dict[str, Operation] = {}
 GROUPS: dict[str, Text] = {}
+#: group -> the command that runs when the group is given a non-command argument
+#: (``surveytools validate P.gpkg`` = ``surveytools validate run P.gpkg``)
+DEFAULT_COMMANDS: dict[str, str] = {}
 
 
-def group(name: str, help: Text) -> None:
+def group(name: str, help: Text, default: str | None = None) -> None:
     GROUPS[name] = help
+    if default:
+        DEFAULT_COMMANDS[name] = default
 
 
 def operation(group: str, name: str, help: Text, params: list, display: Text | None = None):

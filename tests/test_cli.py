@@ -40,3 +40,21 @@ def test_internal_errors_are_not_tracebacks(tmp_path, cli, monkeypatch):
     rc, stdout, stderr = cli(["project", "info", tmp_path / "x.gpkg"])
     assert rc == 3 and "内部错误" in stderr and "Internal error" in stderr and "Traceback" not in stderr
     assert project  # imported for the registry
+
+
+def test_validate_runs_as_the_groups_default_command(tmp_path, cli):
+    """`surveytools validate P.gpkg --out DIR` (the issue's contract) is `validate run`."""
+    import json as _json
+
+    from surveytools import project
+
+    p = tmp_path / "p.gpkg"
+    project.init(project=str(p), county="360681")
+    rc1, out1, _ = cli(["validate", p, "--out", tmp_path / "a", "--json"])
+    rc2, out2, _ = cli(["validate", "run", p, "--out", tmp_path / "b", "--json"])
+    assert rc1 == rc2
+    d1, d2 = _json.loads(out1), _json.loads(out2)
+    assert d1.keys() == d2.keys()
+    assert (tmp_path / "a" / "report.html").exists() and (tmp_path / "b" / "report.html").exists()
+    rc, out, _ = cli(["validate", "rules", "--json"])
+    assert rc == 0

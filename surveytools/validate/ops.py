@@ -16,7 +16,8 @@ from ..i18n import Text
 from ..ops import Param, Result, group, operation
 
 group("validate", Text("质检：按检查方案运行规则目录中的规则，输出错误图层和合格报告",
-                       "Validation (质检): run the rules of a check scheme; error layers and a pass/fail report"))
+                       "Validation (质检): run the rules of a check scheme; error layers and a pass/fail report"),
+      default="run")
 
 P_PROJECT = Param("project", "project", Text("调查项目库（.gpkg）", "Survey project (.gpkg)"), required=True,
                   positional=True, file_filter="GeoPackage (*.gpkg)")
