@@ -9,6 +9,7 @@ PY := $(VENV)/bin/python
 help:
 	@echo "make demo   - set up, then run the whole pipeline on sample_data/ into out/"
 	@echo "make test   - set up, start PostGIS, run every test"
+	@echo "make package - build the QGIS plugin ZIP dist/surveytools_plugin-<version>.zip"
 
 setup:
 	@bash scripts/setup_env.sh
@@ -18,6 +19,9 @@ demo: setup
 
 test: setup
 	@bash scripts/run_tests.sh -q
+
+package:
+	@python3 scripts/package_plugin.py --out dist
 
 clean:
 	rm -rf out build dist *.egg-info

@@ -284,7 +284,7 @@ class SurveyToolsAlgorithm(QgsProcessingAlgorithm):
         adapter = ProcessingFeedbackAdapter(feedback)
         try:
             kwargs = self.library_kwargs(parameters, context, feedback)
-            data = run_out_of_process(self._op, kwargs, adapter)
+            data = run_out_of_process(self._op, kwargs, adapter, extra_paths=_deps_paths())
         except SurveyError as err:
             raise QgsProcessingException(err.render())
         except QgsProcessingException:
@@ -365,6 +365,15 @@ class SurveyToolsAlgorithm(QgsProcessingAlgorithm):
             return crs_to_string(crs) if crs.isValid() else self._unset(p)
         value = self.parameterAsString(parameters, name, context)
         return value if value != "" else self._unset(p)
+
+
+def _deps_paths() -> list:
+    """The dependency folder installed by the plugin (QgsSettings ``surveytools/deps_path``)."""
+    try:
+        from .deps import extra_paths
+        return extra_paths()
+    except Exception:  # never stop an algorithm because of the settings
+        return []
 
 
 def crs_to_string(crs: QgsCoordinateReferenceSystem) -> str:

@@ -80,5 +80,57 @@ def log(message: str, level_name: str = "Info") -> None:
     QgsMessageLog.logMessage(message, LOG_TAG, level(level_name))
 
 
+def geometry_type(name: str):
+    """Geometry type (``Point``, ``Line``, ``Polygon``, ``Null``) as QGIS >= 3.30 / 4 names it
+    (``Qgis.GeometryType.Point``), else the QGIS 3 ``QgsWkbTypes.GeometryType.PointGeometry``."""
+    return enum_value(f"Qgis.GeometryType.{name}", f"QgsWkbTypes.GeometryType.{name}Geometry")
+
+
+def layer_geometry_name(layer) -> str:
+    """``point``, ``line``, ``polygon`` or ``none`` for a vector layer."""
+    gt = layer.geometryType()
+    for name in ("Point", "Line", "Polygon"):
+        if gt == geometry_type(name):
+            return name.lower()
+    return "none"
+
+
+def constraint(name: str):
+    """``QgsFieldConstraints.Constraint.Constraint<name>`` (NotNull, Unique, Expression)."""
+    return enum_value(f"QgsFieldConstraints.Constraint.Constraint{name}")
+
+
+def constraint_strength(name: str):
+    """``QgsFieldConstraints.ConstraintStrength.ConstraintStrength<name>`` (Hard, Soft)."""
+    return enum_value(f"QgsFieldConstraints.ConstraintStrength.ConstraintStrength{name}")
+
+
+def marker_shape(name: str):
+    """Simple marker shape (``Circle``, ``Square``, ``Triangle`` …): ``Qgis.MarkerShape`` in
+    QGIS >= 3.24, ``QgsSimpleMarkerSymbolLayerBase.Shape`` before."""
+    return enum_value(f"Qgis.MarkerShape.{name}", f"QgsSimpleMarkerSymbolLayerBase.Shape.{name}")
+
+
+def label_placement(name: str):
+    """Label placement (``OverPoint``, ``Horizontal``, ``Line``, ``AroundPoint``)."""
+    return enum_value(f"Qgis.LabelPlacement.{name}", f"QgsPalLayerSettings.Placement.{name}")
+
+
+def task_flag(name: str):
+    return enum_value(f"QgsTask.Flag.{name}")
+
+
+def qt_enum(path: str):
+    """A Qt enum member by its scoped path (``AlignmentFlag.AlignLeft``, ``ItemDataRole.UserRole``);
+    works with PyQt5 (QGIS 3) and PyQt6 (QGIS 4)."""
+    from qgis.PyQt import QtCore
+
+    obj = QtCore.Qt
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
 __all__ = ["tr", "qgis_locale", "is_chinese", "pick", "enum_value", "level", "log", "ICON_PATH",
-           "PLUGIN_DIR", "Qgis"]
+           "PLUGIN_DIR", "Qgis", "geometry_type", "layer_geometry_name", "constraint", "constraint_strength",
+           "marker_shape", "label_placement", "task_flag", "qt_enum"]

@@ -13,7 +13,7 @@ try:  # Qt6 (QGIS 4) has QAction in QtGui
 except ImportError:  # Qt5
     from qgis.PyQt.QtWidgets import QAction
 
-from .compat import ICON_PATH, PLUGIN_DIR, level, qgis_locale, tr
+from .compat import ICON_PATH, PLUGIN_DIR, level, log, qgis_locale, qt_enum, tr
 from .provider import PROVIDER_ID, SurveyToolsProvider
 
 
@@ -40,6 +40,11 @@ class SurveyToolsPlugin:
         self.iface = iface
         self.provider = None
         self.actions = []
+        self.toolbar_actions = []
+        self.project_dock = None
+        self.results_dock = None
+        self.deps_task = None
+        self.missing_requirements = None
         self.translator = install_translator()
 
     # -- Processing ---------------------------------------------------------------------------
@@ -66,12 +71,118 @@ class SurveyToolsPlugin:
         if self.iface is None:
             return
         menu = tr(self.MENU)
-        action = QAction(QIcon(ICON_PATH), tr("Show SurveyTools in the Processing Toolbox"),
-                         self.iface.mainWindow())
-        action.setObjectName("surveytoolsShowToolbox")
-        action.triggered.connect(self.show_toolbox)
-        self.iface.addPluginToMenu(menu, action)
-        self.actions.append((menu, action))
+        main = self.iface.mainWindow()
+        for name, text, slot in (
+                ("surveytoolsShowPanel", tr("Project panel"), self.show_panel),
+                ("surveytoolsShowResults", tr("Validation results"), self.show_results),
+                ("surveytoolsCheckDeps", tr("Check Python dependencies"), lambda: self.check_dependencies(True)),
+                ("surveytoolsShowToolbox", tr("Show SurveyTools in the Processing Toolbox"), self.show_toolbox)):
+            action = QAction(QIcon(ICON_PATH), text, main)
+            action.setObjectName(name)
+            action.triggered.connect(lambda _checked=False, f=slot: f())
+            self.iface.addPluginToMenu(menu, action)
+            self.actions.append((menu, action))
+            if name == "surveytoolsShowPanel":
+                self.iface.addToolBarIcon(action)
+                self.toolbar_actions.append(action)
+        try:
+            self._create_docks()
+        except Exception as exc:  # the Processing tools still work without the panels
+            import traceback
+            log(f"panels: {type(exc).__name__}: {exc}\n{traceback.format_exc()}", "Critical")
+        self.check_dependencies(False)
+
+    # -- panels -------------------------------------------------------------------------------
+    def _create_docks(self):
+        from .panel import ProjectDock
+        from .results import ValidationDock
+
+        main = self.iface.mainWindow()
+        self.project_dock = ProjectDock(self.iface, main)
+        self.results_dock = ValidationDock(self.iface, main)
+        self.project_dock.projectChanged.connect(self._project_changed)
+        self.project_dock.results_button.clicked.connect(self.show_results)
+        self.project_dock.deps_button.clicked.connect(lambda: self.check_dependencies(True))
+        self.iface.addDockWidget(qt_enum("DockWidgetArea.RightDockWidgetArea"), self.project_dock)
+        self.iface.addDockWidget(qt_enum("DockWidgetArea.BottomDockWidgetArea"), self.results_dock)
+        self.results_dock.hide()
+
+    def _project_changed(self):
+        if self.results_dock is not None and self.project_dock is not None:
+            self.results_dock.set_project(self.project_dock.project)
+
+    def show_panel(self):
+        if self.project_dock is not None:
+            self.project_dock.show()
+            self.project_dock.raise_()
+
+    def show_results(self):
+        if self.results_dock is not None:
+            if self.project_dock is not None and self.results_dock.project is not self.project_dock.project:
+                self.results_dock.set_project(self.project_dock.project)
+            else:
+                self.results_dock.refresh()
+            self.results_dock.show()
+            self.results_dock.raise_()
+
+    # -- dependencies -------------------------------------------------------------------------
+    def check_dependencies(self, report_ok: bool = False):
+        """Check the library's Python dependencies in the child interpreter (a background task,
+        never an import in QGIS); offer a one-click install when some are missing."""
+        from . import deps
+        from .tasks import start
+
+        def done(ok, result):
+            self.deps_task = None
+            if not ok or not isinstance(result, dict):
+                return
+            self.missing_requirements = deps.missing(result)
+            if self.missing_requirements:
+                self._offer_install(self.missing_requirements, result)
+            elif report_ok and self.iface is not None:
+                self.iface.messageBar().pushMessage(
+                    "SurveyTools", tr("All Python dependencies are installed ({python}).").format(
+                        python=deps.python_executable()), level("Success"), 6)
+
+        self.deps_task = start(tr("SurveyTools: check Python dependencies"), lambda fb: deps.check(), done)
+
+    def _offer_install(self, requirements, result):
+        from qgis.PyQt.QtWidgets import QPushButton
+
+        from . import deps
+
+        if self.iface is None:
+            return
+        names = ", ".join(requirements)
+        log(f"missing: {result}", "Warning")
+        bar = self.iface.messageBar()
+        text = tr("Missing Python packages for SurveyTools: {names}. Install them into {folder}?").format(
+            names=names, folder=deps.deps_path())
+        widget = bar.createMessage("SurveyTools", text)
+        button = QPushButton(tr("Install"), widget)
+        button.clicked.connect(lambda: self.install_dependencies(requirements))
+        widget.layout().addWidget(button)
+        bar.pushWidget(widget, level("Warning"), 0)
+
+    def install_dependencies(self, requirements):
+        from . import deps
+        from .tasks import start
+
+        def work(fb):
+            return deps.install(requirements, feedback=lambda _line: fb.is_canceled())
+
+        def done(ok, result):
+            success = ok and result and result[0]
+            if not success:
+                log(str(result[1] if ok and result else result), "Critical")
+            if self.iface is not None:
+                self.iface.messageBar().pushMessage(
+                    "SurveyTools",
+                    tr("Dependencies installed into {folder}.").format(folder=deps.deps_path()) if success else
+                    tr("Installing the dependencies failed; see the message log (SurveyTools)."),
+                    level("Success" if success else "Critical"), 10)
+
+        start(tr("SurveyTools: install Python dependencies"), work, done)
 
     def show_toolbox(self):
         """Open the Processing Toolbox and filter it to this plugin's algorithms."""
@@ -91,6 +202,27 @@ class SurveyToolsPlugin:
             search.setText("surveytools")
 
     def unload(self):
+        if self.deps_task is not None:
+            try:
+                self.deps_task.done = None
+                self.deps_task.cancel()
+            except RuntimeError:  # already deleted by the task manager
+                pass
+            self.deps_task = None
+        for action in self.toolbar_actions:
+            if self.iface is not None:
+                self.iface.removeToolBarIcon(action)
+        self.toolbar_actions = []
+        for dock in (self.project_dock, self.results_dock):
+            if dock is not None:
+                if self.iface is not None:
+                    self.iface.removeDockWidget(dock)
+                dock.deleteLater()
+        if self.project_dock is not None and self.project_dock.project is not None:
+            from .autofill import detach
+            for lyr in self.project_dock.project.layers():
+                detach(lyr)
+        self.project_dock = self.results_dock = None
         for menu, action in self.actions:
             if self.iface is not None:
                 self.iface.removePluginMenu(menu, action)

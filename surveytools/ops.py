@@ -27,6 +27,7 @@ OPERATION_MODULES = [
     "surveytools.codes_ops",
     "surveytools.sample.ops",
     "surveytools.grid.ops",
+    "surveytools.components.ops",
     "surveytools.geocode.ops",
     "surveytools.validate.ops",
     "surveytools.responsibility.ops", "surveytools.export.ops",

@@ -342,6 +342,9 @@ def write_table(project: "Project", name: str, df) -> int:
 def _set_meta(path, **values) -> None:
     con = sqlite_connect(path)
     try:
+        # the file is a private copy renamed into place afterwards (see Project.transaction); an
+        # fsync here would also flush every page GDAL just wrote without one (gpkg.py)
+        con.execute("PRAGMA synchronous=OFF")
         with con:
             for k, v in values.items():
                 cur = con.execute(f"UPDATE {META_TABLE} SET value = ? WHERE key = ?", (str(v), k))
@@ -349,6 +352,36 @@ def _set_meta(path, **values) -> None:
                     con.execute(f"INSERT INTO {META_TABLE}(key, value) VALUES (?, ?)", (k, str(v)))
     finally:
         con.close()
+
+
+def _snapshot(path: Path, target: str) -> None:
+    """Copy a GeoPackage consistently, including what another program (QGIS) committed to its
+    write-ahead log.
+
+    QGIS opens GeoPackages in WAL mode, so committed edits may still sit in ``PROJECT.gpkg-wal``:
+    a plain file copy would lose them, and renaming a new file over the original would leave that
+    log beside a database it does not belong to.  So the log is checkpointed into the file first
+    (it must be empty before the rename), and the copy goes through SQLite's backup API.
+    """
+    import sqlite3
+
+    wal = Path(str(path) + "-wal")
+    src = sqlite3.connect(str(path), timeout=5)
+    try:
+        if wal.exists():
+            busy, _, _ = src.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if busy or wal.stat().st_size > 0:
+                raise SurveyError(Text("项目库正被其他程序（如 QGIS）编辑，其预写日志无法合并；请先保存或停止编辑后重试",
+                                       "the project is being edited in another program (QGIS, say) and its write-ahead log "
+                                       "cannot be merged; save or stop the edits and try again"),
+                                  code="project_busy", file=str(path))
+        dst = sqlite3.connect(target)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
 
 
 def _transaction(self: "Project"):
@@ -365,7 +398,7 @@ def _transaction(self: "Project"):
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".tmp.gpkg", dir=self.path.parent)
         os.close(fd)
         try:
-            shutil.copyfile(self.path, tmp)
+            _snapshot(self.path, tmp)
             shutil.copymode(self.path, tmp)
             work = Project(Path(tmp), dict(self.meta), self.profile)
             yield work

@@ -3,7 +3,7 @@
 The QGIS plugin uses this: QGIS links its own GDAL, PROJ and GEOS, and the wheels the library
 uses (pyogrio, pyproj, shapely) bundle other versions of the same libraries.  Loaded into one
 process they clash (QGIS crashes on exit or in the middle of a write), so the plugin never
-imports them: every algorithm runs ``python -m surveytools.cli GROUP NAME … --json`` with the
+imports them: every algorithm runs the CLI (``surveytools GROUP NAME … --json``) with the
 same parameters, reads progress from the child's stderr, and terminates the child on cancel
 (the CLI turns SIGTERM into a cancel, and every output is written atomically, so nothing is
 left half-written).
@@ -27,6 +27,10 @@ from .i18n import Text
 from .ops import Operation
 
 MARKER = "@@surveytools "
+#: ``python -c`` puts the working directory first on the import path (as ``-m`` does); drop it so
+#: a ``surveytools/`` folder wherever QGIS was started from can never shadow the library
+LAUNCHER = ("import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
+            "from surveytools.cli import main; main()")
 PROGRESS_ENV = "SURVEYTOOLS_PROGRESS"
 
 
@@ -93,7 +97,7 @@ def run_out_of_process(op: Operation, kwargs: dict, feedback=None, *, python: st
     from .feedback import Feedback
 
     feedback = feedback or Feedback()
-    cmd = [python or python_executable(), "-m", "surveytools.cli", *cli_argv(op, kwargs), "--json"]
+    cmd = [python or python_executable(), "-c", LAUNCHER, *cli_argv(op, kwargs), "--json"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                             env=_child_env(extra_paths), text=True, encoding="utf-8", errors="replace")
     other_stderr: list[str] = []

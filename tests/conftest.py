@@ -39,3 +39,17 @@ def cli():
         return res.exit_code, res.stdout, res.stderr
 
     return run
+
+
+@pytest.fixture(scope="session")
+def components_grid_project(tmp_path_factory) -> Path:
+    """A cjt project for county 360681 with the sample district's unit grids (divided along the
+    roads), communities and streets; tests copy it before changing it."""
+    from surveytools.grid.ops import divide
+    from surveytools.project import init
+
+    base = ROOT / "sample_data" / "guixi" / "base.gpkg"
+    path = tmp_path_factory.mktemp("components") / "grids.gpkg"
+    init(str(path), county="360681", profile="cjt")
+    divide(str(path), communities=f"{base}:communities", lines=[f"{base}:roads"])
+    return path

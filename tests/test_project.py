@@ -140,3 +140,64 @@ def test_cli_init_and_info_json(tmp_path, cli):
 def test_cli_missing_project_is_a_clear_error(tmp_path, cli):
     rc, stdout, stderr = cli(["project", "info", tmp_path / "nope.gpkg"])
     assert rc == 2 and "项目库文件不存在" in stderr and "does not exist" in stderr and "Traceback" not in stderr
+
+
+def _wal_edit(path):
+    """Another program (as QGIS does) opens the project in WAL mode and commits an edit."""
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("UPDATE surveytools_meta SET value = '由 QGIS 编辑' WHERE key = 'title'")
+    con.commit()
+    return con
+
+
+def test_transaction_keeps_edits_committed_to_the_wal(tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    p = tmp_path / "p.gpkg"
+    project.init(project=str(p), county="360681")
+    other = _wal_edit(p)  # stays open, like QGIS with the project loaded
+    assert (tmp_path / "p.gpkg-wal").stat().st_size > 0
+    prj = project.Project.open(p)
+    g = gpd.GeoDataFrame({"BGID": ["36068100100101"]}, geometry=[box(0, 0, 100, 100)], crs=4548)
+    with prj.transaction() as w:
+        project.write_project_layer(w, "unit_grid", g)
+    other.close()
+    con = sqlite3.connect(p)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    meta = dict(con.execute("SELECT key, value FROM surveytools_meta"))
+    assert meta["title"] == "由 QGIS 编辑"  # the WAL edit survived the copy-on-write
+    assert con.execute("SELECT count(*) FROM unit_grids").fetchone()[0] == 1
+    con.close()
+
+
+def test_transaction_refuses_while_another_program_reads_the_wal(tmp_path):
+    p = tmp_path / "p.gpkg"
+    project.init(project=str(p), county="360681")
+    writer = _wal_edit(p)
+    reader = sqlite3.connect(p)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM surveytools_meta").fetchone()  # holds a read snapshot
+    writer.execute("UPDATE surveytools_meta SET value = 'x' WHERE key = 'title'")
+    writer.commit()
+    prj = project.Project.open(p)
+    with pytest.raises(SurveyError) as e:
+        with prj.transaction():
+            pass
+    assert e.value.code == "project_busy" and "QGIS" in e.value.render()
+    reader.rollback()
+    reader.close()
+    writer.close()
+
+
+def test_runner_ignores_a_surveytools_folder_in_the_working_directory(tmp_path, monkeypatch):
+    from surveytools.ops import load_all
+    from surveytools.runner import run_out_of_process
+
+    fake = tmp_path / "surveytools"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise SystemExit('the wrong surveytools was imported')\n")
+    monkeypatch.chdir(tmp_path)
+    data = run_out_of_process(load_all()["project_init"], {"project": str(tmp_path / "r.gpkg"), "county": "360681"})
+    assert data["ok"] and (tmp_path / "r.gpkg").exists()

@@ -4,7 +4,7 @@
 * :mod:`.district` — streets (街道) and communities (社区) that tile the study area;
 * :mod:`.departments` — departments with valid 统一社会信用代码;
 * :mod:`.components`, :mod:`.doorplates`, :mod:`.events` — seeded survey generators;
-* :mod:`.chinacoords` — WGS-84 ↔ GCJ-02 ↔ BD-09;
+* :mod:`surveytools.chinacoords` — WGS-84 ↔ GCJ-02 ↔ BD-09 (moved out of the sample package; re-exported here);
 * :mod:`.build` — write the whole ``sample_data/`` delivery set (with deliberate mistakes);
 * :mod:`.synthetic` — a synthetic city of N components for benchmarks.
 

@@ -153,16 +153,21 @@ def _registry(ctx, params):
     cols = {c.lower(): c for c in reg.columns}
     if "name" not in cols or "code" not in cols:
         raise Skip(Text(f"部门名录表 {name} 缺少 name 或 code 列", f"the department registry table {name} lacks a name or code column"))
-    names = reg[cols["name"]].astype("str").fillna("").str.strip()
-    codes = reg[cols["code"]].astype("str").fillna("").str.strip()
-    return name, names, codes
+    names = reg[cols["name"]].fillna("").astype("str").str.strip()
+    codes = reg[cols["code"]].fillna("").astype("str").str.strip()
+    # a department is named in survey data by its 统一社会信用代码 or by the registry's local code
+    # (dept_id): the profile's code fields accept either
+    local = reg[cols["dept_id"]].fillna("").astype("str").str.strip() if "dept_id" in cols else None
+    return name, names, codes, local
 
 
 @implements("attributes.department_registry")
 def department_registry(ctx, params):
-    table, names, codes = _registry(ctx, params)
-    name_set, code_set = set(names[names != ""]), set(codes[codes != ""])
-    code_to_name = dict(zip(codes[codes != ""], names[codes != ""]))
+    table, names, codes, local = _registry(ctx, params)
+    all_codes = pd.concat([codes, local]) if local is not None else codes
+    all_names = pd.concat([names, names]) if local is not None else names
+    name_set, code_set = set(names[names != ""]), set(all_codes[all_codes != ""])
+    code_to_name = dict(zip(all_codes[all_codes != ""], all_names[all_codes != ""]))
     out = []
     for key, g in ctx.components():
         for k in (1, 2, 3):
@@ -213,7 +218,7 @@ def uscc(ctx, params):
     if reg is not None:
         cols = {c.lower(): c for c in reg.columns}
         if "code" in cols:
-            cd = reg[cols["code"]].astype("str").fillna("").str.strip().reset_index(drop=True)
+            cd = reg[cols["code"]].fillna("").astype("str").str.strip().reset_index(drop=True)
             m = (cd.str.len() == 18).to_numpy(dtype=bool)
             bad = np.zeros(len(cd), dtype=bool)
             bad[m] = ~uscc_valid(cd.to_numpy(dtype=object)[m])

@@ -149,12 +149,18 @@ case("attributes.dates",
      params={"layers": ["component"]})
 
 DEPTS = {"departments": [{"name": "贵溪市住房和城乡建设局", "code": "GX020", "role": "主管", "parent": "", "contact": ""},
-                         {"name": "贵溪市城市管理局", "code": "GX010", "role": "主管", "parent": "", "contact": ""}]}
+                         {"name": "贵溪市城市管理局", "code": "GX010", "role": "主管", "parent": "", "contact": ""},
+                         # a department known by its credit code and by the registry's local code
+                         {"dept_id": "GX012", "name": "贵溪市路灯管理所", "code": "12360681163949528P", "role": "权属",
+                          "parent": "", "contact": ""}]}
 case("attributes.department_registry",
      {"component_point": [comp(1, "3606810101000001", pt(10, 10), DeptCode1="GX020"),
                           comp(2, "3606810101000002", pt(20, 10), DeptName1="不存在局"),
                           comp(3, "3606810101000003", pt(30, 10), DeptCode1="XX999"),
-                          comp(4, "3606810101000004", pt(40, 10), DeptCode1="GX010")]},
+                          comp(4, "3606810101000004", pt(40, 10), DeptCode1="GX010"),
+                          comp(5, "3606810101000005", pt(50, 10), DeptCode1="GX012", DeptName1="贵溪市路灯管理所"),
+                          comp(6, "3606810101000006", pt(60, 10), DeptCode1="12360681163949528P",
+                               DeptName1="贵溪市路灯管理所")]},
      [expect("attributes.department_registry", "components_point", 2, "3606810101000002", "DeptName1", "不存在局", pt(20, 10)),
       expect("attributes.department_registry", "components_point", 3, "3606810101000003", "DeptCode1", "XX999", pt(30, 10)),
       expect("attributes.department_registry", "components_point", 4, "3606810101000004", "DeptCode1", "GX010", pt(40, 10))],

@@ -1,0 +1,321 @@
+"""The project panel (dock): create or open a survey project, load its layers, run the main steps.
+
+Every step button opens the matching Processing algorithm's dialog with the project filled in
+(``processing.execAlgorithmDialog('surveytools:grid_divide', {'PROJECT': path})``).  The dialog
+runs the algorithm as a background task with progress and cancel; the algorithm runs the library
+in a child process (surveytools/runner.py).  Pending edits of the project's layers are saved
+first (the algorithm reads the file), and the layers are re-opened afterwards (the library
+replaces the GeoPackage atomically).
+"""
+from __future__ import annotations
+
+import os
+
+from qgis.core import QgsCoordinateReferenceSystem, QgsProviderRegistry
+from qgis.PyQt.QtCore import pyqtSignal
+from qgis.PyQt.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from surveytools.errors import SurveyError
+
+from .compat import log, pick, qt_enum, tr
+from .layers import LoadedProject, open_project
+
+#: step → (Processing algorithm id, button text)
+STEPS = {
+    "divide": ("surveytools:grid_divide", "Divide unit grids"),
+    "code": ("surveytools:grid_code", "Code unit grids"),
+    "intake": ("surveytools:components_intake", "Component intake"),
+    "validate": ("surveytools:validate_run", "Validate"),
+    "assign": ("surveytools:responsibility_assign", "Assign departments"),
+    "export": ("surveytools:export_db", "Export database"),
+    "manual": ("surveytools:export_manual", "Command manual"),
+}
+
+
+def _step_label(step: str) -> str:
+    # explicit tr() calls so the strings are found for the translation file
+    return {"divide": tr("Divide unit grids"), "code": tr("Code unit grids"), "intake": tr("Component intake"),
+            "validate": tr("Validate"), "assign": tr("Assign departments"), "export": tr("Export database"),
+            "manual": tr("Command manual")}[step]
+
+
+def _exec_dialog(alg_id: str, params: dict):
+    import processing
+
+    return processing.execAlgorithmDialog(alg_id, params)
+
+
+class ProjectDock(QDockWidget):
+    """Dock widget of the project panel."""
+
+    OBJECT_NAME = "SurveyToolsProjectDock"
+    projectChanged = pyqtSignal()
+
+    def __init__(self, iface=None, parent=None):
+        super().__init__(tr("SurveyTools project"), parent)
+        self.setObjectName(self.OBJECT_NAME)
+        self.iface = iface
+        self.project: LoadedProject | None = None
+        #: replaced in tests; runs an algorithm dialog and returns its results (or None)
+        self.exec_dialog = _exec_dialog
+        self._build()
+
+    # -- UI ---------------------------------------------------------------------------------------
+    def _build(self):
+        body = QWidget(self)
+        lay = QVBoxLayout(body)
+        self.title_label = QLabel(tr("No project open"), body)
+        self.title_label.setWordWrap(True)
+        self.title_label.setObjectName("surveytools_title")
+        lay.addWidget(self.title_label)
+
+        box = QGroupBox(tr("Survey project"), body)
+        form = QFormLayout(box)
+        self.profile_combo = QComboBox(box)
+        try:
+            from surveytools.profiles import list_profiles
+            for p in list_profiles():
+                title = p.get("title") or {}
+                tip = title.get("zh" if _zh() else "en", "") if isinstance(title, dict) else str(title or "")
+                self.profile_combo.addItem(f"{p['id']} — {p.get('edition', '')}".strip(" —"), p["id"])
+                self.profile_combo.setItemData(self.profile_combo.count() - 1, tip, qt_enum("ItemDataRole.ToolTipRole"))
+            self.profile_combo.setCurrentIndex(max(0, self.profile_combo.findData("cjt")))
+        except Exception as exc:  # no standards folder: still a usable panel
+            log(f"profiles: {exc}", "Warning")
+        form.addRow(tr("Profile"), self.profile_combo)
+        self.county_edit = QLineEdit(box)
+        self.county_edit.setPlaceholderText(tr("6-digit county code, e.g. 360681"))
+        self.county_edit.setMaxLength(6)
+        form.addRow(tr("County"), self.county_edit)
+        self.crs_widget = None
+        try:
+            from qgis.gui import QgsProjectionSelectionWidget
+            self.crs_widget = QgsProjectionSelectionWidget(box)
+            self.crs_widget.setOptionVisible(QgsProjectionSelectionWidget.CrsOption.CrsNotSet, True)
+            self.crs_widget.setNotSetText(tr("County default (CGCS2000 3-degree zone)"))
+            self.crs_widget.setCrs(QgsCoordinateReferenceSystem())
+            form.addRow(tr("CRS"), self.crs_widget)
+        except Exception as exc:  # pragma: no cover - very old QGIS
+            log(f"CRS widget: {exc}", "Warning")
+        row = QHBoxLayout()
+        self.new_button = QPushButton(tr("New project…"), box)
+        self.new_button.clicked.connect(lambda: self.new_project())
+        self.open_button = QPushButton(tr("Open GeoPackage…"), box)
+        self.open_button.clicked.connect(lambda: self.open_gpkg())
+        row.addWidget(self.new_button)
+        row.addWidget(self.open_button)
+        form.addRow(row)
+        pg = QHBoxLayout()
+        self.pg_combo = QComboBox(box)
+        self.pg_combo.setToolTip(tr("Saved PostgreSQL connections of QGIS"))
+        self.refresh_connections()
+        self.pg_schema = QLineEdit(box)
+        self.pg_schema.setPlaceholderText(tr("schema"))
+        self.pg_button = QPushButton(tr("Open PostGIS"), box)
+        self.pg_button.clicked.connect(lambda: self.open_postgres())
+        pg.addWidget(self.pg_combo, 2)
+        pg.addWidget(self.pg_schema, 1)
+        pg.addWidget(self.pg_button)
+        form.addRow(pg)
+        self.reload_button = QPushButton(tr("Reload layers"), box)
+        self.reload_button.clicked.connect(lambda: self.reload())
+        form.addRow(self.reload_button)
+        lay.addWidget(box)
+
+        steps = QGroupBox(tr("Steps"), body)
+        grid = QGridLayout(steps)
+        self.step_buttons = {}
+        for i, step in enumerate(STEPS):
+            b = QPushButton(_step_label(step), steps)
+            b.setObjectName(f"surveytools_step_{step}")
+            b.setToolTip(STEPS[step][0])
+            b.clicked.connect(lambda _checked=False, s=step: self.run_step(s))
+            grid.addWidget(b, i // 2, i % 2)
+            self.step_buttons[step] = b
+        lay.addWidget(steps)
+
+        tools = QHBoxLayout()
+        self.results_button = QPushButton(tr("Validation results"), body)
+        self.deps_button = QPushButton(tr("Check dependencies"), body)
+        tools.addWidget(self.results_button)
+        tools.addWidget(self.deps_button)
+        lay.addLayout(tools)
+        self.status_label = QLabel("", body)
+        self.status_label.setWordWrap(True)
+        lay.addWidget(self.status_label)
+        lay.addStretch(1)
+        self.setWidget(body)
+        self._update_buttons()
+
+    def refresh_connections(self):
+        self.pg_combo.clear()
+        md = QgsProviderRegistry.instance().providerMetadata("postgres")
+        try:
+            names = sorted(md.connections()) if md is not None else []
+        except Exception:
+            names = []
+        for n in names:
+            self.pg_combo.addItem(n, n)
+
+    def _update_buttons(self):
+        gpkg = self.project is not None and self.project.sp.kind == "gpkg"
+        for b in self.step_buttons.values():
+            b.setEnabled(gpkg)
+        self.reload_button.setEnabled(self.project is not None)
+        self.pg_button.setEnabled(self.pg_combo.count() > 0)
+
+    def message(self, text: str, level_name: str = "Info"):
+        self.status_label.setText(text)
+        if self.iface is not None:
+            from .compat import level
+            self.iface.messageBar().pushMessage("SurveyTools", text, level(level_name), 8)
+
+    # -- projects ---------------------------------------------------------------------------------
+    def _set_project(self, lp: LoadedProject):
+        if self.project is not None and self.project.sp.source_id != lp.sp.source_id:
+            self.project.unload()
+        self.project = lp
+        sp = lp.sp
+        self.title_label.setText(f"<b>{sp.title}</b><br>{sp.source_id}<br>"
+                                 + tr("Profile {profile}, county {county}, CRS {crs}").format(
+                                     profile=sp.profile.id, county=sp.county, crs=sp.crs))
+        i = self.profile_combo.findData(sp.profile.id)
+        if i >= 0:
+            self.profile_combo.setCurrentIndex(i)
+        self.county_edit.setText(sp.county)
+        if self.crs_widget is not None and sp.crs:
+            self.crs_widget.setCrs(QgsCoordinateReferenceSystem(sp.crs))
+        self._update_buttons()
+        self.projectChanged.emit()
+
+    def open_gpkg(self, path: str | None = None) -> LoadedProject | None:
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, tr("Open survey project"), "", "GeoPackage (*.gpkg)")
+            if not path:
+                return None
+        try:
+            lp = open_project(path)
+        except SurveyError as err:
+            self.message(pick(err.message) if hasattr(err, "message") else str(err), "Critical")
+            return None
+        self._set_project(lp)
+        self.message(tr("Opened {path}: {count} layers").format(path=path, count=len(lp.layer_ids)), "Success")
+        return lp
+
+    def open_postgres(self, connection: str | None = None, schema: str | None = None) -> LoadedProject | None:
+        connection = connection or self.pg_combo.currentData()
+        schema = schema or self.pg_schema.text().strip()
+        if not connection or not schema:
+            self.message(tr("Choose a PostgreSQL connection and a schema."), "Warning")
+            return None
+        try:
+            lp = open_project(None, connection=connection, schema=schema)
+        except SurveyError as err:
+            self.message(err.render() if hasattr(err, "render") else str(err), "Critical")
+            return None
+        self._set_project(lp)
+        self.message(tr("Opened {path}: {count} layers").format(path=lp.sp.source_id, count=len(lp.layer_ids)),
+                     "Success")
+        return lp
+
+    def new_project_params(self, path: str | None = None) -> dict:
+        params = {"PROFILE": self.profile_combo.currentData() or "cjt", "COUNTY": self.county_edit.text().strip(),
+                  "OVERWRITE": False}
+        if self.crs_widget is not None and self.crs_widget.crs().isValid():
+            params["CRS"] = self.crs_widget.crs()
+        if path:
+            params["PROJECT"] = path
+        return params
+
+    def new_project(self, path: str | None = None) -> LoadedProject | None:
+        """Create a project with ``surveytools:project_init`` (its dialog, or directly when
+        ``path`` is given) and open it."""
+        params = self.new_project_params(path)
+        if path is None:
+            results = self.exec_dialog("surveytools:project_init", params)
+        else:
+            import processing
+            from qgis.core import QgsProcessingFeedback
+            try:
+                results = processing.run("surveytools:project_init", params, feedback=QgsProcessingFeedback())
+            except Exception as exc:  # QgsProcessingException: bilingual message
+                self.message(str(exc), "Critical")
+                return None
+        target = (results or {}).get("PROJECT")
+        if not target or not os.path.isfile(str(target)):
+            return None
+        return self.open_gpkg(str(target))
+
+    def reload(self):
+        if self.project is None:
+            return
+        try:
+            self.project.reload()
+        except SurveyError as err:
+            self.message(err.render(), "Critical")
+            return
+        self.projectChanged.emit()
+
+    # -- steps ------------------------------------------------------------------------------------
+    def step_params(self, step: str) -> dict:
+        path = self.project.sp.path
+        params = {"PROJECT": path}
+        if step in ("validate", "manual"):
+            stem = os.path.splitext(path)[0]
+            params["OUT"] = stem + ("_qc" if step == "validate" else "_manual")
+        return params
+
+    def confirm(self, title: str, text: str) -> bool:
+        """Ask yes/no (replaced in tests)."""
+        return QMessageBox.question(self, title, text, qt_std_buttons("Yes", "No")) == qt_std_button("Yes")
+
+    def run_step(self, step: str):
+        """Open the step's algorithm dialog for the current project; reload afterwards."""
+        if self.project is None or self.project.sp.kind != "gpkg":
+            self.message(tr("Open a GeoPackage project first."), "Warning")
+            return None
+        alg_id = STEPS[step][0]
+        if self.project.modified_layers():
+            if not self.confirm(tr("Save edits"), tr("Save the edits of the project's layers before running the step?")):
+                return None
+        failed = self.project.prepare_operation()
+        if failed:
+            self.message(tr("Could not save {layers}; the step was not run.").format(
+                layers=", ".join(n for n, _ in failed)), "Critical")
+            return None
+        results = self.exec_dialog(alg_id, self.step_params(step))
+        self.reload()
+        return results
+
+
+def _zh() -> bool:
+    from .compat import is_chinese
+    return is_chinese()
+
+
+def qt_std_button(name: str):
+    return getattr(QMessageBox.StandardButton, name)
+
+
+def qt_std_buttons(*names):
+    value = qt_std_button(names[0])
+    for n in names[1:]:
+        value = value | qt_std_button(n)
+    return value
+
+
+__all__ = ["ProjectDock", "STEPS", "qt_enum"]
