@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from ..errors import SurveyError
 from ..i18n import Text
+from ..io import Source
 from .mapping import COORD_NAMES, norm_field
 from .store import GeomColumn
 
@@ -30,27 +31,16 @@ TABLE_EXT = (".csv", ".txt", ".xlsx", ".xlsm", ".xls")
 
 
 @dataclass
-class SourceInfo:
-    path: str
-    layer: str | None
-    driver: str = ""
-    encoding: str | None = None
-    encoding_detected: bool = False
-    crs: str | None = None           # the source CRS as read or assumed
+class SourceInfo(Source):
+    """:class:`surveytools.io.Source` plus what intake learns about coordinates."""
+
     crs_how: str = ""                # "declared", "--source-crs", "assumed: lon/lat columns" …
     coords: str | None = None        # gcj02 / bd09 conversion applied
     coord_columns: dict = field(default_factory=dict)  # column -> x/y/lon/lat/wkt
-    count: int = 0
-    notes: list = field(default_factory=list)
-
-    @property
-    def label(self) -> str:
-        return f"{self.path}:{self.layer}" if self.layer else self.path
 
     def as_dict(self) -> dict:
-        return {"path": self.path, "layer": self.layer, "driver": self.driver, "encoding": self.encoding,
-                "encoding_detected": self.encoding_detected, "crs": self.crs, "crs_how": self.crs_how,
-                "coords": self.coords, "coord_columns": self.coord_columns, "count": self.count,
+        return {**super().as_dict(), "crs_how": self.crs_how, "coords": self.coords,
+                "coord_columns": self.coord_columns,
                 "notes": [n.as_dict() if isinstance(n, Text) else n for n in self.notes]}
 
 
