@@ -342,3 +342,41 @@ def test_postgis_incremental_by_change_log_and_migration(release, tmp_path):
         assert cur.fetchone()[0] == "1"
         cur.execute(f"DROP SCHEMA {schema} CASCADE")
         cur.execute("DELETE FROM public.layer_styles WHERE f_table_schema = %s", (schema,))
+
+
+@needs_pg
+def test_incremental_release_carries_a_real_merge(release, tmp_path):
+    """End to end across areas: `components merge` writes the change log, `export db --incremental`
+    pushes exactly those components to PostGIS."""
+    import geopandas as gpd
+
+    from surveytools.components.ops import merge
+    from surveytools.export.ops import db
+    from surveytools.project import Project, read_layer
+
+    proj, _, _, _ = release
+    p2 = copy(proj, tmp_path, "merge.gpkg")
+    schema = "st_test_merge"
+    url = f"{PG_URL}?schema={schema}"
+    db(str(p2), to=url)
+    pts = read_layer(Project.open(p2), "component_point")
+    lamps = pts[pts["ClassCode"] == "0118"].sort_values("ObjID").head(5)
+    resurvey = gpd.GeoDataFrame({"ClassCode": lamps["ClassCode"].to_numpy(), "ObjName": lamps["ObjName"].to_numpy(),
+                                 "ObjState": ["破损"] * len(lamps)},
+                                geometry=lamps.geometry.translate(0.2, 0.0).to_numpy(), crs=pts.crs)
+    src = tmp_path / "resurvey.gpkg"
+    resurvey.to_file(src, layer="lamps")
+    res = merge(str(p2), f"{src}:lamps")
+    assert res.data  # the merge ran and logged its changes
+    log = read_layer(Project.open(p2), "change_log")
+    changed = set(log["component_id"].astype(str))
+    assert set(lamps["ObjID"]) <= changed
+    out = db(str(p2), to=url, incremental=True)
+    assert out.data["tables"]["_changes"]["components_point"]["inserted"] == len(changed & set(pts["ObjID"]))
+    with _pg() as con:
+        cur = con.cursor()
+        cur.execute(f'SELECT "ObjID", "ObjState" FROM {schema}.components_point WHERE "ObjID" = ANY(%s)',
+                    (list(lamps["ObjID"]),))
+        assert dict(cur.fetchall()) == {i: "破损" for i in lamps["ObjID"]}
+        cur.execute(f"DROP SCHEMA {schema} CASCADE")
+        cur.execute("DELETE FROM public.layer_styles WHERE f_table_schema = %s", (schema,))
