@@ -65,7 +65,7 @@ def test_without_mapping_a_proposal_is_written_and_nothing_imported(project, cli
     assert unmapped["供水井盖"]["suggestions"][0]["code"] == "0101"
     assert unmapped["雨水篦子"]["suggestions"][0]["code"] == "0104"
     text = proposal.read_text(encoding="utf-8")
-    assert '"供水井盖": TODO' in text and "建议 suggestions" in text and "never applied" in text
+    assert '"供水井盖": UNMAPPED' in text and "建议 suggestions" in text and "never applied" in text
     assert '"行道树": "0402"' in text  # exact matches are filled in
     # nothing was imported: no component, no batch
     assert len(layer(project, "components_point")) == 0
@@ -79,8 +79,8 @@ def test_proposal_round_trip_with_an_edited_mapping(project, cli, tmp_path):
     with pytest.raises(UnmappedError) as ei:
         intake(str(project), str(SURVEY / "components_a.gpkg"))
     proposal = Path(ei.value.details["proposal"])
-    text = proposal.read_text(encoding="utf-8").replace('"供水井盖": TODO', '"供水井盖": "0101"') \
-        .replace('"雨水篦子": TODO', '"雨水篦子": skip')
+    text = proposal.read_text(encoding="utf-8").replace('"供水井盖": UNMAPPED', '"供水井盖": "0101"') \
+        .replace('"雨水篦子": UNMAPPED', '"雨水篦子": skip')
     edited = tmp_path / "edited.yaml"
     edited.write_text(text, encoding="utf-8")
     data = intake(str(project), str(SURVEY / "components_a.gpkg"), mapping=str(edited))

@@ -38,9 +38,9 @@ from ..errors import SurveyError
 from ..i18n import Text
 
 SKIP = "skip"
-TODO = "TODO"
+UNMAPPED = "UNMAPPED"
 SKIP_WORDS = {"skip", "忽略", "ignore", "none", "不导入"}
-TODO_WORDS = {"", "~", "null", "todo", "?", "??"}
+UNMAPPED_WORDS = {"", "~", "null", "unmapped", "todo", "?", "??"}
 #: pseudo roles of coordinate and geometry columns (tables without a geometry)
 COORD_ROLES = {"x", "y", "lon", "lat", "wkt"}
 #: columns that carry no attribute (row numbers, geometry measures): skipped automatically
@@ -80,7 +80,7 @@ def _split_aliases(text) -> list:
 
 @dataclass
 class Mapping:
-    fields: dict = field(default_factory=dict)   # column -> role | "skip" (TODO entries left out)
+    fields: dict = field(default_factory=dict)   # column -> role | "skip" (UNMAPPED entries left out)
     classes: dict = field(default_factory=dict)  # value -> class code | "skip"
     path: str | None = None
 
@@ -103,7 +103,7 @@ class Mapping:
         m = cls(path=str(p))
         for col, target in (data.get("fields") or {}).items():
             t = str(target).strip()
-            if t.lower() in TODO_WORDS:
+            if t.lower() in UNMAPPED_WORDS:
                 continue
             if t.lower() in SKIP_WORDS:
                 m.fields[str(col)] = SKIP
@@ -120,7 +120,7 @@ class Mapping:
         names = {norm_value(n): c for c, n in zip(table["code"].astype(str), table["name"])}
         for val, target in (data.get("classes") or {}).items():
             t = norm_value(target)
-            if t.lower() in TODO_WORDS:
+            if t.lower() in UNMAPPED_WORDS:
                 continue
             if t.lower() in SKIP_WORDS:
                 m.classes[norm_value(val)] = SKIP
@@ -444,15 +444,15 @@ def _q(s) -> str:
 def write_proposal(path, *, source: str, profile, group: str, field_matches: list, class_rows: list,
                    command: str) -> Path:
     """Write the proposed mapping: every automatic match (with how it matched), every unmapped
-    column or value as ``TODO`` with suggestions in a comment.  ``class_rows``:
+    column or value as ``UNMAPPED`` with suggestions in a comment.  ``class_rows``:
     dicts {value, column, count, code, how, suggestions}."""
     lines = [
         "# surveytools 字段与类别对照表（建议稿）/ proposed field and class mapping",
         f"# 来源 source: {source}",
         f"# 标准配置 profile: {profile.id}    图层 layer: {group}",
         "#",
-        "# 请把每个 TODO 改为字段角色或类别代码，或改为 skip（该列或这些记录不导入），然后运行：",
-        "# Replace every TODO with a field role or class code, or with skip (leave the column or the",
+        "# 请把每个 UNMAPPED 改为字段角色或类别代码，或改为 skip（该列或这些记录不导入），然后运行：",
+        "# Replace every UNMAPPED with a field role or class code, or with skip (leave the column or the",
         "# records out), then run:",
         f"#   {command}",
         "# “建议”只是相似度提示，不会自动采用。 Suggestions are hints only; they are never applied.",
@@ -467,7 +467,7 @@ def write_proposal(path, *, source: str, profile, group: str, field_matches: lis
             lines.append(f"  {_q(m.column)}: {m.role}    # {m.how}")
         else:
             sug = "; ".join(f"{r} ({s})" + (f" {w}" if w else "") for r, s, w in m.suggestions) or "无 none"
-            lines.append(f"  {_q(m.column)}: {TODO}    # 未对应 unmapped · 建议 suggestions: {sug}")
+            lines.append(f"  {_q(m.column)}: {UNMAPPED}    # 未对应 unmapped · 建议 suggestions: {sug}")
     lines.append("classes:")
     for r in class_rows:
         where = f"{r['column']} · {r['count']} 条 records"
@@ -477,7 +477,7 @@ def write_proposal(path, *, source: str, profile, group: str, field_matches: lis
         else:
             names = _class_table(profile, group).set_index("code")["name"]
             sug = "; ".join(f"{_q(c)} {names.get(c, '')} {s:.2f} {w}" for c, s, w in r["suggestions"]) or "无 none"
-            lines.append(f"  {_q(r['value'])}: {TODO}    # 未对应 unmapped · {where} · 建议 suggestions: {sug}")
+            lines.append(f"  {_q(r['value'])}: {UNMAPPED}    # 未对应 unmapped · {where} · 建议 suggestions: {sug}")
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
