@@ -37,8 +37,12 @@ from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsProcessingAlgorithm,
     QgsProcessingException,
+    QgsProcessingContext,
     QgsProcessingOutputFile,
+    QgsProcessingOutputFolder,
+    QgsProcessingOutputNumber,
     QgsProcessingOutputString,
+    QgsProcessingOutputVectorLayer,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterCrs,
     QgsProcessingParameterEnum,
@@ -59,7 +63,7 @@ from qgis.PyQt.QtGui import QIcon
 from surveytools.errors import SurveyError
 from surveytools.feedback import Feedback
 from surveytools.i18n import Text
-from surveytools.ops import GROUPS, Operation
+from surveytools.ops import GROUPS, Operation, group_title, op_title
 from surveytools.runner import run_out_of_process
 
 from .compat import ICON_PATH, enum_value, is_chinese, log, pick
@@ -107,13 +111,6 @@ def _optional_flag():
 
 def _writer_no_error():
     return enum_value("QgsVectorFileWriter.WriterError.NoError", "QgsVectorFileWriter.NoError")
-
-
-def _first_sentence(text: str) -> str:
-    """The title part of a help text: up to the first 。；： (or ". ", ": ")."""
-    text = text.strip().splitlines()[0].strip() if text.strip() else ""
-    m = re.match(r"(.+?)(?:[。；;：]|[.:](?=\s|$))", text)
-    return (m.group(1) if m else text).strip()
 
 
 def internal_error_text(exc: BaseException) -> Text:
@@ -171,16 +168,13 @@ class SurveyToolsAlgorithm(QgsProcessingAlgorithm):
         return self._op.id
 
     def _title(self) -> Text:
-        if self._op.display is not None:
-            return self._op.display
-        return Text(_first_sentence(self._op.help.zh) or self._op.cli,
-                    _first_sentence(self._op.help.en) or self._op.cli)
+        return op_title(self._op)  # at most 40 characters; the full help is in the help panel
 
     def displayName(self) -> str:
         return pick(self._title())
 
     def group(self) -> str:
-        return pick(GROUPS.get(self._op.group, Text(self._op.group, self._op.group)))
+        return pick(group_title(self._op.group))
 
     def groupId(self) -> str:
         return self._op.group
@@ -208,8 +202,14 @@ class SurveyToolsAlgorithm(QgsProcessingAlgorithm):
 
         items = "".join(f"<li><b>{p.qgis_name}</b> (<code>{p.cli_flag}</code>): {p.help.zh} / {p.help.en}</li>"
                         for p in op.params)
+        outs = "".join(f"<li><b>{o.qgis_name}</b>: {o.help.zh} / {o.help.en}</li>" for o in op.outputs)
+        if outs:
+            outs = f"<p>输出 / Outputs:</p><ul>{outs}</ul>"
         return (para(op.help.zh) + para(op.help.en)
-                + f"<p>命令行 / CLI: <code>surveytools {op.cli}</code></p><ul>{items}</ul>")
+                + f"<p>命令行 / CLI: <code>surveytools {op.cli}</code></p><ul>{items}</ul>" + outs)
+
+    def helpString(self) -> str:
+        return self.shortHelpString()
 
     # -- parameters ---------------------------------------------------------------------------
     def initAlgorithm(self, config=None):
@@ -224,6 +224,10 @@ class SurveyToolsAlgorithm(QgsProcessingAlgorithm):
             if p.kind == "project" and not p.multiple and p.qgis_name not in declared_outputs:
                 self.addOutput(QgsProcessingOutputFile(p.qgis_name, pick(p.help)))
                 declared_outputs.add(p.qgis_name)
+        for o in self._op.outputs:  # declared outputs: verdict, counts, error layers … (model chaining)
+            if o.qgis_name not in declared_outputs:
+                self.addOutput(_OUTPUT_CLASSES[o.kind](o.qgis_name, pick(o.help)))
+                declared_outputs.add(o.qgis_name)
         if RESULT_OUTPUT not in declared_outputs:
             self.addOutput(QgsProcessingOutputString(
                 RESULT_OUTPUT, pick(Text("结果（JSON）", "Result (JSON)"))))
@@ -296,8 +300,18 @@ class SurveyToolsAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(internal_error_text(exc).render("both", sep="\n"))
         summary = data.get("summary") or {}
         if feedback is not None and summary:
-            feedback.pushInfo(Text(summary.get("zh", ""), summary.get("en", "")).render(sep="\n"))
+            text = Text(summary.get("zh", ""), summary.get("en", "")).render(sep="\n")
+            if data.get("ok") is False:  # a negative outcome (validation FAIL) is a result, not an error
+                feedback.reportError(text, False)
+            else:
+                feedback.pushInfo(text)
         outputs = {str(k).upper(): v for k, v in (data.get("outputs") or {}).items()}
+        for o in self._op.outputs:
+            value = outputs.get(o.qgis_name)
+            if o.kind == "number" and value not in (None, ""):
+                outputs[o.qgis_name] = float(value) if "." in str(value) else int(value)
+            elif o.kind == "vector" and value and context is not None:
+                _load_on_completion(value, o, context)
         outputs.setdefault(RESULT_OUTPUT, json.dumps(data, ensure_ascii=False, default=str))
         return outputs
 
@@ -365,6 +379,21 @@ class SurveyToolsAlgorithm(QgsProcessingAlgorithm):
             return crs_to_string(crs) if crs.isValid() else self._unset(p)
         value = self.parameterAsString(parameters, name, context)
         return value if value != "" else self._unset(p)
+
+
+_OUTPUT_CLASSES = {"string": QgsProcessingOutputString, "number": QgsProcessingOutputNumber,
+                   "vector": QgsProcessingOutputVectorLayer, "file": QgsProcessingOutputFile,
+                   "folder": QgsProcessingOutputFolder}
+
+
+def _load_on_completion(uri: str, output, context) -> None:
+    """Let the Processing dialog add a non-empty vector output to the map (its default style comes
+    from the GeoPackage's ``layer_styles``)."""
+    layer = QgsVectorLayer(uri, output.name, "ogr")
+    if not layer.isValid() or layer.featureCount() == 0:
+        return
+    details = QgsProcessingContext.LayerDetails(pick(output.help), context.project(), output.qgis_name)
+    context.addLayerToLoadOnCompletion(uri, details)
 
 
 def _deps_paths() -> list:

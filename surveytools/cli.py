@@ -74,9 +74,11 @@ def run_operation(op: Operation, as_json: bool, quiet: bool, kwargs: dict) -> in
     result.warnings = list(result.warnings) + [w for w in feedback.warnings if w not in result.warnings]
     if as_json:
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2, default=str))
+    elif result.failure is not None:  # completed, negative outcome (validation FAIL): an error for the shell
+        click.echo(result.failure.render(), err=True)
     else:
         click.echo(result.summary.render(sep="\n"))
-    return 0
+    return result.exit_code
 
 
 def _make_command(op: Operation) -> click.Command:

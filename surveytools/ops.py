@@ -44,6 +44,17 @@ OPERATION_MODULES = [
 KINDS = {"project", "project_new", "layer_in", "file_in", "file_out", "dir_out",
          "string", "int", "float", "bool", "enum", "crs"}
 
+#: ``Param.widget`` values per kind, used by the Processing dialogs:
+#:  layer_in  point / line / polygon: only layers of that geometry; any: any vector layer;
+#:            table: a table (any layer, geometry not needed)
+#:  string    date: a date picker (value ``YYYY-MM-DD``); scheme: a known check scheme or a YAML file;
+#:            release_target: a file path or a saved PostgreSQL connection (``postgresql://…``)
+WIDGETS = {"layer_in": ("point", "line", "polygon", "any", "table"),
+           "string": ("date", "scheme", "release_target")}
+
+#: Kinds of declared outputs (:class:`Output`): what Processing shows and graphical models chain.
+OUTPUT_KINDS = {"string", "number", "vector", "file", "folder"}
+
 
 @dataclass
 class Param:
@@ -57,10 +68,16 @@ class Param:
     positional: bool = False
     #: file filter for file/layer parameters, e.g. "GeoPackage (*.gpkg)"
     file_filter: str = ""
+    #: what the dialog offers (see :data:`WIDGETS`): for ``layer_in`` the geometry
+    #: (``point``/``line``/``polygon``/``any``/``table``), for ``string`` ``date``, ``scheme`` or
+    #: ``release_target``; the CLI ignores it
+    widget: str = ""
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"unknown parameter kind {self.kind!r}")
+        if self.widget and self.widget not in WIDGETS.get(self.kind, ()):
+            raise ValueError(f"parameter {self.name}: widget {self.widget!r} does not fit kind {self.kind!r}")
 
     @property
     def qgis_name(self) -> str:
@@ -72,19 +89,51 @@ class Param:
 
 
 @dataclass
+class Output:
+    """A declared output of an operation (beyond its ``file_out``/``dir_out``/``project``
+    parameters): ``Result.outputs[name.upper()]`` holds its value.  ``vector`` outputs are
+    ``PATH|layername=LAYER`` strings QGIS opens directly."""
+
+    name: str
+    kind: str
+    help: Text
+
+    def __post_init__(self):
+        if self.kind not in OUTPUT_KINDS:
+            raise ValueError(f"unknown output kind {self.kind!r}")
+
+    @property
+    def qgis_name(self) -> str:
+        return self.name.upper()
+
+
+@dataclass
 class Result:
-    """What an operation returns: data for ``--json`` and a summary for people."""
+    """What an operation returns: data for ``--json`` and a summary for people.
+
+    ``failure`` marks a completed operation whose outcome is negative (a validation FAIL): the
+    outputs are written and returned like any result; only the CLI turns it into an error
+    message and exit status (``failure.exit_code``), Processing returns it as outputs."""
 
     summary: Text
     data: dict = field(default_factory=dict)
     #: output name -> path, e.g. {"PROJECT": "out/project.gpkg"}
     outputs: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
+    #: a SurveyError describing the negative outcome, or None
+    failure: Any = None
+
+    @property
+    def exit_code(self) -> int:
+        return int(self.failure.exit_code) if self.failure is not None else 0
 
     def as_dict(self) -> dict:
-        return {"ok": True, "summary": self.summary.as_dict(), **self.data,
-                "outputs": {k: str(v) for k, v in self.outputs.items()},
-                "warnings": [w.as_dict() if isinstance(w, Text) else w for w in self.warnings]}
+        doc = {"ok": self.failure is None, "completed": True, "summary": self.summary.as_dict(), **self.data,
+               "outputs": {k: str(v) for k, v in self.outputs.items()},
+               "warnings": [w.as_dict() if isinstance(w, Text) else w for w in self.warnings]}
+        if self.failure is not None:
+            doc["error"] = self.failure.as_dict()
+        return doc
 
 
 @dataclass
@@ -96,6 +145,8 @@ class Operation:
     help: Text
     #: the Processing group shown in the toolbox
     display: Text | None = None
+    #: declared outputs besides the file/folder/project parameters
+    outputs: list = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -126,12 +177,13 @@ def group(name: str, help: Text, default: str | None = None) -> None:
         DEFAULT_COMMANDS[name] = default
 
 
-def operation(group: str, name: str, help: Text, params: list, display: Text | None = None):
+def operation(group: str, name: str, help: Text, params: list, display: Text | None = None,
+              outputs: list = ()):
     """Register ``func`` as operation ``group name``.  The function takes the parameters as
     keyword arguments plus ``feedback`` and returns a :class:`Result`."""
 
     def deco(func):
-        op = Operation(group, name, func, list(params), help, display)
+        op = Operation(group, name, func, list(params), help, display, list(outputs))
         if op.id in REGISTRY and REGISTRY[op.id].func is not func:
             raise ValueError(f"operation {op.id} registered twice")
         REGISTRY[op.id] = op
@@ -155,3 +207,44 @@ def load_all() -> dict:
     for mod in operation_modules():
         importlib.import_module(mod)
     return REGISTRY
+
+
+#: longest algorithm or group name shown in the Processing toolbox
+TITLE_LIMIT = 40
+_CUTS = ("，", "（", "(", ", ", " (", " — ", " - ")
+
+
+def short_title(text: str, limit: int = TITLE_LIMIT) -> str:
+    """A name for the toolbox from a help text: its first sentence, cut at a comma or bracket and
+    at last at a word boundary (with "…") until it fits ``limit`` characters.
+
+    >>> short_title("Divide communities into unit grids, along roads. Long help")
+    'Divide communities into unit grids'
+    """
+    import re
+
+    text = text.strip().splitlines()[0].strip() if text.strip() else ""
+    m = re.match(r"(.+?)(?:[。；;：]|[.:](?=\s|$))", text)
+    title = (m.group(1) if m else text).strip()
+    while len(title) > limit:
+        cuts = [pos for pos in (title.find(c) for c in _CUTS) if pos >= 4]
+        if not cuts:
+            break
+        title = title[:min(cuts)].strip()
+    if len(title) > limit:
+        head = title[:limit - 1]
+        space = head.rfind(" ")
+        title = (head[:space] if space >= limit // 2 else head).rstrip(" ,;-") + "…"
+    return title
+
+
+def op_title(op: Operation) -> Text:
+    """The short bilingual name of an operation (``display`` or the start of its help)."""
+    src = op.display or op.help
+    return Text(short_title(src.zh) or op.cli, short_title(src.en) or op.cli)
+
+
+def group_title(name: str) -> Text:
+    """The short bilingual name of an operation group (the part of its help before the colon)."""
+    g = GROUPS.get(name, Text(name, name))
+    return Text(short_title(g.zh) or name, short_title(g.en) or name)

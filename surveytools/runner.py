@@ -145,8 +145,8 @@ def run_out_of_process(op: Operation, kwargs: dict, feedback=None, *, python: st
         data = json.loads(stdout) if stdout.strip() else None
     except json.JSONDecodeError:
         data = None
-    if proc.returncode == 0 and data is not None:
-        return data
+    if data is not None and (proc.returncode == 0 or data.get("completed")):
+        return data  # a completed operation, also one with a negative outcome (validation FAIL)
     if proc.returncode == 130:
         raise Cancelled()
     err = (data or {}).get("error") or {}

@@ -59,13 +59,15 @@ def work_copy(project, tmp_path):
 
 
 def _run(path, out, **kw):
-    """validate run; returns (result dict or None, SurveyError or None)."""
+    """validate run; returns (Result or None, SurveyError or None): the error is the raised one or,
+    for a FAIL verdict (a result, not an exception), ``Result.failure``."""
     from surveytools.validate.ops import run
 
     try:
-        return run(str(path), str(out), **kw), None
+        res = run(str(path), str(out), **kw)
     except SurveyError as e:
         return None, e
+    return res, res.failure
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +84,11 @@ def default_run(project, tmp_path_factory):
 
 def test_default_scheme_fails_the_sample_with_counts(default_run):
     out, res, err, errors, table = default_run
-    assert res is None and err is not None and err.code == "validation_failed"
+    # a FAIL is a result (outputs returned), not an exception; the failure is attached for the CLI
+    assert res.data["verdict"] == "FAIL" and res.exit_code == 2 and err is res.failure
+    assert res.outputs["VERDICT"] == "FAIL" and res.outputs["ERROR_COUNT"] == res.data["counts"]["errors"]
+    assert res.outputs["ERRORS_POINT"] == f"{out / 'errors.gpkg'}|layername=errors_point"
+    assert err.code == "validation_failed"
     counts = json.loads(err.value)
     assert counts["verdict"] == "FAIL" and counts["errors"] > 0
     assert counts["errors"] == int(((errors["status"] == "open") & (errors["severity"] == "error")).sum()
@@ -133,6 +139,7 @@ def test_outputs_layers_reports_and_project_tables(project, work_copy, tmp_path,
     assert code == 2
     doc = json.loads(stdout)
     assert doc["ok"] is False and doc["error"]["code"] == "validation_failed"
+    assert doc["completed"] is True and doc["verdict"] == "FAIL" and doc["outputs"]["VERDICT"] == "FAIL"
     counts = json.loads(doc["error"]["value"])
     assert counts["verdict"] == "FAIL" and counts["errors"] > 0 and "warnings" in counts
     layers = dict(pyogrio.list_layers(out / "errors.gpkg"))

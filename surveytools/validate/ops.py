@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import SurveyError
 from ..feedback import Feedback
 from ..i18n import Text
-from ..ops import Param, Result, group, operation
+from ..ops import Output, Param, Result, group, operation
 
 group("validate", Text("质检：按检查方案运行规则目录中的规则，输出错误图层和合格报告",
                        "Validation (质检): run the rules of a check scheme; error layers and a pass/fail report"),
@@ -34,7 +34,22 @@ ACCEPTED_TABLE = "validation_accepted"
                      "errors.gpkg (points, lines, polygons and a table for rows without geometry, with the real error "
                      "geometry), report.html and report.xlsx (counts per rule and layer, pass rate per layer, step "
                      "outcomes, PASS/FAIL verdict) into the output folder, and the results into the project's "
-                     "validation_* tables. Exits with status 2 on FAIL."),
+                     "validation_* tables. A FAIL verdict is a result: the outputs are written and returned (in "
+                     "Processing as the outputs VERDICT, ERRORS_POINT … usable in graphical models); only the command "
+                     "line exits with status 2 on FAIL."),
+           display=Text("质检（运行检查方案）", "Validate (run a check scheme)"),
+           outputs=[
+               Output("verdict", "string", Text("结论（PASS 通过 / FAIL 不通过）", "Verdict (PASS / FAIL)")),
+               Output("error_count", "number", Text("未接受的错误数", "Open errors")),
+               Output("warning_count", "number", Text("未接受的警告数", "Open warnings")),
+               Output("errors", "file", Text("错误图层 GeoPackage（errors.gpkg）", "Error layers GeoPackage (errors.gpkg)")),
+               Output("errors_point", "vector", Text("点状错误", "Point errors")),
+               Output("errors_line", "vector", Text("线状错误", "Line errors")),
+               Output("errors_polygon", "vector", Text("面状错误", "Polygon errors")),
+               Output("errors_table", "vector", Text("无几何的错误", "Errors without geometry")),
+               Output("report_html", "file", Text("质检报告（HTML）", "Report (HTML)")),
+               Output("report_xlsx", "file", Text("质检报告（XLSX）", "Report (XLSX)")),
+           ],
            params=[
                P_PROJECT,
                Param("out", "dir_out", Text("输出目录", "Output folder"), required=True),
@@ -92,18 +107,24 @@ def run(project, out, scheme="default", checkpoints=None, checkpoint_id_field=No
             write_project_tables(work, result, extra)
     feedback.progress(100)
     counts = result.counts()
-    outputs = {"ERRORS": str(out_dir / "errors.gpkg"), "REPORT_HTML": str(out_dir / "report.html"),
-               "REPORT_XLSX": str(out_dir / "report.xlsx"), "PROJECT": str(proj.path)}
+    errors_gpkg = str(out_dir / "errors.gpkg")
+    outputs = {"ERRORS": errors_gpkg, "REPORT_HTML": str(out_dir / "report.html"),
+               "REPORT_XLSX": str(out_dir / "report.xlsx"), "PROJECT": str(proj.path), "VERDICT": result.verdict,
+               "ERROR_COUNT": counts["errors"], "WARNING_COUNT": counts["warnings"],
+               **{name.upper(): f"{errors_gpkg}|layername={name}" for name in layer_counts}}
     data = {"verdict": result.verdict, "counts": counts, "scheme": {"id": sch.id, "path": sch.path},
             "steps": [s.as_dict() for s in result.steps], "layers": result.layers.to_dict("records"),
             "per_rule": result.per_rule().to_dict("records"), "error_layers": layer_counts}
     summary = verdict_text(result)
     summary = Text(summary.zh + f"；报告：{out_dir / 'report.html'}", summary.en + f"; report: {out_dir / 'report.html'}")
-    if result.verdict == "FAIL":
-        raise SurveyError(summary, code="validation_failed", file=str(out_dir / "report.html"), value=counts_json(result),
-                          hint=Text("错误图层见 errors.gpkg；误报可用 surveytools validate accept 接受",
-                                    "see the error layers in errors.gpkg; accept false positives with surveytools validate accept"))
-    return Result(summary, data=data, outputs=outputs)
+    failure = None
+    if result.verdict == "FAIL":  # a result, not an exception: the CLI alone turns it into exit status 2
+        failure = SurveyError(summary, code="validation_failed", file=str(out_dir / "report.html"),
+                              value=counts_json(result),
+                              hint=Text("错误图层见 errors.gpkg；误报可用 surveytools validate accept 接受",
+                                        "see the error layers in errors.gpkg; accept false positives with "
+                                        "surveytools validate accept"))
+    return Result(summary, data=data, outputs=outputs, failure=failure)
 
 
 @operation("validate", "accept",

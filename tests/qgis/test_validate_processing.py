@@ -1,5 +1,5 @@
-"""``surveytools:validate_run`` through processing.run: a PASS returns the report paths; a FAIL
-raises a bilingual QgsProcessingException after the reports are written."""
+"""``surveytools:validate_run`` through processing.run: PASS and FAIL both return the verdict, the
+counts and the error layers as declared outputs (a FAIL is a result, not an exception)."""
 from pathlib import Path
 
 import pytest
@@ -23,8 +23,6 @@ def small_project(provider, tmp_path):
 
 
 def test_validate_run_pass_and_fail(provider, small_project, tmp_path):
-    from qgis.core import QgsProcessingException
-
     scheme = tmp_path / "s.yaml"
     scheme.write_text(yaml.safe_dump({"id": "t", "steps": [{"rule": "geometry.empty"}, {"rule": "codes.duplicate"},
                                                            {"rule": "topology.grid_overlaps"}]}), encoding="utf-8")
@@ -34,8 +32,68 @@ def test_validate_run_pass_and_fail(provider, small_project, tmp_path):
     assert Path(res["REPORT_HTML"]).is_file() and Path(res["ERRORS"]).is_file()
     assert "PASS" in res["RESULT"]
     assert '"skipped"' in res["RESULT"]  # no unit grids: grid_overlaps is skipped, not failed
-    with pytest.raises(QgsProcessingException) as exc:  # an empty project: completeness fails
-        _run("surveytools:validate_run", {"PROJECT": str(small_project), "OUT": str(tmp_path / "out2")})
-    msg = str(exc.value)
-    assert "不通过" in msg and "FAIL" in msg and "Traceback" not in msg
-    assert (tmp_path / "out2" / "report.xlsx").is_file()
+    assert res["VERDICT"] == "PASS" and res["ERROR_COUNT"] == 0
+    # an empty project: completeness fails -- returned, not raised
+    from qgis.core import QgsProcessingFeedback
+
+    class Fb(QgsProcessingFeedback):
+        errors = []
+
+        def reportError(self, text, fatal=False):
+            self.errors.append((text, fatal))
+
+    import processing
+
+    fb = Fb()
+    res = processing.run("surveytools:validate_run", {"PROJECT": str(small_project), "OUT": str(tmp_path / "out2")},
+                         feedback=fb)
+    assert res["VERDICT"] == "FAIL" and res["ERROR_COUNT"] > 0
+    assert (tmp_path / "out2" / "report.xlsx").is_file() and Path(res["REPORT_HTML"]).is_file()
+    msg, fatal = fb.errors[-1]
+    assert "不通过" in msg and "FAIL" in msg and "Traceback" not in msg and fatal is False
+    from qgis.core import QgsVectorLayer
+
+    table = QgsVectorLayer(res["ERRORS_TABLE"], "t", "ogr")
+    assert table.isValid() and table.featureCount() >= res["ERROR_COUNT"]
+
+
+def test_validate_run_declares_its_outputs_and_short_names(provider):
+    from qgis.core import QgsApplication
+
+    reg = QgsApplication.processingRegistry()
+    alg = reg.algorithmById("surveytools:validate_run")
+    outs = {o.name(): o.type() for o in alg.outputDefinitions()}
+    assert outs["VERDICT"] == "outputString" and outs["ERROR_COUNT"] == "outputNumber"
+    assert {outs[k] for k in ("ERRORS_POINT", "ERRORS_LINE", "ERRORS_POLYGON", "ERRORS_TABLE")} == {"outputVector"}
+    assert "surveytools validate run" in alg.shortHelpString() and "ERRORS_POINT" in alg.shortHelpString()
+    algs = [a for a in reg.algorithms() if a.provider().id() == "surveytools"]
+    assert len(algs) >= 30
+    for a in algs:
+        assert 0 < len(a.displayName()) <= 40, a.displayName()
+        assert 0 < len(a.group()) <= 40, a.group()
+
+
+def test_a_graphical_model_chains_the_verdict(provider, small_project, tmp_path):
+    """validate_run inside a model: the model runs to its end on FAIL and hands on the verdict."""
+    from qgis.core import (QgsProcessingModelAlgorithm, QgsProcessingModelChildAlgorithm,
+                           QgsProcessingModelChildParameterSource, QgsProcessingModelOutput,
+                           QgsProcessingModelParameter, QgsProcessingParameterFile, QgsProcessingFeedback,
+                           QgsProcessingContext)
+
+    m = QgsProcessingModelAlgorithm("m", "g")
+    m.addModelParameter(QgsProcessingParameterFile("project", "project", extension="gpkg"),
+                        QgsProcessingModelParameter("project"))
+    child = QgsProcessingModelChildAlgorithm("surveytools:validate_run")
+    child.setChildId("validate")
+    child.addParameterSources("PROJECT", [QgsProcessingModelChildParameterSource.fromModelParameter("project")])
+    child.addParameterSources("OUT", [QgsProcessingModelChildParameterSource.fromStaticValue(str(tmp_path / "qc"))])
+    out = QgsProcessingModelOutput("verdict")
+    out.setChildOutputName("VERDICT")
+    out.setChildId("validate")
+    child.setModelOutputs({"verdict": out})
+    m.addChildAlgorithm(child)
+    ok = m.prepareAlgorithm({"project": str(small_project)}, QgsProcessingContext(), QgsProcessingFeedback())
+    assert ok
+    res, ok = m.run({"project": str(small_project)}, QgsProcessingContext(), QgsProcessingFeedback())
+    assert ok, res
+    assert any(v == "FAIL" for v in res.values()) or res.get("validate:VERDICT") == "FAIL", res
