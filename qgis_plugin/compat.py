@@ -37,8 +37,26 @@ def qgis_locale() -> str:
     return str(loc)
 
 
+#: Simplified Chinese locales (QGIS spells them zh_CN, zh-Hans, zh_Hans_CN, zh-CN, zh_SG …);
+#: Traditional (zh_TW, zh_HK, zh-Hant) is not Simplified and falls back to English.
+_TRADITIONAL = ("tw", "hk", "mo", "hant")
+
+
+def simplified_chinese(locale: str) -> bool:
+    """Whether a locale name means Simplified Chinese (which the plugin's zh_CN translation serves)."""
+    parts = [p for p in str(locale or "").replace("-", "_").replace(".", "_").lower().split("_") if p]
+    return bool(parts) and parts[0] == "zh" and not any(p in _TRADITIONAL for p in parts[1:])
+
+
+def translation_locale(locale: str | None = None) -> str:
+    """The plugin translation for a QGIS locale: ``zh_CN`` for every Simplified Chinese spelling,
+    else the locale itself (``en_US`` …)."""
+    locale = qgis_locale() if locale is None else locale
+    return "zh_CN" if simplified_chinese(locale) else str(locale)
+
+
 def is_chinese() -> bool:
-    return qgis_locale().lower().startswith("zh")
+    return simplified_chinese(qgis_locale())
 
 
 def pick(text) -> str:

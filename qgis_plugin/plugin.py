@@ -13,16 +13,14 @@ try:  # Qt6 (QGIS 4) has QAction in QtGui
 except ImportError:  # Qt5
     from qgis.PyQt.QtWidgets import QAction
 
-from .compat import ICON_PATH, PLUGIN_DIR, level, log, qgis_locale, qt_enum, tr
+from .compat import ICON_PATH, PLUGIN_DIR, level, log, qgis_locale, qt_enum, tr, translation_locale
 from .provider import PROVIDER_ID, SurveyToolsProvider
 
 
 def install_translator():
     """Install the plugin's translator for the QGIS locale; returns it (or ``None``)."""
-    locale = qgis_locale()
-    candidates = [locale, locale[:2]]
-    if locale.lower().startswith("zh"):
-        candidates.append("zh_CN")
+    locale = translation_locale(qgis_locale())  # zh-Hans, zh_Hans_CN, zh-CN … → zh_CN
+    candidates = [locale] if locale == "zh_CN" else [locale, locale[:2]]
     for loc in candidates:
         path = os.path.join(PLUGIN_DIR, "i18n", f"surveytools_{loc}.qm")
         if os.path.exists(path):

@@ -10,13 +10,18 @@ row:
 * **Mark fixed**: the row's ``status`` becomes ``fixed`` in the project's error layer (the next
   validation run rewrites the error layers, so a row that is really fixed disappears and one that
   is not comes back as ``open``);
-* **False positive**: the row's key (rule_id, layer, feature_id, field) is appended to the
-  project's ``validation_accepted`` table by ``surveytools validate accept`` (run out of process),
-  and its status becomes ``accepted``; a later run lists the row as accepted and does not count it;
+* **False positive** (误报): asks for the reason (required), then the row's key (rule_id, layer,
+  feature_id, field) and the reason are appended to the project's ``validation_accepted`` table by
+  ``surveytools validate accept`` (run out of process), and its status becomes ``accepted``; a later
+  run lists the row as accepted and does not count it;
 * **Re-run rule on the current layer**: a one-step check scheme (the selected rule, restricted to
   the active layer's field group when the rule has a ``layers`` parameter) is written to a
   temporary file and run with ``surveytools validate run --scheme FILE`` into a temporary folder
   without touching the project; the panel then shows that rule's fresh rows for that layer.
+
+Severity, status and rule are shown in the interface language (rule titles from the run's
+``validation_steps`` table, i.e. the rule catalogue); columns are resizable, the full text of a
+cell is in its tooltip, and the selected row stays selected when the rows are read again.
 """
 from __future__ import annotations
 
@@ -36,7 +41,10 @@ from qgis.PyQt.QtWidgets import (
     QComboBox,
     QDockWidget,
     QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
     QLabel,
+    QLineEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -57,6 +65,36 @@ COLUMNS = ("severity", "rule_id", "layer", "feature_id", "field", "message", "st
 
 def _headers():
     return [tr("Severity"), tr("Rule"), tr("Layer"), tr("Feature"), tr("Field"), tr("Message"), tr("Status")]
+
+
+def severity_text(value: str) -> str:
+    """A severity in the interface language."""
+    return {"error": tr("Error"), "warning": tr("Warning")}.get(value, value)
+
+
+def status_text(value: str) -> str:
+    """A row status in the interface language."""
+    return {"open": tr("Open"), "accepted": tr("Accepted (false positive)"), "fixed": tr("Fixed"),
+            "ignored": tr("Reported only")}.get(value, value)
+
+
+def row_key(r: dict) -> tuple:
+    """What identifies an error row across re-reads and re-runs."""
+    return (r.get("rule_id", ""), r.get("layer", ""), r.get("feature_id", ""), r.get("field", ""), r.get("step", ""))
+
+
+def read_rule_titles(layer) -> dict:
+    """``{rule_id: (title_zh, title_en)}`` from a ``validation_steps`` table (written by every run
+    from the rule catalogue)."""
+    titles = {}
+    if layer is None or not layer.isValid():
+        return titles
+    names = layer.fields().names()
+    if not {"rule_id", "title_zh", "title_en"} <= set(names):
+        return titles
+    for f in layer.getFeatures():
+        titles.setdefault(_str(f["rule_id"]), (_str(f["title_zh"]), _str(f["title_en"])))
+    return titles
 
 
 def _str(v):
@@ -89,6 +127,10 @@ class ValidationDock(QDockWidget):
         self.visible_rows: list = []
         #: (rule, table) → rows from a re-run (shown instead of the project's rows)
         self.overlay: dict = {}
+        #: rule_id → (title_zh, title_en)
+        self.rule_titles: dict = {}
+        #: asks for the reason of a false positive: ``ask_reason(row) -> str | None`` (None: cancelled)
+        self.ask_reason = self._ask_reason
         self._extra_layers: list = []
         self._build()
 
@@ -112,7 +154,10 @@ class ValidationDock(QDockWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)  # the user drags column widths
+        header.setStretchLastSection(True)
+        self.table.setWordWrap(False)
         self.table.doubleClicked.connect(lambda _i: self.zoom_to())
         lay.addWidget(self.table, 1)
         buttons = QHBoxLayout()
@@ -158,7 +203,19 @@ class ValidationDock(QDockWidget):
                 out.append(lyr)
         return out
 
+    def _read_titles(self) -> dict:
+        if self.project is None or not self.project.sp.has("validation_steps"):
+            return {}
+        lyr = self.project.layer("validation_steps") or self.project.sp.layer("validation_steps")
+        return read_rule_titles(lyr)
+
+    def rule_title(self, rule_id: str) -> str:
+        zh, en = self.rule_titles.get(rule_id, ("", ""))
+        title = (zh or en) if is_chinese() else (en or zh)
+        return f"{title} ({rule_id})" if title else rule_id
+
     def refresh(self):
+        kept = self.current_key()
         self._extra_layers = []
         rows = []
         for lyr in self._error_layers():
@@ -166,8 +223,26 @@ class ValidationDock(QDockWidget):
         for (rule, table), fresh in self.overlay.items():
             rows = [r for r in rows if not (r["rule_id"] == rule and r["layer"] == table)] + fresh
         self.all_rows = rows
+        self.rule_titles = self._read_titles()
         self._fill_combos()
         self.apply_filter()
+        if kept is not None:
+            self.select_key(kept)
+
+    def current_key(self):
+        """The key of the selected row (None when nothing is selected)."""
+        sel = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
+        if sel and sel[0].row() < len(self.visible_rows):
+            return row_key(self.visible_rows[sel[0].row()])
+        return None
+
+    def select_key(self, key) -> bool:
+        """Select the row with ``key`` (see :func:`row_key`) if it is shown."""
+        for i, r in enumerate(self.visible_rows):
+            if row_key(r) == key:
+                self.table.selectRow(i)
+                return True
+        return False
 
     def _fill_combos(self):
         for combo, key in ((self.rule_combo, "rule_id"), (self.layer_combo, "layer"),
@@ -177,8 +252,9 @@ class ValidationDock(QDockWidget):
             combo.clear()
             combo.addItem({"rule_id": tr("All rules"), "layer": tr("All layers"), "severity": tr("All severities"),
                            "status": tr("All statuses")}[key], None)
+            shown = {"rule_id": self.rule_title, "severity": severity_text, "status": status_text}.get(key, str)
             for v in sorted({r.get(key, "") for r in self.all_rows}):
-                combo.addItem(v or "—", v)
+                combo.addItem(shown(v) if v else "—", v)
             i = combo.findData(cur) if cur is not None else 0
             combo.setCurrentIndex(max(i, 0))
             combo.blockSignals(False)
@@ -196,14 +272,24 @@ class ValidationDock(QDockWidget):
                 "severity": self.severity_combo.currentData(), "status": self.status_combo.currentData()}
         self.visible_rows = [r for r in self.all_rows
                              if all(v is None or r.get(k, "") == v for k, v in want.items())]
-        msg_key = "message_zh" if is_chinese() else "message_en"
+        kept = self.current_key()
+        zh = is_chinese()
+        msg_key = "message_zh" if zh else "message_en"
+        shown = {"severity": severity_text, "status": status_text, "rule_id": self.rule_title}
         self.table.setRowCount(len(self.visible_rows))
         for i, r in enumerate(self.visible_rows):
+            message = r.get(msg_key, "") or r.get("message_en" if zh else "message_zh", "")
+            tip = "\n".join(t for t in (self.rule_title(r.get("rule_id", "")), message,
+                                        r.get("message_en" if zh else "message_zh", ""),
+                                        (tr("Value") + ": " + r["value"]) if r.get("value") else "") if t)
             for j, col in enumerate(COLUMNS):
-                text = r.get(msg_key, "") if col == "message" else r.get(col, "")
-                item = QTableWidgetItem(text)
-                item.setToolTip(text)
+                value = message if col == "message" else r.get(col, "")
+                item = QTableWidgetItem(shown[col](value) if col in shown and value else value)
+                item.setData(qt_enum("ItemDataRole.UserRole"), value)
+                item.setToolTip(tip if col in ("message", "rule_id") else (item.text() + "\n" + tip))
                 self.table.setItem(i, j, item)
+        if kept is not None:
+            self.select_key(kept)
         self.count_label.setText(tr("{shown} of {total} rows").format(shown=len(self.visible_rows),
                                                                       total=len(self.all_rows)))
 
@@ -293,12 +379,26 @@ class ValidationDock(QDockWidget):
         self.apply_filter()
         return ok
 
+    def _ask_reason(self, r: dict):
+        text, ok = QInputDialog.getText(
+            self, tr("False positive"),
+            tr("Why is this not an error? (stored with the acceptance)") + "\n" + self.rule_title(r.get("rule_id", ""))
+            + " · " + (r.get("feature_id") or ""), QLineEdit.EchoMode.Normal, "")
+        return text if ok else None
+
     def accept(self, row=None, note: str = "", wait: bool = True):
-        """Record the row as a false positive (``validation_accepted``); ``wait=False`` runs it as a
+        """Record the row as a false positive (``validation_accepted``) with its reason: ``note``, or
+        asked for (a false positive without a reason is not accepted); ``wait=False`` runs it as a
         background task."""
         r = self.current_row(row)
         if r is None or self.project is None:
             return None
+        while not (note or "").strip():
+            note = self.ask_reason(r)
+            if note is None:  # cancelled
+                return None
+            if not note.strip():
+                self._say(tr("A false positive needs a reason."))
         self._set_status(r, "accepted")
         self.project.prepare_operation()
         kwargs = {"project": self.project.sp.path, "rule": r["rule_id"], "layer": r["layer"],

@@ -28,7 +28,7 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QColor, QFont
 from qgis.PyQt.QtXml import QDomDocument
 
-from .compat import label_placement, layer_geometry_name, log, marker_shape, tr
+from .compat import is_chinese, label_placement, layer_geometry_name, log, marker_shape, tr
 
 #: point marker shapes, one per major class (cycled); distinguishable without colour
 SHAPES = ("Circle", "Square", "Diamond", "Triangle", "Pentagon", "Hexagon", "Star", "CrossFill",
@@ -105,6 +105,8 @@ def _labels(layer, expression: str, max_scale: int, size: float = 7.5, placement
     s.isExpression = True
     s.setFormat(_text_format(size))
     s.placement = label_placement(placement)
+    if placement in ("AroundPoint", "OrderedPositionsAroundPoint"):
+        s.dist = 1.0  # mm beside the marker, never over it
     s.scaleVisibility = True
     s.minimumScale = max_scale  # most zoomed-out scale at which labels show
     s.maximumScale = 1
@@ -126,29 +128,34 @@ def component_style(layer, profile) -> None:
         cats.append(QgsRendererCategory(code, sym, f"{code} {name}"))
     cats.append(QgsRendererCategory(None, _symbol(geometry, (150, 150, 150), "Cross2"), tr("other / no class")))
     layer.setRenderer(QgsCategorizedSymbolRenderer(f'left("{cf}", {major_len})', cats))
-    placement = {"point": "OverPoint", "line": "Line", "polygon": "Horizontal"}.get(geometry, "OverPoint")
+    placement = {"point": "OrderedPositionsAroundPoint", "line": "Line",
+                 "polygon": "Horizontal"}.get(geometry, "OrderedPositionsAroundPoint")
     _labels(layer, f'substr("{cf}", {major_len + 1}, {minor_len})', MINOR_LABEL_MAX_SCALE, 6.5, placement)
 
 
 def error_style(layer) -> None:
+    """Rule-based by status and severity (the classes of :data:`surveytools.export.styles.ERROR_CLASSES`,
+    the same as the ``layer_styles`` the library writes): report-only rows are switched off."""
+    from surveytools.export.styles import ERROR_CLASSES
+
     geometry = layer_geometry_name(layer)
     root = QgsRuleBasedRenderer.Rule(None)
-    for label, expr, rgb in (
-            (tr("Open error"), "\"status\" = 'open' AND \"severity\" = 'error'", (220, 0, 0)),
-            (tr("Open warning"), "\"status\" = 'open' AND \"severity\" <> 'error'", (255, 140, 0)),
-            (tr("Accepted, fixed or ignored"), "ELSE", (150, 150, 150))):
+    for label, expr, rgb, visible in ERROR_CLASSES:
+        strong = visible and rgb[0] > 200
         if geometry == "point":
-            sym = _marker(rgb, "Cross2" if expr != "ELSE" else "Circle", 4.0)
+            sym = _marker(rgb, "Cross2" if strong else "Circle", 4.0 if strong else 2.4)
             sym.symbolLayer(0).setStrokeColor(QColor(*rgb))
-            sym.symbolLayer(0).setStrokeWidth(0.6)
+            sym.symbolLayer(0).setStrokeWidth(0.6 if strong else 0.2)
         elif geometry == "line":
-            sym = QgsLineSymbol.createSimple({"line_color": "%d,%d,%d,255" % rgb, "line_width": "1.2"})
+            sym = QgsLineSymbol.createSimple({"line_color": "%d,%d,%d,255" % rgb,
+                                              "line_width": "1.2" if strong else "0.6"})
         else:
-            sym = QgsFillSymbol.createSimple({"color": "%d,%d,%d,60" % rgb, "outline_color": "%d,%d,%d,255" % rgb,
-                                              "outline_width": "0.8"})
-        rule = QgsRuleBasedRenderer.Rule(sym, 0, 0, "" if expr == "ELSE" else expr, label)
-        if expr == "ELSE":
-            rule.setIsElse(True)
+            sym = QgsFillSymbol.createSimple({"color": "%d,%d,%d,%d" % (*rgb, 60 if strong else 30),
+                                              "outline_color": "%d,%d,%d,255" % rgb,
+                                              "outline_width": "0.8" if strong else "0.3"})
+        zh, _, en = label.partition(" / ")
+        rule = QgsRuleBasedRenderer.Rule(sym, 0, 0, expr, zh if is_chinese() else (en or zh))
+        rule.setActive(visible)
         root.appendChild(rule)
     layer.setRenderer(QgsRuleBasedRenderer(root))
 

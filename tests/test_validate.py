@@ -176,6 +176,51 @@ def test_accepted_false_positive_is_reported_but_not_counted(work_copy, tmp_path
     e = pyogrio.read_dataframe(tmp_path / "b" / "errors.gpkg", layer="errors_point")
     row = e[(e["rule_id"] == "geometry.duplicate") & (e["feature_id"] == "3606810113000747")]
     assert list(row["status"]) == ["accepted"]
+    stored = pyogrio.read_dataframe(work_copy, layer="validation_accepted", read_geometry=False)
+    assert list(stored["note"]) == ["两个消防栓确实相距 0.2 m / two hydrants really stand 0.2 m apart"]
+
+
+@pytest.mark.parametrize("note", [None, "", "   "])
+def test_a_false_positive_without_a_reason_is_refused(work_copy, note):
+    from surveytools.validate.ops import accept
+
+    before = Path(work_copy).read_bytes()
+    with pytest.raises(SurveyError) as exc:
+        accept(str(work_copy), rule="geometry.duplicate", layer="components_point", feature_id="1", note=note)
+    assert exc.value.code == "reason_missing" and exc.value.field == "note"
+    assert "理由" in exc.value.render() and "reason" in exc.value.render()
+    assert Path(work_copy).read_bytes() == before
+
+
+def test_error_layers_carry_qgis_styles_by_severity_with_report_only_rows_hidden(default_run, work_copy, tmp_path):
+    import sqlite3
+    import xml.etree.ElementTree as ET
+
+    out = default_run[0]
+    con = sqlite3.connect(out / "errors.gpkg")
+    rows = con.execute("SELECT f_table_name, f_geometry_column, useAsDefault, styleQML FROM layer_styles").fetchall()
+    assert ("layer_styles",) in con.execute("SELECT table_name FROM gpkg_contents").fetchall()
+    con.close()
+    assert sorted(r[0] for r in rows) == ["errors_line", "errors_point", "errors_polygon"]
+    for table, geom_col, default, qml in rows:
+        assert geom_col == "geom" and default == 1
+        root = ET.fromstring(qml)
+        rules = {r.get("filter"): r for r in root.iter("rule")}
+        assert len(rules) == 5
+        ignored = rules["\"status\" = 'ignored'"]
+        assert ignored.get("checkstate") == "0" and "仅报告" in ignored.get("label")  # hidden by default
+        error = rules["\"status\" = 'open' AND \"severity\" = 'error'"]
+        assert error.get("checkstate", "1") == "1"
+        sym = [s for s in root.iter("symbol") if s.get("name") == error.get("symbol")][0]
+        assert "220,0,0" in ET.tostring(sym, encoding="unicode")
+    # the project's validation layers too; a second run replaces the rows instead of adding more
+    for sub in ("p1", "p2"):
+        _run(work_copy, tmp_path / sub, write_project=True)
+    con = sqlite3.connect(work_copy)
+    names = sorted(r[0] for r in con.execute("SELECT f_table_name FROM layer_styles"))
+    con.close()
+    assert [n for n in names if n.startswith("validation_errors_")] == [
+        "validation_errors_line", "validation_errors_point", "validation_errors_polygon"]
 
 
 def _scheme(tmp_path, steps, name="s.yaml"):

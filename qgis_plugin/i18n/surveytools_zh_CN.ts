@@ -371,5 +371,41 @@
         <source>{shown} of {total} rows</source>
         <translation>显示 {shown} 条，共 {total} 条</translation>
     </message>
+    <message>
+        <source>Error</source>
+        <translation>错误</translation>
+    </message>
+    <message>
+        <source>Warning</source>
+        <translation>警告</translation>
+    </message>
+    <message>
+        <source>Open</source>
+        <translation>未处理</translation>
+    </message>
+    <message>
+        <source>Accepted (false positive)</source>
+        <translation>已接受（误报）</translation>
+    </message>
+    <message>
+        <source>Fixed</source>
+        <translation>已修复</translation>
+    </message>
+    <message>
+        <source>Reported only</source>
+        <translation>仅报告</translation>
+    </message>
+    <message>
+        <source>Value</source>
+        <translation>值</translation>
+    </message>
+    <message>
+        <source>Why is this not an error? (stored with the acceptance)</source>
+        <translation>为什么这不是错误？（理由与接受记录一起保存）</translation>
+    </message>
+    <message>
+        <source>A false positive needs a reason.</source>
+        <translation>接受误报必须填写理由。</translation>
+    </message>
 </context>
 </TS>

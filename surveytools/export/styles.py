@@ -131,3 +131,72 @@ def style_rows(specs, profile, *, catalog: str = "", schema: str = "") -> list:
                      "useAsDefault": True, "description": f"{spec.title_zh} / {spec.title_en}",
                      "owner": "", "ui": "", "update_time": now})
     return rows
+
+
+#: the classes of validation error rows, in drawing order: (label, filter, RGB, visible by default).
+#: Report-only rows (a scheme step with ``on_fail: ignore``) are listed but hidden by default, so
+#: they never paint the map like real errors.
+ERROR_CLASSES = (
+    ("未处理错误 / Open error", "\"status\" = 'open' AND \"severity\" = 'error'", (220, 0, 0), True),
+    ("未处理警告 / Open warning", "\"status\" = 'open' AND \"severity\" <> 'error'", (255, 140, 0), True),
+    ("已修复 / Fixed", "\"status\" = 'fixed'", (60, 150, 60), True),
+    ("已接受（误报） / Accepted (false positive)", "\"status\" = 'accepted'", (150, 150, 150), True),
+    ("仅报告 / Reported only", "\"status\" = 'ignored'", (190, 190, 190), False),
+)
+
+
+def error_style_qml(geometry: str) -> str:
+    """QML of a validation error layer (``point``/``line``/``polygon``): rule-based by status and
+    severity, report-only rows switched off."""
+    kind = KIND[geometry]
+    rules = []
+    for label, expr, rgb, visible in ERROR_CLASSES:
+        strong = visible and rgb[0] > 200
+        if kind == "marker":
+            sym = {"color": _rgba(rgb, 230 if strong else 160), "outline": _rgba(rgb), "size": 3.2 if strong else 2.2,
+                   "shape": "cross2" if strong else "circle"}
+        elif kind == "line":
+            sym = {"color": _rgba(rgb), "width": 1.2 if strong else 0.6}
+        else:
+            sym = {"color": _rgba(rgb, 60 if strong else 30), "outline": _rgba(rgb), "width": 0.8 if strong else 0.3}
+        rules.append({"label": label, "filter": expr, "symbol": sym, "visible": visible})
+    return _env().get_template("errors.qml").render(kind=kind, geometry_type=GEOM_TYPE[geometry], rules=rules)
+
+
+def error_style_rows(layers: dict) -> list:
+    """``layer_styles`` rows for error layers ``{table: geometry}`` (geometry ``point``/``line``/
+    ``polygon``; tables without geometry get no style)."""
+    now = _dt.datetime.now().replace(microsecond=0)
+    return [{"f_table_catalog": "", "f_table_schema": "", "f_table_name": table, "f_geometry_column": "geom",
+             "styleName": f"{table} (surveytools)", "styleQML": error_style_qml(geometry), "styleSLD": "",
+             "useAsDefault": True, "description": "质检错误，按状态和严重程度 / Validation errors by status and severity",
+             "owner": "", "ui": "", "update_time": now}
+            for table, geometry in layers.items() if geometry in KIND]
+
+
+def write_gpkg_styles(path, rows: list) -> None:
+    """Put ``rows`` into the GeoPackage's ``layer_styles`` table (the QGIS schema), replacing the
+    rows of the same tables and keeping every other style; the table is created when missing."""
+    import sqlite3
+
+    import pyarrow as pa
+
+    from ..gpkg import write_layer
+
+    if not rows:
+        return
+    names = sorted({r["f_table_name"] for r in rows})
+    con = sqlite3.connect(str(path))
+    try:
+        exists = con.execute("SELECT 1 FROM gpkg_contents WHERE lower(table_name) = 'layer_styles'").fetchone()
+        if exists:
+            con.execute(f"DELETE FROM layer_styles WHERE f_table_name IN ({','.join('?' * len(names))})", names)
+            con.commit()
+    finally:
+        con.close()
+    cols = ["f_table_catalog", "f_table_schema", "f_table_name", "f_geometry_column", "styleName", "styleQML",
+            "styleSLD", "useAsDefault", "description", "owner", "ui", "update_time"]
+    arrays = {c: pa.array([r[c] for r in rows], pa.bool_() if c == "useAsDefault" else
+                          pa.timestamp("s") if c == "update_time" else pa.string()) for c in cols}
+    write_layer(path, "layer_styles", pa.table(arrays), append=bool(exists),
+                description="QGIS 图层样式 / QGIS layer styles")

@@ -128,10 +128,11 @@ def run(project, out, scheme="default", checkpoints=None, checkpoint_id_field=No
 
 
 @operation("validate", "accept",
-           help=Text("接受一条误报：把（规则、图层、要素、字段）记入项目库的 validation_accepted 表，以后的质检仍列出它，"
+           help=Text("接受一条误报：把（规则、图层、要素、字段）和理由记入项目库的 validation_accepted 表，以后的质检仍列出它，"
                      "但标为“已接受”，不计入结论。",
-                     "Accept a false positive: record (rule, layer, feature, field) in the project's validation_accepted "
-                     "table; later runs still list it, marked accepted, and leave it out of the verdict."),
+                     "Accept a false positive: record (rule, layer, feature, field) and the reason in the project's "
+                     "validation_accepted table; later runs still list it, marked accepted, and leave it out of the "
+                     "verdict."),
            params=[
                P_PROJECT,
                Param("rule", "string", Text("规则标识（如 geometry.duplicate）", "Rule id (e.g. geometry.duplicate)"), required=True),
@@ -139,13 +140,18 @@ def run(project, out, scheme="default", checkpoints=None, checkpoint_id_field=No
                      required=True),
                Param("feature_id", "string", Text("要素标识（错误记录中的 feature_id）", "Feature id (feature_id of the error row)")),
                Param("field", "string", Text("字段（错误记录中的 field）", "Field (field of the error row)")),
-               Param("note", "string", Text("接受理由", "Why it is accepted")),
+               Param("note", "string", Text("接受理由（必填，与记录一起保存）", "Why it is accepted (required, stored with the row)"),
+                     required=True),
            ])
 def accept(project, rule, layer, feature_id=None, field=None, note=None, feedback=None) -> Result:
     from ..project import Project
     from .accept import add_accepted
     from .catalogue import load_catalogue
 
+    if not (note or "").strip():
+        raise SurveyError(Text("接受误报必须说明理由", "a false positive needs a reason"), code="reason_missing",
+                          field="note", value=note or "", hint=Text("用 --note 写明为什么这不是错误",
+                                                                  "say with --note why this is not an error"))
     proj = Project.open(project)
     if rule not in load_catalogue():
         raise SurveyError(Text("规则不在规则目录中", "the rule is not in the catalogue"), code="unknown_rule", field="rule",

@@ -88,7 +88,16 @@ def write_error_layers(path, errors, crs, prefix: str = "errors_") -> dict:
         counts[prefix + kind] = int(len(rows))
     write_layer(path, prefix + "table", _arrow(parts["table"], False))
     counts[prefix + "table"] = int(len(parts["table"]))
+    write_error_styles(path, prefix)
     return counts
+
+
+def write_error_styles(path, prefix: str = "errors_") -> None:
+    """The QGIS default styles of the error layers (``layer_styles``): open errors red, open
+    warnings orange, fixed green, accepted grey, report-only rows hidden."""
+    from ..export.styles import error_style_rows, write_gpkg_styles
+
+    write_gpkg_styles(path, error_style_rows({prefix + k: k for k in ("point", "line", "polygon")}))
 
 
 def summary_rows(result, project_path, extra: dict) -> list[tuple[str, str]]:
