@@ -1,5 +1,8 @@
 """GeoPackage I/O: typed empty layers, Arrow writes, atomic outputs.
 
+A write into a survey project inside ``Project.transaction()`` is staged and committed with the
+operation in one SQLite transaction (see :mod:`surveytools.store.gpkg`).
+
 All writes go through pyogrio's Arrow path (``write_arrow``), which keeps Date/Integer types and
 is the fastest path GDAL offers.  A new output file is written beside its target under a
 temporary name and renamed into place only when complete, so a failure or a cancel never leaves
@@ -39,8 +42,14 @@ def write_layer(path, layer: str, table: pa.Table, *, geometry_type: str | None 
     """Write an Arrow table (geometry as WKB column ``geom``) or an attribute-only table."""
     from pyogrio.raw import write_arrow
 
+    from .store.gpkg import write_target
+
     _configure_gdal()
-    path = str(path)
+    # inside a project transaction the write is staged and committed with the operation
+    staged, append = write_target(path, layer, append)
+    if staged != str(path):
+        spatial_index = True  # the commit copies the staged R-tree (see store/gpkg.py)
+    path = staged
     kw = {}
     if geometry_type:
         kw.update(geometry_name="geom", geometry_type=OGR_GEOMETRY.get(geometry_type, geometry_type),
@@ -62,9 +71,10 @@ def _configure_gdal() -> None:
 
 
 def list_layers(path) -> list[str]:
-    import pyogrio
+    """Layer names of a GeoPackage (of a project: as the running operation sees it)."""
+    from .store.gpkg import list_layers as store_list_layers
 
-    return [str(n) for n, _ in pyogrio.list_layers(str(path))]
+    return store_list_layers(path)
 
 
 @contextlib.contextmanager

@@ -14,6 +14,7 @@ parameter ``county``   ``--county``                    ``COUNTY``
 """
 from __future__ import annotations
 
+import contextvars
 import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -161,7 +162,19 @@ class Operation:
         unknown = set(kwargs) - known
         if unknown:
             raise TypeError(f"{self.id}: unknown parameters {sorted(unknown)}")
-        return self.func(feedback=feedback, **kwargs)
+        token = _CURRENT.set(self.cli)
+        try:
+            return self.func(feedback=feedback, **kwargs)
+        finally:
+            _CURRENT.reset(token)
+
+
+_CURRENT = contextvars.ContextVar("surveytools_operation", default=None)
+
+
+def current_operation() -> str | None:
+    """The command running now (``components intake`` …): named in the project lock and the edit log."""
+    return _CURRENT.get()
 
 
 REGISTRY: dict[str, Operation] = {}

@@ -144,6 +144,11 @@ def init(project, county, profile="cjt", crs=None, title=None, overwrite=False, 
             "updated": now,
         }
         write_layer(tmp, META_TABLE, pa.table({"key": list(meta), "value": list(meta.values())}))
+        from .store import gpkg as store_gpkg
+        from .store import log as edit_log
+
+        store_gpkg.enable_wal(tmp)
+        edit_log.install(tmp, Project(Path(tmp), meta, prof))
         feedback.progress(95)
     feedback.progress(100)
     summary = Text(
@@ -246,11 +251,12 @@ def _now() -> str:
 def read_layer(project: "Project", key: str, *, columns=None, where: str | None = None):
     """A project layer as a GeoDataFrame (Arrow read), in the project CRS."""
     import geopandas as gpd
-    import pyogrio
+
+    from .store import read_dataframe
 
     table = project.table(key) if key in project.profile.layers else key
     kw = {"columns": columns} if columns is not None else {}
-    df = pyogrio.read_dataframe(str(project.path), layer=table, use_arrow=True, where=where, **kw)
+    df = read_dataframe(project.path, table, use_arrow=True, where=where, **kw)
     if not isinstance(df, gpd.GeoDataFrame):
         return df
     return df
@@ -339,78 +345,49 @@ def write_table(project: "Project", name: str, df) -> int:
     return len(df)
 
 
-def _set_meta(path, **values) -> None:
-    con = sqlite_connect(path)
-    try:
-        # the file is a private copy renamed into place afterwards (see Project.transaction); an
-        # fsync here would also flush every page GDAL just wrote without one (gpkg.py)
-        con.execute("PRAGMA synchronous=OFF")
-        with con:
-            for k, v in values.items():
-                cur = con.execute(f"UPDATE {META_TABLE} SET value = ? WHERE key = ?", (str(v), k))
-                if cur.rowcount == 0:
-                    con.execute(f"INSERT INTO {META_TABLE}(key, value) VALUES (?, ?)", (k, str(v)))
-    finally:
-        con.close()
+def _transaction(self: "Project", *, timeout=None):
+    """One operation = one transaction on the project, in place, under the project lock.
 
-
-def _snapshot(path: Path, target: str) -> None:
-    """Copy a GeoPackage consistently, including what another program (QGIS) committed to its
-    write-ahead log.
-
-    QGIS opens GeoPackages in WAL mode, so committed edits may still sit in ``PROJECT.gpkg-wal``:
-    a plain file copy would lose them, and renaming a new file over the original would leave that
-    log beside a database it does not belong to.  So the log is checkpointed into the file first
-    (it must be empty before the rename), and the copy goes through SQLite's backup API.
-    """
-    import sqlite3
-
-    wal = Path(str(path) + "-wal")
-    src = sqlite3.connect(str(path), timeout=5)
-    try:
-        if wal.exists():
-            busy, _, _ = src.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            if busy or wal.stat().st_size > 0:
-                raise SurveyError(Text("项目库正被其他程序（如 QGIS）编辑，其预写日志无法合并；请先保存或停止编辑后重试",
-                                       "the project is being edited in another program (QGIS, say) and its write-ahead log "
-                                       "cannot be merged; save or stop the edits and try again"),
-                                  code="project_busy", file=str(path))
-        dst = sqlite3.connect(target)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-    finally:
-        src.close()
-
-
-def _transaction(self: "Project"):
-    """Copy-on-write update: the project is copied beside itself, the caller changes the copy
-    (a :class:`Project` pointing at it), and the copy replaces the original only when the block
-    ends without an error.  A failure or a cancel leaves the original untouched."""
+    Yields a :class:`Project` for the same file; layer writes inside the block are staged and
+    committed together when it ends without an error (see :mod:`surveytools.store.gpkg`).  A
+    failure, a cancel or a killed process leaves the project exactly as it was.  A second writer
+    waits for the lock up to ``timeout`` seconds (``$SURVEYTOOLS_LOCK_TIMEOUT``), then fails
+    naming the holder."""
     import contextlib
-    import os
-    import shutil
-    import tempfile
+
+    from .ops import current_operation
+    from .store import gpkg as store_gpkg
+    from .store.lock import project_lock
 
     @contextlib.contextmanager
     def cm():
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".tmp.gpkg", dir=self.path.parent)
-        os.close(fd)
-        try:
-            _snapshot(self.path, tmp)
-            shutil.copymode(self.path, tmp)
-            work = Project(Path(tmp), dict(self.meta), self.profile)
-            yield work
-            _set_meta(tmp, updated=_now())
-            os.replace(tmp, self.path)
+        key = store_gpkg._key(self.path)
+        if key in store_gpkg._ACTIVE:  # nested: the outer transaction commits
+            yield store_gpkg._ACTIVE[key].project
+            return
+        with project_lock(self.path, timeout=timeout):
+            store_gpkg._clean_stale_staging(Path(self.path))
+            work = Project(self.path, dict(self.meta), self.profile)
+            tx = store_gpkg.Transaction(work)
+            store_gpkg._ACTIVE[key] = tx
+            try:
+                yield work
+                tx.commit({"operation": current_operation() or "surveytools", "batch": tx.batch})
+            finally:
+                store_gpkg._ACTIVE.pop(key, None)
+                tx.discard()
             self.meta = dict(work.meta, updated=_now())
-        finally:
-            for extra in (tmp, tmp + "-journal", tmp + "-wal", tmp + "-shm"):
-                if os.path.exists(extra):
-                    os.unlink(extra)
 
     return cm()
 
 
+def _lock(self: "Project", *, timeout=None):
+    """Hold the project's writer lock for a whole operation (reads that decide what it writes
+    included); a transaction inside the block reuses it."""
+    from .store.lock import project_lock
+
+    return project_lock(self.path, timeout=timeout)
+
+
 Project.transaction = _transaction
+Project.lock = _lock

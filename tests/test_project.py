@@ -172,23 +172,23 @@ def test_transaction_keeps_edits_committed_to_the_wal(tmp_path):
     con.close()
 
 
-def test_transaction_refuses_while_another_program_reads_the_wal(tmp_path):
+def test_a_reader_does_not_block_a_transaction_and_keeps_its_snapshot(tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import box
+
     p = tmp_path / "p.gpkg"
     project.init(project=str(p), county="360681")
-    writer = _wal_edit(p)
     reader = sqlite3.connect(p)
     reader.execute("BEGIN")
-    reader.execute("SELECT count(*) FROM surveytools_meta").fetchone()  # holds a read snapshot
-    writer.execute("UPDATE surveytools_meta SET value = 'x' WHERE key = 'title'")
-    writer.commit()
+    assert reader.execute("SELECT count(*) FROM unit_grids").fetchone()[0] == 0  # holds a read snapshot
     prj = project.Project.open(p)
-    with pytest.raises(SurveyError) as e:
-        with prj.transaction():
-            pass
-    assert e.value.code == "project_busy" and "QGIS" in e.value.render()
+    g = gpd.GeoDataFrame({"BGID": ["36068100100101"]}, geometry=[box(0, 0, 100, 100)], crs=4548)
+    with prj.transaction() as w:
+        project.write_project_layer(w, "unit_grid", g)
+    assert reader.execute("SELECT count(*) FROM unit_grids").fetchone()[0] == 0  # its snapshot is stable
     reader.rollback()
+    assert reader.execute("SELECT count(*) FROM unit_grids").fetchone()[0] == 1
     reader.close()
-    writer.close()
 
 
 def test_runner_ignores_a_surveytools_folder_in_the_working_directory(tmp_path, monkeypatch):

@@ -19,6 +19,16 @@ from .prepare import prepare
 
 
 def intake_events(project, source, mapping=None, source_crs=None, coords=None, locate=True, feedback=None) -> dict:
+    """Runs under the project lock from the first read (the batch ID and new IDs depend on what is
+    there) to the commit."""
+    from ..project import Project
+
+    with Project.open(project).lock():
+        return _intake_events(project, source, mapping=mapping, source_crs=source_crs, coords=coords, locate=locate,
+                              feedback=feedback)
+
+
+def _intake_events(project, source, mapping=None, source_crs=None, coords=None, locate=True, feedback=None) -> dict:
     from ..feedback import Feedback
     from ..project import Project
 

@@ -124,7 +124,9 @@ def intake(project, source, mapping=None, source_crs=None, coords=None, code=Tru
     # of the biggest layer while the next chunk is located
     writer = StreamWriter.maybe()
     try:
-        return _intake(proj, project, source, mapping, source_crs, coords, code, locate, feedback, writer)
+        # the lock covers the reads that decide the batch ID and the new component IDs
+        with proj.lock():
+            return _intake(proj, project, source, mapping, source_crs, coords, code, locate, feedback, writer)
     except BaseException:
         if writer is not None:
             writer.abort()
@@ -242,8 +244,11 @@ def _intake(proj, project, source, mapping, source_crs, coords, code, locate, fe
 def _stream(work, p, spec, fields, prof, loc, batch, report, counter, writer, feedback) -> int:
     """Write part ``p`` into the project through the helper process (rows and R-tree), while
     this process locates the next chunk."""
+    from ..store.gpkg import write_target
+
     desc = f"{spec.title.zh} / {spec.title.en}"
-    writer.begin(work.path, spec.table, store.schema_for(fields), geometry_type=spec.geometry, crs=work.crs,
+    target, _ = write_target(work.path, spec.table, False)  # the operation's staging file
+    writer.begin(target, spec.table, store.schema_for(fields), geometry_type=spec.geometry, crs=work.crs,
                  description=desc, spatial_index=True)
     done = 0
     for b in output_batches(p, fields, prof, "component", loc, batch, report, counter):

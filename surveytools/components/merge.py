@@ -129,6 +129,16 @@ def _as_text(v):
 
 
 def merge(project, source, tolerance=None, mapping=None, source_crs=None, coords=None, date=None, feedback=None) -> dict:
+    """Runs under the project lock from the first read (the batch ID and new IDs depend on what is
+    there) to the commit."""
+    from ..project import Project
+
+    with Project.open(project).lock():
+        return _merge(project, source, tolerance=tolerance, mapping=mapping, source_crs=source_crs, coords=coords,
+                      date=date, feedback=feedback)
+
+
+def _merge(project, source, tolerance=None, mapping=None, source_crs=None, coords=None, date=None, feedback=None) -> dict:
     import shapely
 
     from ..feedback import Feedback

@@ -273,10 +273,10 @@ def layer_fields(work, key: str):
 def read_component_table(work, key: str, *, columns=None):
     """(attributes as an Arrow table with the profile's fields, :class:`GeomColumn`) of a project
     layer (``component_point`` … or ``event``)."""
-    import pyogrio
+    from ..store import read_arrow
 
     table_name = work.table(key)
-    meta, tab = pyogrio.read_arrow(str(work.path), layer=table_name, columns=columns)
+    meta, tab = read_arrow(work.path, table_name, columns=columns)
     gname = meta.get("geometry_name") or "wkb_geometry"
     if gname not in tab.column_names:
         gname = next((f.name for f in tab.schema if (f.metadata or {}).get(b"ARROW:extension:name") == b"geoarrow.wkb"),
@@ -287,15 +287,15 @@ def read_component_table(work, key: str, *, columns=None):
 
 
 def layer_count(work, key: str) -> int:
-    import pyogrio
+    from ..store import feature_count
 
-    return int(pyogrio.read_info(str(work.path), layer=work.table(key))["features"])
+    return feature_count(work.path, work.table(key))
 
 
 def layer_field_names(work, key: str) -> list:
-    import pyogrio
+    from ..store import field_names
 
-    return [str(f) for f in pyogrio.read_info(str(work.path), layer=work.table(key))["fields"]]
+    return field_names(work.path, work.table(key))
 
 
 def write_component_table(work, key: str, table: pa.Table, geoms: GeomColumn, *, append: bool = False) -> int:
@@ -334,7 +334,7 @@ def add_rows(work, key: str, table: pa.Table, geoms: GeomColumn) -> int:
 
 def read_ids(work, keys) -> tuple:
     """(ids, classes) of every record of the given layers: text arrays (ID, class code)."""
-    import pyogrio
+    from ..store import read_arrow
 
     prof = work.profile
     ids, classes = [], []
@@ -345,7 +345,7 @@ def read_ids(work, keys) -> tuple:
         cols = [c for c in (idf, ccf) if c and c in have]
         if not cols:
             continue
-        _, tab = pyogrio.read_arrow(str(work.path), layer=work.table(key), columns=cols, read_geometry=False)
+        _, tab = read_arrow(work.path, work.table(key), columns=cols, read_geometry=False)
         n = tab.num_rows
         ids.append(text(tab.column(idf)) if idf in cols else pa.nulls(n, pa.string()))
         classes.append(text(tab.column(ccf)) if ccf in cols else pa.nulls(n, pa.string()))
@@ -358,23 +358,20 @@ def read_ids(work, keys) -> tuple:
 # attribute tables
 
 def table_exists(work, name: str) -> bool:
-    from ..gpkg import sqlite_connect
+    from ..store import table_exists as exists
 
-    con = sqlite_connect(work.path)
-    try:
-        return con.execute("SELECT 1 FROM gpkg_contents WHERE table_name = ?", (name,)).fetchone() is not None
-    finally:
-        con.close()
+    return exists(work.path, name)
 
 
 def read_table(work, name: str):
     """An attribute table as a DataFrame (empty DataFrame when it does not exist)."""
     import pandas as pd
-    import pyogrio
+
+    from ..store import read_dataframe
 
     if not table_exists(work, name):
         return pd.DataFrame()
-    return pyogrio.read_dataframe(str(work.path), layer=name, read_geometry=False, use_arrow=True)
+    return read_dataframe(work.path, name, read_geometry=False, use_arrow=True)
 
 
 def append_table(work, name: str, df) -> int:
@@ -406,6 +403,12 @@ def next_batch_id(work, kind: str, day: _dt.date | None = None) -> str:
 
 def record_batch(work, row: dict) -> None:
     import pandas as pd
+
+    from ..store import active
+
+    tx = active(work.path)
+    if tx is not None and row.get("batch_id"):
+        tx.batch = str(row["batch_id"])  # named in the edit log of this operation's changes
 
     clean = {k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v) for k, v in row.items()}
     append_table(work, BATCH_TABLE, pd.DataFrame([clean]))

@@ -262,7 +262,9 @@ def load_index(proj) -> AddressIndex:
     from ..errors import SurveyError
     from ..i18n import Text
 
-    idx = _cached(str(proj.path), os.path.getmtime(proj.path))
+    wal = f"{proj.path}-wal"  # a commit may still sit in the write-ahead log
+    stamp = max(os.path.getmtime(proj.path), os.path.getmtime(wal) if os.path.exists(wal) else 0)
+    idx = _cached(str(proj.path), stamp)
     if len(idx.plates) == 0 and len(idx.roads) == 0 and len(idx.areas) == 0:
         raise SurveyError(Text("项目中还没有地理编码数据；请先运行 surveytools geocode build",
                                "the project has no address base yet; run surveytools geocode build first"),

@@ -1,0 +1,417 @@
+"""The GeoPackage backend: one operation = one SQLite transaction on the project, in place.
+
+Operations write layers through pyogrio/GDAL (the fast Arrow path), and GDAL opens its own
+connection for every write, so GDAL cannot write the project inside one transaction.  Instead an
+operation's writes go to a private *staging* GeoPackage beside the project (``.NAME.stage-….gpkg``,
+written by GDAL exactly as before: R-tree, types, extents), and :meth:`Transaction.commit` moves
+them into the project through one ``sqlite3`` connection in one ``BEGIN IMMEDIATE … COMMIT``:
+
+* a *replaced* layer: its old table, R-tree, triggers and ``gpkg_*`` rows are dropped and the staged
+  ones created in their place (rows and R-tree copied with ``INSERT … SELECT``, in SQLite's C code);
+* an *appended* layer: the staged rows are inserted after the project's highest ``fid`` and their
+  R-tree entries copied with the same offset (the R-tree triggers are set aside meanwhile, so no
+  per-row geometry function runs), then the layer's extent is widened;
+* keyed updates and deletes (:func:`update_rows`, :func:`delete_rows`) run as SQL statements;
+* the metadata (``updated``) and the edit-log session row (see :mod:`.log`).
+
+Nothing is copied whole: the cost is proportional to what the operation changed.  The project
+runs in WAL mode, so a process killed at any moment leaves it exactly as it was before the
+operation (an uncommitted WAL tail is ignored), and readers (QGIS, ``project info``) keep reading
+the last committed state while an operation works.  The staging file is deleted afterwards (a
+killed process's leftover is deleted by the next writer).
+
+Reads inside a transaction see the operation's own writes: :func:`read_arrow`,
+:func:`read_dataframe`, :func:`feature_count`, :func:`field_names` and :func:`list_layers` read the
+staged table (replaced layers) or the project's rows plus the staged ones (appended layers).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import glob
+import os
+import sqlite3
+import tempfile
+from pathlib import Path
+
+from ..errors import SurveyError
+from ..i18n import Text
+
+#: open transactions of this process: real path of the project -> Transaction
+_ACTIVE: dict = {}
+SYSTEM_TABLES = ("gpkg_contents", "gpkg_geometry_columns", "gpkg_extensions", "gpkg_ogr_contents",
+                 "gpkg_data_columns", "gpkg_metadata_reference")
+BUSY_TIMEOUT_MS = 60_000
+
+
+def _key(path) -> str:
+    return os.path.realpath(str(path))
+
+
+def active(path) -> "Transaction | None":
+    """The open transaction of this process on the project at ``path``, if any."""
+    if not _ACTIVE:
+        return None
+    return _ACTIVE.get(_key(path))
+
+
+def _q(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def connect(path, *, timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+    """A plain SQLite connection to a project (autocommit; the caller issues BEGIN)."""
+    con = sqlite3.connect(str(path), isolation_level=None, timeout=timeout_ms / 1000)
+    con.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
+    return con
+
+
+def enable_wal(path) -> None:
+    con = connect(path)
+    try:
+        con.execute("PRAGMA journal_mode = WAL")
+    finally:
+        con.close()
+
+
+def _clean_stale_staging(path: Path) -> None:
+    """Delete staging files a killed writer left behind (the caller holds the project lock)."""
+    for f in glob.glob(str(path.with_name(f".{path.stem}.stage-*"))):
+        try:
+            os.unlink(f)
+        except OSError:
+            pass
+
+
+class Transaction:
+    """The writes of one operation on a GeoPackage project (see the module docstring)."""
+
+    def __init__(self, project):
+        self.project = project
+        self.path = Path(project.path)
+        self.staging: str | None = None
+        self.modes: dict = {}  # staged table -> "replace" | "append"
+        self.steps: list = []  # ("table", name) | ("sql", sql, rows)
+        self.batch: str | None = None
+        self.meta: dict = {}
+
+    # -- staging -------------------------------------------------------------------------------
+    def _stage_file(self) -> str:
+        if self.staging is None:
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.stage-{os.getpid()}-", suffix=".gpkg",
+                                       dir=self.path.parent)
+            os.close(fd)
+            os.unlink(tmp)  # GDAL creates the file itself
+            self.staging = tmp
+        return self.staging
+
+    def target(self, table: str, append: bool) -> tuple[str, bool]:
+        """Where GDAL writes ``table`` for this operation: (staging path, append there?)."""
+        stg = self._stage_file()
+        mode = self.modes.get(table)
+        if ("table", table) not in self.steps:
+            self.steps.append(("table", table))
+        if not append:
+            self.modes[table] = "replace"
+            return stg, False
+        if mode is None:
+            self.modes[table] = "append"
+            return stg, False
+        return stg, True
+
+    def sql(self, sql: str, rows) -> None:
+        """Run ``sql`` with each parameter row of ``rows`` at commit (keyed updates and deletes)."""
+        self.steps.append(("sql", sql, list(rows)))
+
+    def sources(self, table: str) -> list:
+        """The files to read ``table`` from, as this operation sees it."""
+        mode = self.modes.get(table)
+        if mode == "replace":
+            return [self.staging]
+        if mode == "append":
+            return ([str(self.path)] if table in _project_layers(self.path) else []) + [self.staging]
+        return [str(self.path)]
+
+    def discard(self) -> None:
+        if self.staging:
+            for extra in ("", "-journal", "-wal", "-shm"):
+                if os.path.exists(self.staging + extra):
+                    os.unlink(self.staging + extra)
+
+    # -- commit --------------------------------------------------------------------------------
+    def commit(self, source: dict) -> None:
+        from . import log
+
+        con = connect(self.path)
+        try:
+            con.execute("PRAGMA journal_mode = WAL")
+            con.execute("PRAGMA synchronous = NORMAL")
+            if self.staging and os.path.exists(self.staging):
+                con.execute("ATTACH DATABASE ? AS stg", (self.staging,))
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                log.ensure_tables(con)
+                log.begin_session(con, source)
+                replaced = set()
+                for step in self.steps:
+                    if step[0] == "table":
+                        name = step[1]
+                        if self.modes[name] == "append" and _has_table(con, "main", name):
+                            _append(con, name)
+                        else:
+                            logged = log.is_logged(self.project, name)
+                            _replace(con, name, logged=logged)
+                            if logged:
+                                log.log_inserts(con, self.project, name)
+                            replaced.add(name)
+                    else:
+                        con.executemany(step[1], step[2])
+                log.install_triggers(con, self.project, force=replaced)
+                meta = dict(self.meta, updated=_dt.datetime.now().replace(microsecond=0).isoformat())
+                for k, v in meta.items():
+                    cur = con.execute("UPDATE surveytools_meta SET value = ? WHERE key = ?", (str(v), k))
+                    if cur.rowcount == 0:
+                        con.execute("INSERT INTO surveytools_meta(key, value) VALUES (?, ?)", (k, str(v)))
+                log.end_session(con)
+                con.execute("COMMIT")
+            except BaseException:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                raise
+            if self.staging and os.path.exists(self.staging):
+                con.execute("DETACH DATABASE stg")
+            try:  # fold the log into the file now; readers in the middle of a read make this a no-op
+                con.execute("PRAGMA busy_timeout = 200")
+                con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.OperationalError:
+                pass
+        finally:
+            con.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# the SQL that moves staged tables into the project
+
+def _has_table(con, schema: str, name: str) -> bool:
+    return con.execute(f"SELECT 1 FROM {schema}.sqlite_master WHERE type = 'table' AND name = ?",
+                       (name,)).fetchone() is not None
+
+
+def _columns(con, schema: str, table: str) -> list:
+    return [(r[1], r[2], r[5]) for r in con.execute(f"PRAGMA {schema}.table_info({_q(table)})")]
+
+
+def _rtrees(con, schema: str, table: str) -> list:
+    if not _has_table(con, schema, "gpkg_extensions"):
+        return []
+    rows = con.execute(f"SELECT column_name FROM {schema}.gpkg_extensions WHERE lower(table_name) = lower(?) "
+                       "AND extension_name = 'gpkg_rtree_index'", (table,)).fetchall()
+    return [f"rtree_{table}_{r[0]}" for r in rows if _has_table(con, schema, f"rtree_{table}_{r[0]}")]
+
+
+def _triggers(con, schema: str, table: str) -> list:
+    return con.execute(f"SELECT name, sql FROM {schema}.sqlite_master WHERE type = 'trigger' AND tbl_name = ?",
+                       (table,)).fetchall()
+
+
+def _copy_system_rows(con, table: str) -> None:
+    for sys_t in SYSTEM_TABLES:
+        if not _has_table(con, "stg", sys_t):
+            continue
+        if not _has_table(con, "main", sys_t):
+            sql = con.execute("SELECT sql FROM stg.sqlite_master WHERE name = ?", (sys_t,)).fetchone()[0]
+            con.execute(sql)
+        main_cols = [c[0] for c in _columns(con, "main", sys_t)]
+        cols = [c[0] for c in _columns(con, "stg", sys_t) if c[0] in main_cols]
+        cl = ", ".join(_q(c) for c in cols)
+        con.execute(f"INSERT INTO main.{sys_t} ({cl}) SELECT {cl} FROM stg.{sys_t} WHERE lower(table_name) = lower(?)",
+                    (table,))
+    # a CRS the project does not have yet
+    con.execute("INSERT INTO main.gpkg_spatial_ref_sys SELECT * FROM stg.gpkg_spatial_ref_sys s WHERE s.srs_id IN "
+                "(SELECT srs_id FROM stg.gpkg_contents WHERE lower(table_name) = lower(?)) AND s.srs_id NOT IN "
+                "(SELECT srs_id FROM main.gpkg_spatial_ref_sys)", (table,))
+
+
+def _drop(con, table: str, *, logged: bool) -> None:
+    """Drop a project table with everything GDAL keeps about it; a logged table's rows are deleted
+    first, so the edit log keeps their old values."""
+    if not _has_table(con, "main", table):
+        return
+    from . import log
+
+    for name, _ in _triggers(con, "main", table):
+        if not (logged and name.startswith(log.TRIGGER_PREFIX)):
+            con.execute(f"DROP TRIGGER main.{_q(name)}")
+    if logged:
+        con.execute(f"DELETE FROM main.{_q(table)}")
+    for rt in _rtrees(con, "main", table):
+        con.execute(f"DROP TABLE main.{_q(rt)}")
+    con.execute(f"DROP TABLE main.{_q(table)}")
+    for sys_t in SYSTEM_TABLES:
+        if _has_table(con, "main", sys_t):
+            con.execute(f"DELETE FROM main.{sys_t} WHERE lower(table_name) = lower(?)", (table,))
+
+
+def _replace(con, table: str, *, logged: bool) -> None:
+    _drop(con, table, logged=logged)
+    rows = con.execute("SELECT type, name, sql FROM stg.sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL",
+                       (table,)).fetchall()
+    create = [sql for typ, name, sql in rows if typ == "table"]
+    if not create:
+        raise RuntimeError(f"staged table {table} is missing")
+    con.execute(create[0])
+    con.execute(f"INSERT INTO main.{_q(table)} SELECT * FROM stg.{_q(table)}")
+    for typ, name, sql in rows:
+        if typ == "index":
+            con.execute(sql)
+    _copy_system_rows(con, table)
+    for rt in _rtrees(con, "stg", table):
+        sql = con.execute("SELECT sql FROM stg.sqlite_master WHERE name = ?", (rt,)).fetchone()[0]
+        con.execute(sql)
+        con.execute(f"INSERT INTO main.{_q(rt)} SELECT * FROM stg.{_q(rt)}")
+    for typ, name, sql in rows:
+        if typ == "trigger":
+            con.execute(sql)
+
+
+def _append(con, table: str) -> None:
+    main_cols = _columns(con, "main", table)
+    stg_cols = _columns(con, "stg", table)
+    pk = next((c[0] for c in main_cols if c[2]), "fid")
+    spk = next((c[0] for c in stg_cols if c[2]), "fid")
+    have = {c[0] for c in main_cols}
+    for name, typ, is_pk in stg_cols:
+        if not is_pk and name not in have:
+            con.execute(f"ALTER TABLE main.{_q(table)} ADD COLUMN {_q(name)} {typ}")
+    cols = [c[0] for c in stg_cols if not c[2]]
+    seq = 0
+    if _has_table(con, "main", "sqlite_sequence"):
+        r = con.execute("SELECT seq FROM main.sqlite_sequence WHERE name = ?", (table,)).fetchone()
+        seq = int(r[0]) if r and r[0] is not None else 0
+    top = con.execute(f"SELECT max({_q(pk)}) FROM main.{_q(table)}").fetchone()[0] or 0
+    base = max(seq, int(top))
+    main_rt = _rtrees(con, "main", table)
+    stg_rt = _rtrees(con, "stg", table)
+    parked = []
+    if main_rt and stg_rt:
+        for name, sql in _triggers(con, "main", table):
+            if name.startswith("rtree_"):
+                parked.append(sql)
+                con.execute(f"DROP TRIGGER main.{_q(name)}")
+    cl = ", ".join(_q(c) for c in cols)
+    con.execute(f"INSERT INTO main.{_q(table)} ({_q(pk)}, {cl}) SELECT {_q(spk)} + ?, {cl} FROM stg.{_q(table)} "
+                f"ORDER BY {_q(spk)}", (base,))
+    if parked:
+        con.execute(f"INSERT INTO main.{_q(main_rt[0])} SELECT id + ?, minx, maxx, miny, maxy FROM stg.{_q(stg_rt[0])}",
+                    (base,))
+        for sql in parked:
+            con.execute(sql)
+    # widen the layer's extent in gpkg_contents
+    ext = con.execute("SELECT min_x, min_y, max_x, max_y FROM stg.gpkg_contents WHERE lower(table_name) = lower(?)",
+                      (table,)).fetchone()
+    if ext and ext[0] is not None:
+        con.execute("UPDATE main.gpkg_contents SET min_x = min(coalesce(min_x, ?), ?), min_y = min(coalesce(min_y, ?), ?), "
+                    "max_x = max(coalesce(max_x, ?), ?), max_y = max(coalesce(max_y, ?), ?), "
+                    "last_change = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE lower(table_name) = lower(?)",
+                    (ext[0], ext[0], ext[1], ext[1], ext[2], ext[2], ext[3], ext[3], table))
+    else:
+        con.execute("UPDATE main.gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+                    "WHERE lower(table_name) = lower(?)", (table,))
+
+
+# ------------------------------------------------------------------------------------------------
+# reads that see the operation's own writes
+
+def _project_layers(path) -> list:
+    import pyogrio
+
+    return [str(n) for n, _ in pyogrio.list_layers(str(path))]
+
+
+def list_layers(path) -> list:
+    tx = active(path)
+    names = _project_layers(path)
+    if tx is not None:
+        names += [t for t in tx.modes if t not in names]
+    return names
+
+
+def read_arrow(path, layer: str, **kw):
+    """``pyogrio.read_arrow`` (meta, table) of ``layer`` as the current operation sees it."""
+    import pyarrow as pa
+    import pyogrio
+
+    tx = active(path)
+    srcs = tx.sources(layer) if tx is not None else [str(path)]
+    parts = [pyogrio.read_arrow(s, layer=layer, **kw) for s in srcs]
+    if len(parts) == 1:
+        return parts[0]
+    meta = parts[0][0]
+    tables = [t for _, t in parts]
+    names = [n for n in tables[0].column_names]
+    tables = [tables[0]] + [t.select([n for n in names if n in t.column_names]) for t in tables[1:]]
+    try:
+        tab = pa.concat_tables(tables, promote_options="default")
+    except TypeError:
+        tab = pa.concat_tables(tables, promote=True)
+    return meta, tab
+
+
+def read_dataframe(path, layer: str, **kw):
+    """``pyogrio.read_dataframe`` of ``layer`` as the current operation sees it."""
+    import pandas as pd
+    import pyogrio
+
+    tx = active(path)
+    srcs = tx.sources(layer) if tx is not None else [str(path)]
+    parts = [pyogrio.read_dataframe(s, layer=layer, **kw) for s in srcs]
+    if len(parts) == 1:
+        return parts[0]
+    out = pd.concat(parts, ignore_index=True)
+    if hasattr(parts[0], "geometry") and "geometry" in out.columns:
+        import geopandas as gpd
+
+        out = gpd.GeoDataFrame(out, geometry="geometry", crs=parts[0].crs)
+    return out
+
+
+def feature_count(path, layer: str) -> int:
+    import pyogrio
+
+    tx = active(path)
+    srcs = tx.sources(layer) if tx is not None else [str(path)]
+    return sum(int(pyogrio.read_info(s, layer=layer)["features"]) for s in srcs)
+
+
+def field_names(path, layer: str) -> list:
+    import pyogrio
+
+    tx = active(path)
+    srcs = tx.sources(layer) if tx is not None else [str(path)]
+    out = []
+    for s in srcs:
+        out += [str(f) for f in pyogrio.read_info(s, layer=layer)["fields"] if str(f) not in out]
+    return out
+
+
+def table_exists(path, name: str) -> bool:
+    tx = active(path)
+    if tx is not None and name in tx.modes:
+        return True
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return con.execute("SELECT 1 FROM gpkg_contents WHERE table_name = ?", (name,)).fetchone() is not None
+    finally:
+        con.close()
+
+
+def write_target(path, layer: str, append: bool) -> tuple[str, bool]:
+    """Where a GDAL write of ``layer`` into ``path`` goes: the staging file when ``path`` is a
+    project inside a transaction of this process, else ``path`` itself."""
+    tx = active(path)
+    if tx is None:
+        return str(path), append
+    return tx.target(layer, append)
+
+
+def not_found(path) -> SurveyError:
+    return SurveyError(Text("项目库文件不存在", "the project file does not exist"), code="not_found", file=str(path))
