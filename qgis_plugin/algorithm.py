@@ -12,12 +12,14 @@ kind           Processing parameter                        value given to the op
 =============  ==========================================  ==========================================
 project        File (extension gpkg)                       path string
 project_new    FileDestination ("GeoPackage (*.gpkg)")     path string
-layer_in       VectorLayer                                 ``PATH[:LAYER]`` (non-file layers are
+layer_in       VectorLayer of the ``widget`` geometry          ``PATH[:LAYER]`` (non-file layers are
                                                            first written to a temporary GeoPackage)
 file_in        File (``Param.file_filter``)                path string
 file_out       FileDestination                             path string
 dir_out        FolderDestination                           path string
-string         String                                      string (``None`` when empty and optional)
+string         String (``widget`` date: DateTime of type       string (``None`` when empty and optional;
+               Date; scheme / release_target: a string     dates as ``YYYY-MM-DD``)
+               with this plugin's choice-or-file widget)
 int / float    Number (Integer / Double)                   int / float
 bool           Boolean                                     bool
 enum           Enum with static strings                    the chosen string, never the index
@@ -45,6 +47,7 @@ from qgis.core import (
     QgsProcessingOutputVectorLayer,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterCrs,
+    QgsProcessingParameterDateTime,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
@@ -95,6 +98,30 @@ def _source_type(member: str):
     return enum_value(f"Qgis.ProcessingSourceType.{member}",
                       f"QgsProcessing.SourceType.Type{member}",
                       f"QgsProcessing.Type{member}")
+
+
+#: ``Param.widget`` of a layer parameter → the Processing source type (QGIS 4 member name)
+LAYER_TYPES = {"point": "VectorPoint", "line": "VectorLine", "polygon": "VectorPolygon",
+               "any": "VectorAnyGeometry", "table": "Vector", "": "Vector"}
+
+
+def _layer_type(p):
+    return _source_type(LAYER_TYPES[p.widget or ""])
+
+
+def _date_type():
+    return enum_value("Qgis.ProcessingDateTimeParameterDataType.Date",
+                      "QgsProcessingParameterDateTime.Type.Date", "QgsProcessingParameterDateTime.Date")
+
+
+#: ``Param.widget`` of a string parameter → its dialog widget in :mod:`.widgets` (imported by
+#: Processing only when it builds a dialog)
+WRAPPERS = {"scheme": "SchemeWidgetWrapper", "release_target": "ReleaseTargetWidgetWrapper"}
+
+
+def _wrapper_metadata(widget: str) -> dict:
+    """Processing metadata naming this plugin's dialog widget for a string parameter."""
+    return {"widget_wrapper": {"class": f"{__package__}.widgets.{WRAPPERS[widget]}"}}
 
 
 def _wkt2():
@@ -249,7 +276,7 @@ class SurveyToolsAlgorithm(QgsProcessingAlgorithm):
             return d
         if p.multiple:
             if kind == "layer_in":
-                return QgsProcessingParameterMultipleLayers(name, desc, _source_type("Vector"),
+                return QgsProcessingParameterMultipleLayers(name, desc, _layer_type(p),
                                                             defaultValue=default, optional=optional)
             if kind in ("file_in", "project"):
                 return QgsProcessingParameterMultipleLayers(name, desc, _source_type("File"),
@@ -264,8 +291,8 @@ class SurveyToolsAlgorithm(QgsProcessingAlgorithm):
         if kind == "project_new":
             return QgsProcessingParameterFileDestination(name, desc, p.file_filter or GPKG_FILTER,
                                                          default, optional)
-        if kind == "layer_in":
-            return QgsProcessingParameterVectorLayer(name, desc, [_source_type("Vector")], default, optional)
+        if kind == "layer_in":  # filtered by geometry: never a table for a polygon parameter
+            return QgsProcessingParameterVectorLayer(name, desc, [_layer_type(p)], default, optional)
         if kind == "file_in":
             return QgsProcessingParameterFile(name, desc, _file_behavior(), "", default, optional,
                                               p.file_filter or "")
@@ -279,7 +306,12 @@ class SurveyToolsAlgorithm(QgsProcessingAlgorithm):
             return QgsProcessingParameterBoolean(name, desc, bool(default), False)
         if kind == "crs":
             return QgsProcessingParameterCrs(name, desc, default, optional)
-        return QgsProcessingParameterString(name, desc, default, False, optional)
+        if p.widget == "date":
+            return QgsProcessingParameterDateTime(name, desc, _date_type(), default, optional)
+        d = QgsProcessingParameterString(name, desc, default, False, optional)
+        if p.widget in ("scheme", "release_target"):
+            d.setMetadata(_wrapper_metadata(p.widget))
+        return d
 
     # -- running ------------------------------------------------------------------------------
     def processAlgorithm(self, parameters, context, feedback):
@@ -377,6 +409,9 @@ class SurveyToolsAlgorithm(QgsProcessingAlgorithm):
         if kind == "crs":
             crs = self.parameterAsCrs(parameters, name, context)
             return crs_to_string(crs) if crs.isValid() else self._unset(p)
+        if p.widget == "date":
+            when = self.parameterAsDateTime(parameters, name, context)
+            return when.date().toString("yyyy-MM-dd") if when.isValid() else self._unset(p)
         value = self.parameterAsString(parameters, name, context)
         return value if value != "" else self._unset(p)
 

@@ -17,7 +17,7 @@ P_PROJECT = Param("project", "project", Text("调查项目库（.gpkg）", "Surv
                   positional=True, file_filter="GeoPackage (*.gpkg)")
 P_SOURCE = Param("source", "layer_in", Text("普查数据：GeoPackage、Shapefile、GeoJSON、CSV 或 XLSX（PATH[:LAYER]）",
                                             "Survey data: GeoPackage, Shapefile, GeoJSON, CSV or XLSX (PATH[:LAYER])"),
-                 required=True, positional=True)
+                 required=True, positional=True, widget="table")
 P_MAPPING = Param("mapping", "file_in", Text("字段与类别对照表（YAML）；缺省时遇到无法对应的值会写出建议稿并停止",
                                              "Field and class mapping (YAML); without it, unmapped values stop the "
                                              "import and a proposed mapping is written"),
@@ -124,7 +124,7 @@ _LEVEL = {"unit_grid": ("单元网格", "unit grids"), "community": ("社区", "
                                                     "Match tolerance (m); default from the class's accuracy grade "
                                                     "(A 0.5, B 1, C 10 m)")),
                    P_MAPPING, P_SOURCE_CRS, P_COORDS,
-                   Param("date", "string", Text("变更日期 YYYY-MM-DD（默认今天）", "Change date YYYY-MM-DD (default today)"))])
+                   Param("date", "string", Text("变更日期 YYYY-MM-DD（默认今天）", "Change date YYYY-MM-DD (default today)"), widget="date")])
 def merge(project, source, tolerance=None, mapping=None, source_crs=None, coords=None, date=None, feedback=None) -> Result:
     from .merge import merge as run, summary_text
 

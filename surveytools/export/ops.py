@@ -32,7 +32,7 @@ def _is_pg(target: str) -> bool:
                      "the last release (by the change log, or by --street / --community)."),
            params=[P_PROJECT,
                    Param("to", "string", Text("发布目标：OUT.gpkg 或 postgresql://USER@HOST:PORT/DB[?schema=NAME]",
-                                              "Target: OUT.gpkg or postgresql://USER@HOST:PORT/DB[?schema=NAME]"), required=True),
+                                              "Target: OUT.gpkg or postgresql://USER@HOST:PORT/DB[?schema=NAME]"), required=True, widget="release_target"),
                    Param("incremental", "bool", Text("增量发布（仅 PostGIS）", "Incremental release (PostGIS only)"), default=False),
                    Param("street", "string", Text("增量发布：只推送该街道（9 位代码）", "Incremental: push this street only (9-digit code)")),
                    Param("community", "string", Text("增量发布：只推送该社区（12 位代码）", "Incremental: push this community only (12-digit code)"))])
@@ -156,7 +156,7 @@ def manual(project, out, formats="xlsx,html,pdf", feedback=None) -> Result:
                      "Upgrade a release (GeoPackage or PostGIS schema) of an older schema version to the current one, in one "
                      "transaction."),
            params=[Param("target", "string", Text("发布库：OUT.gpkg 或 postgresql://…[?schema=NAME]",
-                                                  "Release: OUT.gpkg or postgresql://…[?schema=NAME]"), required=True, positional=True)])
+                                                  "Release: OUT.gpkg or postgresql://…[?schema=NAME]"), required=True, positional=True, widget="release_target")])
 def migrate(target, feedback=None) -> Result:
     from .schema import SCHEMA_VERSION
 

@@ -59,7 +59,7 @@ def parse_op(address, county=None, feedback=None) -> Result:
                    Param("from", "file_in", Text("门牌/道路/地片/兴趣点输入（PATH[:LAYER] 或 .osm），可多次给出",
                                                  "Door plate / road / place / POI input (PATH[:LAYER] or .osm); repeatable"),
                          multiple=True, file_filter="GIS (*.gpkg *.shp *.geojson *.osm)"),
-                   Param("date", "string", Text("启用日期 YYYY-MM-DD（默认今天）", "Valid-from date YYYY-MM-DD (default today)"))])
+                   Param("date", "string", Text("启用日期 YYYY-MM-DD（默认今天）", "Valid-from date YYYY-MM-DD (default today)"), widget="date")])
 def build(project, feedback=None, date=None, **kw) -> Result:
     from ..project import Project
     from .base import build_base, check_sources, input_paths, read_sources
@@ -175,7 +175,7 @@ def batch_op(project, file, column, out, overwrite=False, feedback=None) -> Resu
                    Param("layer", "enum", Text("图层", "Layer"), choices=("road", "place", "poi"), default="road"),
                    Param("name", "string", Text("现用名称", "Current name"), required=True),
                    Param("new_name", "string", Text("新名称", "New name"), required=True),
-                   Param("date", "string", Text("更名日期 YYYY-MM-DD（默认今天）", "Date of the rename YYYY-MM-DD (default today)"))])
+                   Param("date", "string", Text("更名日期 YYYY-MM-DD（默认今天）", "Date of the rename YYYY-MM-DD (default today)"), widget="date")])
 def rename_op(project, name, new_name, layer="road", date=None, feedback=None) -> Result:
     from ..project import Project
     from .history import rename

@@ -78,17 +78,17 @@ def area_report(codes, comm_codes, areas, names, reasons, params) -> tuple[pd.Da
            params=[
                P_PROJECT,
                Param("communities", "layer_in", Text("社区面图层（含 12 位社区代码）", "Community polygons (with 12-digit codes)"),
-                     required=True),
+                     required=True, widget="polygon"),
                Param("lines", "layer_in", Text("线状地物图层（道路中心线、河流、铁路、围墙…），可多次给出",
                                               "Linear features (road centre lines, rivers, railways, walls …); repeatable"),
-                     multiple=True),
+                     multiple=True, widget="line"),
                Param("target_area", "float", Text("目标网格面积（m²）", "Target grid area (m²)")),
                Param("min_area", "float", Text("最小网格面积（m²）", "Minimum grid area (m²)")),
                Param("max_area", "float", Text("最大网格面积（m²）", "Maximum grid area (m²)")),
-               Param("workload", "layer_in", Text("工作量图层（部件或建筑），用于负载均衡", "Workload layer (components or buildings) to balance load")),
+               Param("workload", "layer_in", Text("工作量图层（部件或建筑），用于负载均衡", "Workload layer (components or buildings) to balance load"), widget="any"),
                Param("code_field", "string", Text("社区代码字段（默认自动识别）", "Community code field (detected by default)")),
                Param("name_field", "string", Text("社区名称字段（默认自动识别）", "Community name field (detected by default)")),
-               Param("date", "string", Text("初始日期 YYYY-MM-DD（默认今天）", "Initial date YYYY-MM-DD (default today)")),
+               Param("date", "string", Text("初始日期 YYYY-MM-DD（默认今天）", "Initial date YYYY-MM-DD (default today)"), widget="date"),
                Param("repair", "bool", Text("修复无效的社区面（否则报错）", "Repair invalid community polygons (otherwise an error)"), default=False),
                Param("overwrite", "bool", Text("替换项目中已有的单元网格", "Replace unit grids already in the project"), default=False),
            ])
@@ -232,7 +232,7 @@ def divide(project, communities, lines=None, target_area=None, min_area=None, ma
                Param("keep_existing", "bool", Text("保留已有的有效编码，新网格接续编号", "Keep valid existing codes; new grids continue the serials"),
                      default=False),
                Param("target_area", "float", Text("目标网格面积（m²），决定分行高度", "Target grid area (m²); sets the row height")),
-               Param("date", "string", Text("新网格的初始日期 YYYY-MM-DD（默认今天）", "Initial date of new grids YYYY-MM-DD (default today)")),
+               Param("date", "string", Text("新网格的初始日期 YYYY-MM-DD（默认今天）", "Initial date of new grids YYYY-MM-DD (default today)"), widget="date"),
            ])
 def code(project, keep_existing=False, target_area=None, date=None, feedback=None) -> Result:
     import shapely
@@ -326,10 +326,10 @@ IMPORT_CODE_NAMES = ["BGID", "DYWGBSM", "单元网格标识码", "网格编码",
            params=[
                P_PROJECT,
                Param("source", "layer_in", Text("已编码的单元网格图层", "Layer of coded unit grids"), required=True,
-                     positional=True),
+                     positional=True, widget="polygon"),
                Param("code_field", "string", Text("网格编码字段（默认自动识别）", "Grid code field (detected by default)")),
                Param("date", "string", Text("缺少初始日期时使用的日期 YYYY-MM-DD（默认今天）",
-                                            "Date used where the initial date is missing, YYYY-MM-DD (default today)")),
+                                            "Date used where the initial date is missing, YYYY-MM-DD (default today)"), widget="date"),
                Param("repair", "bool", Text("修复无效的网格面", "Repair invalid grid polygons"), default=False),
                Param("overwrite", "bool", Text("替换项目中已有的单元网格", "Replace unit grids already in the project"), default=False),
            ])
@@ -458,8 +458,8 @@ def import_(project, source, code_field=None, date=None, repair=False, overwrite
                      "components are re-located to the new grids."),
            params=[
                P_PROJECT,
-               Param("redrawn", "layer_in", Text("重划后的单元网格图层", "The redrawn unit grids"), required=True),
-               Param("date", "string", Text("变更日期 YYYY-MM-DD（默认今天）", "Change date YYYY-MM-DD (default today)")),
+               Param("redrawn", "layer_in", Text("重划后的单元网格图层", "The redrawn unit grids"), required=True, widget="polygon"),
+               Param("date", "string", Text("变更日期 YYYY-MM-DD（默认今天）", "Change date YYYY-MM-DD (default today)"), widget="date"),
                Param("keep_iou", "float", Text("视为不变的最小重叠度（交并比）", "Minimum overlap (IoU) to count as unchanged"), default=0.95),
                Param("min_share", "float", Text("计入匹配的最小重叠比例", "Minimum overlap share that counts as a match"), default=0.05),
            ])
@@ -583,7 +583,7 @@ def _write_change_layer(work, gdf) -> None:
                                           "Kind: work grids or responsibility grids"), choices=("work", "responsibility"),
                      required=True),
                Param("members", "layer_in", Text("范围面图层或对照表（含聚合编码）", "Area polygons or a table (with the aggregate codes)"),
-                     required=True),
+                     required=True, widget="table"),
                Param("code_field", "string", Text("聚合编码字段（默认自动识别）", "Aggregate code field (detected by default)")),
                Param("name_field", "string", Text("聚合名称字段", "Aggregate name field")),
                Param("grid_field", "string", Text("对照表中的单元网格编码字段", "Unit grid code field of a table")),

@@ -55,10 +55,10 @@ ACCEPTED_TABLE = "validation_accepted"
                Param("out", "dir_out", Text("输出目录", "Output folder"), required=True),
                Param("scheme", "string", Text("检查方案：名称（在标准配置的 schemes/ 中查找）或 YAML 文件路径",
                                               "Check scheme: a name (looked up in the profile's schemes/) or a YAML file"),
-                     default="default"),
+                     default="default", widget="scheme"),
                Param("checkpoints", "layer_in", Text("检查点图层（独立测量的点，带部件标识码），用于位置精度检查",
                                                      "Check points (independently measured, with the component ID) for the "
-                                                     "position accuracy check")),
+                                                     "position accuracy check"), widget="point"),
                Param("checkpoint_id_field", "string", Text("检查点的部件标识码字段（默认自动识别）",
                                                            "Component ID field of the check points (detected by default)")),
                Param("write_project", "bool", Text("把结果写入项目库的 validation_* 表", "Write the results into the project's validation_* tables"),
@@ -167,7 +167,7 @@ def accept(project, rule, layer, feature_id=None, field=None, note=None, feedbac
                      "List the validation rule catalogue and the steps of a profile's check scheme."),
            params=[
                Param("profile", "string", Text("标准配置", "Profile"), default="cjt"),
-               Param("scheme", "string", Text("检查方案名称或文件", "Check scheme name or file"), default="default"),
+               Param("scheme", "string", Text("检查方案名称或文件", "Check scheme name or file"), default="default", widget="scheme"),
            ])
 def rules(profile="cjt", scheme="default", feedback=None) -> Result:
     from ..profiles import load_profile
