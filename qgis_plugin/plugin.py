@@ -73,6 +73,7 @@ class SurveyToolsPlugin:
         for name, text, slot in (
                 ("surveytoolsShowPanel", tr("Project panel"), self.show_panel),
                 ("surveytoolsShowResults", tr("Validation results"), self.show_results),
+                ("surveytoolsMapping", tr("Field and class mapping") + "…", self.show_mapping),
                 ("surveytoolsCheckDeps", tr("Check Python dependencies"), lambda: self.check_dependencies(True)),
                 ("surveytoolsShowToolbox", tr("Show SurveyTools in the Processing Toolbox"), self.show_toolbox)):
             action = QAction(QIcon(ICON_PATH), text, main)
@@ -89,6 +90,15 @@ class SurveyToolsPlugin:
             import traceback
             log(f"panels: {type(exc).__name__}: {exc}\n{traceback.format_exc()}", "Critical")
         self.check_dependencies(False)
+
+    def show_mapping(self):
+        """The field and class mapping dialog for the open project (or one chosen in the dialog)."""
+        from .mapping_dialog import open_mapping_dialog
+
+        loaded = getattr(getattr(self, "project_dock", None), "project", None)
+        sp = getattr(loaded, "sp", None)
+        project = sp.path if sp is not None and getattr(sp, "kind", "") == "gpkg" else None
+        return open_mapping_dialog(self.iface.mainWindow() if self.iface is not None else None, project)
 
     # -- panels -------------------------------------------------------------------------------
     def _create_docks(self):

@@ -32,6 +32,7 @@ OPERATION_MODULES = [
     "surveytools.geocode.ops",
     "surveytools.validate.ops",
     "surveytools.responsibility.ops", "surveytools.export.ops",
+    "surveytools.components.mapping_ops",
 ]
 
 #: Parameter kinds understood by the CLI and the Processing wrapper.

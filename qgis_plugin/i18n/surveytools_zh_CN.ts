@@ -407,5 +407,89 @@
         <source>A false positive needs a reason.</source>
         <translation>接受误报必须填写理由。</translation>
     </message>
+    <message>
+        <source>Choose a file</source>
+        <translation>选择文件</translation>
+    </message>
+    <message>
+        <source>Class</source>
+        <translation>类别</translation>
+    </message>
+    <message>
+        <source>Classes</source>
+        <translation>类别</translation>
+    </message>
+    <message>
+        <source>Column</source>
+        <translation>列</translation>
+    </message>
+    <message>
+        <source>Do not import</source>
+        <translation>不导入（skip）</translation>
+    </message>
+    <message>
+        <source>Everything is mapped.</source>
+        <translation>已全部对应。</translation>
+    </message>
+    <message>
+        <source>Field and class mapping</source>
+        <translation>字段与类别对照</translation>
+    </message>
+    <message>
+        <source>Fields</source>
+        <translation>字段</translation>
+    </message>
+    <message>
+        <source>How it matched</source>
+        <translation>对应依据</translation>
+    </message>
+    <message>
+        <source>PostgreSQL connection {name}: {url}</source>
+        <translation>PostgreSQL 连接 {name}：{url}</translation>
+    </message>
+    <message>
+        <source>Profile field</source>
+        <translation>标准字段</translation>
+    </message>
+    <message>
+        <source>Records</source>
+        <translation>条数</translation>
+    </message>
+    <message>
+        <source>Save the mapping</source>
+        <translation>保存对照表</translation>
+    </message>
+    <message>
+        <source>Show only unmapped rows</source>
+        <translation>只显示未对应的行</translation>
+    </message>
+    <message>
+        <source>Source field</source>
+        <translation>源字段</translation>
+    </message>
+    <message>
+        <source>Source value</source>
+        <translation>源类别值</translation>
+    </message>
+    <message>
+        <source>Survey data</source>
+        <translation>普查数据</translation>
+    </message>
+    <message>
+        <source>unmapped</source>
+        <translation>未对应</translation>
+    </message>
+    <message>
+        <source>{count} rows are still unmapped; intake stops until they are mapped or skipped. Save anyway?</source>
+        <translation>还有 {count} 行未对应；在全部对应或设为不导入之前，入库会停止。仍要保存吗？</translation>
+    </message>
+    <message>
+        <source>{count} unmapped</source>
+        <translation>{count} 项未对应</translation>
+    </message>
+    <message>
+        <source>suggestion</source>
+        <translation>建议</translation>
+    </message>
 </context>
 </TS>

@@ -205,8 +205,12 @@ def _sample(table: pa.Table, col: str, k: int = 200) -> list:
 
 
 def prepare(proj, source, *, mapping=None, source_crs=None, coords=None, group: str = "component",
-            command: str = "", feedback=None, stream: bool = False) -> Prepared:
-    """Read ``source`` and map it onto the project's profile (see the module docstring)."""
+            command: str = "", feedback=None, stream: bool = False, propose_only: bool = False):
+    """Read ``source`` and map it onto the project's profile (see the module docstring).
+
+    ``propose_only``: stop after matching and return ``{"path", "matches", "class_rows"}`` (the
+    field matches and class rows of the proposed mapping, see :func:`.mapping.write_proposal`)
+    whether or not everything is mapped; nothing is written."""
     from ..crs import resolve_crs
 
     prof = proj.profile
@@ -280,6 +284,8 @@ def prepare(proj, source, *, mapping=None, source_crs=None, coords=None, group: 
     unmapped_c = [{"value": r["value"], "column": r["column"], "count": r["count"],
                    "suggestions": [{"code": c, "name": cm.name_of.get(c), "score": s, "why": w} for c, s, w in r["suggestions"]]}
                   for r in class_rows if not r["code"]]
+    if propose_only:
+        return {"path": layers[0].info.path, "matches": matches, "class_rows": class_rows}
     id_ok = group == "component" and _id_column(role_of)
     if unmapped_f or unmapped_c or (not class_cols and not id_ok):
         if not class_cols and not id_ok and not unmapped_f:
