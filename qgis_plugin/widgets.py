@@ -8,8 +8,9 @@ helps to choose it.
   ``postgresql://USER@HOST:PORT/DB`` without the password: libpq takes it from the connection's
   service, ``~/.pgpass`` or ``PGPASSWORD``) and a button to pick a ``.gpkg`` file.
 
-The wrappers are named in the parameter's ``widget_wrapper`` metadata and imported by Processing
-only when it builds a dialog.
+The wrappers are named in the parameter's ``widget_wrapper`` metadata; Processing looks them up
+only when it builds a dialog, and only then are the classes made (on top of Processing's own
+``WidgetWrapper``), so importing this module imports nothing beyond ``qgis``.
 """
 from __future__ import annotations
 
@@ -21,12 +22,6 @@ from qgis.core import QgsDataSourceUri, QgsProviderRegistry
 from qgis.PyQt.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QToolButton, QWidget
 
 from .compat import tr
-
-try:  # QGIS's Processing plugin (part of every QGIS install)
-    from processing.gui.wrappers import WidgetWrapper
-except ImportError:  # pragma: no cover - Processing disabled: the dialogs do not exist either
-    WidgetWrapper = object
-
 
 def standards_dirs() -> list:
     """The standards folders the library would read (``$SURVEYTOOLS_STANDARDS``, ``standards/``
@@ -76,70 +71,86 @@ def postgres_url(uri: str) -> str:
     return f"postgresql://{user}{host}{port}/{quote(u.database())}"
 
 
-class _ChoiceOrFileWrapper(WidgetWrapper):
-    """An editable combo box of named choices plus a file button; the value is a string."""
+def _make_wrappers() -> dict:
+    """The wrapper classes, built on Processing's ``WidgetWrapper`` (imported here, when a dialog
+    needs them)."""
+    from processing.gui.wrappers import WidgetWrapper
 
-    FILE_FILTER = ""
+    class _ChoiceOrFileWrapper(WidgetWrapper):
+        """An editable combo box of named choices plus a file button; the value is a string."""
 
-    def choices(self) -> list:
-        """``[(label, value)]``"""
-        return []
+        FILE_FILTER = ""
 
-    def createWidget(self, **kwargs):
-        box = QWidget()
-        lay = QHBoxLayout(box)
-        lay.setContentsMargins(0, 0, 0, 0)
-        self.combo = QComboBox(box)
-        self.combo.setEditable(True)
-        self.combo.setObjectName("surveytools_choice")
-        for label, value in self.choices():
-            self.combo.addItem(label, value)
-        self.combo.setToolTip(self.parameterDefinition().description())
-        lay.addWidget(self.combo, 1)
-        self.button = QToolButton(box)
-        self.button.setText("…")
-        self.button.setToolTip(tr("Choose a file"))
-        self.button.clicked.connect(self.pick_file)
-        lay.addWidget(self.button)
-        return box
+        def choices(self) -> list:
+            """``[(label, value)]``"""
+            return []
 
-    def pick_file(self):
-        path, _ = QFileDialog.getOpenFileName(self.widget, tr("Choose a file"), "", self.FILE_FILTER)
-        if path:
-            self.setValue(path)
+        def createWidget(self, **kwargs):
+            box = QWidget()
+            lay = QHBoxLayout(box)
+            lay.setContentsMargins(0, 0, 0, 0)
+            self.combo = QComboBox(box)
+            self.combo.setEditable(True)
+            self.combo.setObjectName("surveytools_choice")
+            for label, value in self.choices():
+                self.combo.addItem(label, value)
+            self.combo.setToolTip(self.parameterDefinition().description())
+            lay.addWidget(self.combo, 1)
+            self.button = QToolButton(box)
+            self.button.setText("…")
+            self.button.setToolTip(tr("Choose a file"))
+            self.button.clicked.connect(self.pick_file)
+            lay.addWidget(self.button)
+            return box
 
-    def setValue(self, value):
-        value = "" if value is None else str(value)
-        for i in range(self.combo.count()):
-            if self.combo.itemData(i) == value:
-                self.combo.setCurrentIndex(i)
-                return
-        self.combo.setEditText(value)
+        def pick_file(self):
+            path, _ = QFileDialog.getOpenFileName(self.widget, tr("Choose a file"), "", self.FILE_FILTER)
+            if path:
+                self.setValue(path)
 
-    def value(self):
-        text = self.combo.currentText().strip()
-        i = self.combo.findText(text)
-        if i >= 0 and self.combo.itemData(i):
-            return self.combo.itemData(i)
-        return text or None
+        def setValue(self, value):
+            value = "" if value is None else str(value)
+            for i in range(self.combo.count()):
+                if self.combo.itemData(i) == value:
+                    self.combo.setCurrentIndex(i)
+                    return
+            self.combo.setEditText(value)
 
-
-class SchemeWidgetWrapper(_ChoiceOrFileWrapper):
-    FILE_FILTER = "YAML (*.yaml *.yml)"
-
-    def choices(self) -> list:
-        return [(name, name) for name in known_schemes()]
+        def value(self):
+            text = self.combo.currentText().strip()
+            i = self.combo.findText(text)
+            if i >= 0 and self.combo.itemData(i):
+                return self.combo.itemData(i)
+            return text or None
 
 
-class ReleaseTargetWidgetWrapper(_ChoiceOrFileWrapper):
-    FILE_FILTER = "GeoPackage (*.gpkg)"
+    class SchemeWidgetWrapper(_ChoiceOrFileWrapper):
+        FILE_FILTER = "YAML (*.yaml *.yml)"
 
-    def choices(self) -> list:
-        return [(tr("PostgreSQL connection {name}: {url}").format(name=name, url=url), url)
-                for name, url in postgres_targets()]
+        def choices(self) -> list:
+            return [(name, name) for name in known_schemes()]
 
-    def pick_file(self):
-        path, _ = QFileDialog.getSaveFileName(self.widget, tr("Choose a file"), "", self.FILE_FILTER)
-        if path:
-            self.setValue(path if path.lower().endswith(".gpkg") else path + ".gpkg")
 
+    class ReleaseTargetWidgetWrapper(_ChoiceOrFileWrapper):
+        FILE_FILTER = "GeoPackage (*.gpkg)"
+
+        def choices(self) -> list:
+            return [(tr("PostgreSQL connection {name}: {url}").format(name=name, url=url), url)
+                    for name, url in postgres_targets()]
+
+        def pick_file(self):
+            path, _ = QFileDialog.getSaveFileName(self.widget, tr("Choose a file"), "", self.FILE_FILTER)
+            if path:
+                self.setValue(path if path.lower().endswith(".gpkg") else path + ".gpkg")
+
+    return {"SchemeWidgetWrapper": SchemeWidgetWrapper, "ReleaseTargetWidgetWrapper": ReleaseTargetWidgetWrapper}
+
+
+WRAPPER_NAMES = ("SchemeWidgetWrapper", "ReleaseTargetWidgetWrapper")
+
+
+def __getattr__(name):  # PEP 562: Processing resolves "<plugin>.widgets.SchemeWidgetWrapper" here
+    if name in WRAPPER_NAMES:
+        globals().update(_make_wrappers())
+        return globals()[name]
+    raise AttributeError(name)

@@ -120,3 +120,18 @@ def test_widget_metadata_is_checked_in_the_registry():
     with pytest.raises(ValueError):
         Param("layer", "layer_in", Text("x", "x"), widget="polygons")
     assert Param("layer", "layer_in", Text("x", "x"), widget="polygon").widget == "polygon"
+
+
+def test_importing_the_widgets_imports_nothing_but_qgis():
+    """Processing's WidgetWrapper is imported only when a dialog asks for a wrapper class."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    code = ("import sys; sys.path.insert(0, %r); import qgis_plugin.widgets as w; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('processing', 'pandas', 'numpy', 'yaml')]; "
+            "print(bad); assert not bad, bad; w.SchemeWidgetWrapper; assert 'processing.gui.wrappers' in sys.modules"
+            % str(root))
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
