@@ -213,7 +213,12 @@ def test_error_layers_carry_qgis_styles_by_severity_with_report_only_rows_hidden
         assert error.get("checkstate", "1") == "1"
         sym = [s for s in root.iter("symbol") if s.get("name") == error.get("symbol")][0]
         assert "220,0,0" in ET.tostring(sym, encoding="unicode")
-    # the project's validation layers too; a second run replaces the rows instead of adding more
+    # the project's validation layers too; a second run replaces the rows instead of adding more,
+    # and a style someone saved for another layer stays
+    from surveytools.export.styles import error_style_rows, write_gpkg_styles
+
+    mine = dict(error_style_rows({"components_point": "point"})[0], styleName="my own", styleQML="<qgis/>")
+    write_gpkg_styles(work_copy, [mine])
     for sub in ("p1", "p2"):
         _run(work_copy, tmp_path / sub, write_project=True)
     con = sqlite3.connect(work_copy)
@@ -221,6 +226,10 @@ def test_error_layers_carry_qgis_styles_by_severity_with_report_only_rows_hidden
     con.close()
     assert [n for n in names if n.startswith("validation_errors_")] == [
         "validation_errors_line", "validation_errors_point", "validation_errors_polygon"]
+    con = sqlite3.connect(work_copy)
+    assert con.execute("SELECT styleName, styleQML FROM layer_styles WHERE f_table_name = 'components_point'"
+                       ).fetchall() == [("my own", "<qgis/>")]
+    con.close()
 
 
 def _scheme(tmp_path, steps, name="s.yaml"):

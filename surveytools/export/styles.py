@@ -176,27 +176,44 @@ def error_style_rows(layers: dict) -> list:
 
 def write_gpkg_styles(path, rows: list) -> None:
     """Put ``rows`` into the GeoPackage's ``layer_styles`` table (the QGIS schema), replacing the
-    rows of the same tables and keeping every other style; the table is created when missing."""
-    import sqlite3
-
+    rows of the same tables and keeping every other style.  Inside a project transaction the
+    table is written with the operation (through :mod:`surveytools.store`)."""
     import pyarrow as pa
 
     from ..gpkg import write_layer
+    from ..store import read_dataframe, table_exists
 
     if not rows:
         return
-    names = sorted({r["f_table_name"] for r in rows})
-    con = sqlite3.connect(str(path))
-    try:
-        exists = con.execute("SELECT 1 FROM gpkg_contents WHERE lower(table_name) = 'layer_styles'").fetchone()
-        if exists:
-            con.execute(f"DELETE FROM layer_styles WHERE f_table_name IN ({','.join('?' * len(names))})", names)
-            con.commit()
-    finally:
-        con.close()
     cols = ["f_table_catalog", "f_table_schema", "f_table_name", "f_geometry_column", "styleName", "styleQML",
             "styleSLD", "useAsDefault", "description", "owner", "ui", "update_time"]
-    arrays = {c: pa.array([r[c] for r in rows], pa.bool_() if c == "useAsDefault" else
-                          pa.timestamp("s") if c == "update_time" else pa.string()) for c in cols}
-    write_layer(path, "layer_styles", pa.table(arrays), append=bool(exists),
-                description="QGIS 图层样式 / QGIS layer styles")
+    names = {r["f_table_name"] for r in rows}
+    keep = []
+    if table_exists(path, "layer_styles"):
+        old = read_dataframe(path, "layer_styles", read_geometry=False)
+        old = old[~old["f_table_name"].isin(names)] if "f_table_name" in old.columns else old.iloc[0:0]
+        for rec in old.to_dict("records"):
+            keep.append({c: rec.get(c) for c in cols})
+    out = []
+    for r in keep + list(rows):
+        r = dict(r)
+        r["useAsDefault"] = bool(r.get("useAsDefault")) if r.get("useAsDefault") is not None else False
+        t = r.get("update_time")
+        r["update_time"] = None if t is None or t != t else t
+        out.append(r)
+    types = {"useAsDefault": pa.bool_(), "update_time": pa.timestamp("s")}
+    arrays = {c: pa.array([_plain(r.get(c), c) for r in out], types.get(c, pa.string())) for c in cols}
+    write_layer(path, "layer_styles", pa.table(arrays), description="QGIS 图层样式 / QGIS layer styles")
+
+
+def _plain(value, column):
+    """A value of an existing ``layer_styles`` row as Arrow takes it."""
+    import pandas as pd
+
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NaT:
+        return None
+    if column == "update_time":
+        return pd.Timestamp(value).to_pydatetime().replace(tzinfo=None, microsecond=0)
+    if column == "useAsDefault":
+        return bool(value)
+    return str(value)
