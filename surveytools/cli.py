@@ -91,9 +91,10 @@ def _make_command(op: Operation) -> click.Command:
             params.append(click.Option([p.cli_flag + "/" + "--no-" + p.cli_flag[2:]], default=bool(p.default),
                                        help=_short(p.help), show_default=True))
         else:
-            params.append(click.Option([p.cli_flag], required=p.required, default=p.default,
-                                       multiple=p.multiple, type=_click_type(p), help=_short(p.help),
-                                       show_default=p.default not in (None, (), [])))
+            # no default=None: click 8.3+ takes an explicit None as a default and no longer enforces required
+            extra = {} if p.default is None else {"default": p.default}
+            params.append(click.Option([p.cli_flag], required=p.required, multiple=p.multiple, type=_click_type(p),
+                                       help=_short(p.help), show_default=p.default not in (None, (), []), **extra))
     params.append(click.Option(["--json", "as_json"], is_flag=True,
                                help="以 JSON 输出结果 / Print the result as JSON"))
     params.append(click.Option(["--quiet", "-q"], is_flag=True, help="不显示进度信息 / No progress messages"))

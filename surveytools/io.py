@@ -38,6 +38,8 @@ class Source:
 def parse_layer_spec(spec) -> tuple[str, str | None]:
     """``PATH[:LAYER]`` -> (path, layer).  A Windows drive letter or an existing path containing
     ':' is kept whole."""
+    if spec is None or not str(spec).strip():
+        raise SurveyError(Text("没有给出输入文件", "no input file was given"), code="not_found", value=spec)
     text = str(spec).strip()
     if os.path.exists(text):
         return text, None

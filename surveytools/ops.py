@@ -74,6 +74,10 @@ class Param:
     #: (``point``/``line``/``polygon``/``any``/``table``), for ``string`` ``date``, ``scheme`` or
     #: ``release_target``; the CLI ignores it
     widget: str = ""
+    #: int/float parameters: the accepted range (inclusive), checked by :meth:`Operation.call` for the
+    #: CLI and Processing alike; every numeric parameter declares both (tests/test_params.py)
+    minimum: float | None = None
+    maximum: float | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -163,6 +167,16 @@ class Operation:
         unknown = set(kwargs) - known
         if unknown:
             raise TypeError(f"{self.id}: unknown parameters {sorted(unknown)}")
+        for p in self.params:
+            v = kwargs.get(p.name)
+            if p.required and (v is None or (isinstance(v, (str, list, tuple)) and not (v.strip() if isinstance(v, str) else v))):
+                from .errors import SurveyError
+
+                label = p.qgis_name if p.positional else f"{p.cli_flag} ({p.qgis_name})"
+                raise SurveyError(Text(f"缺少必需的参数 {label}", f"the required parameter {label} is missing"),
+                                  code="parameter_missing", value=v)
+            if p.kind in ("int", "float") and v is not None:
+                kwargs[p.name] = check_number(p, kwargs[p.name])
         token = _CURRENT.set(self.cli)
         try:
             return self.func(feedback=feedback, **kwargs)
@@ -176,6 +190,39 @@ _CURRENT = contextvars.ContextVar("surveytools_operation", default=None)
 def current_operation() -> str | None:
     """The command running now (``components intake`` …): named in the project lock and the edit log."""
     return _CURRENT.get()
+
+
+def check_number(p: Param, value):
+    """``value`` as the parameter's number type, finite and within its declared range; otherwise a
+    bilingual error naming the parameter and the value."""
+    import math
+
+    from .errors import SurveyError
+
+    label = p.qgis_name if p.positional else f"{p.cli_flag} ({p.qgis_name})"
+
+    def bad(zh: str, en: str):
+        return SurveyError(Text(f"参数 {label} {zh}", f"parameter {label} {en}"), code="parameter_range", value=value)
+
+    values = value if p.multiple and isinstance(value, (list, tuple)) else [value]
+    out = []
+    for v in values:
+        try:
+            x = float(str(v).strip()) if isinstance(v, str) else float(v)
+        except (TypeError, ValueError, OverflowError):
+            raise bad("应为数字", "must be a number") from None
+        if not math.isfinite(x):
+            raise bad("应为有限的数字（不能是 NaN 或无穷大）", "must be a finite number (not NaN or infinity)")
+        if p.kind == "int":
+            if not x.is_integer():
+                raise bad("应为整数", "must be a whole number")
+            x = int(x)
+        lo, hi = p.minimum, p.maximum
+        if (lo is not None and x < lo) or (hi is not None and x > hi):
+            rng = f"{lo:g} – {hi:g}" if lo is not None and hi is not None else (f"≥ {lo:g}" if lo is not None else f"≤ {hi:g}")
+            raise bad(f"超出允许范围 {rng}", f"is outside the allowed range {rng}")
+        out.append(x)
+    return out if p.multiple and isinstance(value, (list, tuple)) else out[0]
 
 
 REGISTRY: dict[str, Operation] = {}

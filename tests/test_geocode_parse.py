@@ -69,3 +69,11 @@ def test_county_recall_on_a_fixed_subset_of_real_addresses(shared_data):
     assert len(pairs) > 1500
     ok = sum(p == r for p, r in pairs)
     assert ok / len(pairs) >= 0.99, f"county recall {ok}/{len(pairs)}"
+
+
+def test_a_huge_number_is_not_a_door_number():
+    from surveytools.geocode.parse import parse
+
+    r = parse("贵溪市花园街道建设路" + "9" * 10000 + "号")
+    assert r["road"] == "建设路" and r["number"] is None
+    assert parse("贵溪市花园街道建设路12号")["number"] == 12

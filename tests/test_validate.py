@@ -368,3 +368,19 @@ def test_vectorised_uscc_agrees_with_the_scalar_check():
     codes = good + bad + ["", None, "91110108551385082q", "X" * 17]
     assert list(uscc_valid(codes)) == [is_valid_uscc(c) if isinstance(c, str) else False for c in codes]
     assert uscc_valid(good).all()
+
+
+@pytest.mark.parametrize("params,needle", [
+    ('{min_area_m2: "abc"}', "must be a number"),
+    ('{min_area_m2: -3}', "must not be negative"),
+    ('{min_area_m2: .nan}', "finite"),
+])
+def test_scheme_parameters_of_the_wrong_type_are_clear_errors(tmp_path, params, needle):
+    from surveytools.profiles import load_profile
+    from surveytools.validate.scheme import load_scheme
+
+    f = tmp_path / "s.yaml"
+    f.write_text(f"id: s\nsteps:\n  - {{rule: topology.grid_gaps, params: {params}}}\n", encoding="utf-8")
+    with pytest.raises(SurveyError) as e:
+        load_scheme(str(f), load_profile("cjt"))
+    assert needle in e.value.render("en") and "min_area_m2" in e.value.render("en")

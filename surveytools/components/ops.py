@@ -122,7 +122,7 @@ _LEVEL = {"unit_grid": ("单元网格", "unit grids"), "community": ("社区", "
            params=[P_PROJECT, P_SOURCE,
                    Param("tolerance", "float", Text("匹配容差（米）；默认按类别精度等级（A 0.5、B 1、C 10 米）",
                                                     "Match tolerance (m); default from the class's accuracy grade "
-                                                    "(A 0.5, B 1, C 10 m)")),
+                                                    "(A 0.5, B 1, C 10 m)"), minimum=0.001, maximum=1000),
                    P_MAPPING, P_SOURCE_CRS, P_COORDS,
                    Param("date", "string", Text("变更日期 YYYY-MM-DD（默认今天）", "Change date YYYY-MM-DD (default today)"), widget="date")])
 def merge(project, source, tolerance=None, mapping=None, source_crs=None, coords=None, date=None, feedback=None) -> Result:

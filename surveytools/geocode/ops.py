@@ -112,9 +112,12 @@ def forward_op(project, address, feedback=None) -> Result:
                      "Reverse geocoding: point (X Y in the project CRS) → the nearest door plate or landmark within a "
                      "radius, the road and its side, community, street and unit grid."),
            params=[P_PROJECT,
-                   Param("x", "float", Text("X（项目坐标系）", "X (project CRS)"), required=True, positional=True),
-                   Param("y", "float", Text("Y（项目坐标系）", "Y (project CRS)"), required=True, positional=True),
-                   Param("radius", "float", Text("搜索半径（米，默认见 geocode.yaml）", "Search radius (m, default in geocode.yaml)"))])
+                   Param("x", "float", Text("X（项目坐标系）", "X (project CRS)"), required=True, positional=True,
+                         minimum=-1e8, maximum=1e8),
+                   Param("y", "float", Text("Y（项目坐标系）", "Y (project CRS)"), required=True, positional=True,
+                         minimum=-1e8, maximum=1e8),
+                   Param("radius", "float", Text("搜索半径（米，默认见 geocode.yaml）", "Search radius (m, default in geocode.yaml)"),
+                         minimum=0.1, maximum=100_000)])
 def reverse_op(project, x, y, radius=None, feedback=None) -> Result:
     from ..project import Project
     from .index import load_index

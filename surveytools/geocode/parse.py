@@ -37,13 +37,23 @@ _CN_NUM = re.compile(r"[零〇一二两三四五六七八九十百千]+(?=号|�
 _NUM_TRANS = str.maketrans({"－": "-", "—": "-", "–": "-", "~": "-", "～": "-"})
 
 
+#: the most digits a door, building, unit, floor or room number can have; a longer run of digits
+#: is not such a number (and is left unparsed rather than converted)
+MAX_NUMBER_DIGITS = 9
+
+
+def to_int(digits: str) -> int | None:
+    """``int(digits)`` for a plausible number (at most :data:`MAX_NUMBER_DIGITS` digits), else None."""
+    return int(digits) if digits and len(digits) <= MAX_NUMBER_DIGITS and digits.isdecimal() else None
+
+
 def cn_to_int(text: str) -> int | None:
     """一百零三 → 103, 十二 → 12, 二十 → 20, 三〇五 → 305 (digit by digit when no 十百千)."""
-    if not text:
+    if not text or len(text) > MAX_NUMBER_DIGITS:
         return None
     if not any(c in "十百千" for c in text):
         try:
-            return int("".join(str(_CN_VAL[c]) for c in text))
+            return to_int("".join(str(_CN_VAL[c]) for c in text))
         except KeyError:
             return None
     total, cur = 0, 0
@@ -239,15 +249,15 @@ def parse(address: str, context: str | None = None) -> dict:
     after = rest
     m = _DOOR.search(rest)
     if m:
-        res["number"] = int(m.group("n"))
+        res["number"] = to_int(m.group("n"))
         if m.group("n2"):
-            res["number_end"] = int(m.group("n2"))
+            res["number_end"] = to_int(m.group("n2"))
         annex = m.group("a1") or m.group("a2")
         if annex:
             res["suffix"] = f"附{annex}"
         elif m.group("z"):
             z = m.group("z")
-            zi = int(z) if z.isdigit() else cn_to_int(z)
+            zi = to_int(z) if z.isdigit() else cn_to_int(z)
             res["suffix"] = "之" + "零一二三四五六七八九十"[zi] if zi is not None and zi <= 10 else "之" + z
         res["door"] = m.group(0) if m.group(0).endswith("号") or res["suffix"] else m.group(0) + "号"
         before = rest[:m.start()]
@@ -277,7 +287,7 @@ def parse(address: str, context: str | None = None) -> dict:
             if len(pre) >= 2:
                 res["poi"] = pre
         if lm and (not rm or lm.start() >= rm.end()):
-            res["number"] = int(lm.group("n"))
+            res["number"] = to_int(lm.group("n"))
             res["door"] = lm.group(0)
             after = rest[lm.end():]
     if after:
@@ -291,11 +301,11 @@ def parse(address: str, context: str | None = None) -> dict:
             after = after[m.end():]
         m = _UNIT.search(after)
         if m:
-            res["unit"] = int(m.group(1))
+            res["unit"] = to_int(m.group(1))
             after = after[:m.start()] + "\u3000" + after[m.end():]
         m = _FLOOR.search(after)
         if m:
-            res["floor"] = int(m.group(1))
+            res["floor"] = to_int(m.group(1))
             after = after[:m.start()] + "\u3000" + after[m.end():]
         m = _ROOM.search(after)
         if m:

@@ -82,9 +82,9 @@ def area_report(codes, comm_codes, areas, names, reasons, params) -> tuple[pd.Da
                Param("lines", "layer_in", Text("线状地物图层（道路中心线、河流、铁路、围墙…），可多次给出",
                                               "Linear features (road centre lines, rivers, railways, walls …); repeatable"),
                      multiple=True, widget="line"),
-               Param("target_area", "float", Text("目标网格面积（m²）", "Target grid area (m²)")),
-               Param("min_area", "float", Text("最小网格面积（m²）", "Minimum grid area (m²)")),
-               Param("max_area", "float", Text("最大网格面积（m²）", "Maximum grid area (m²)")),
+               Param("target_area", "float", Text("目标网格面积（m²）", "Target grid area (m²)"), minimum=100, maximum=1e7),
+               Param("min_area", "float", Text("最小网格面积（m²）", "Minimum grid area (m²)"), minimum=1, maximum=1e7),
+               Param("max_area", "float", Text("最大网格面积（m²）", "Maximum grid area (m²)"), minimum=100, maximum=1e8),
                Param("workload", "layer_in", Text("工作量图层（部件或建筑），用于负载均衡", "Workload layer (components or buildings) to balance load"), widget="any"),
                Param("code_field", "string", Text("社区代码字段（默认自动识别）", "Community code field (detected by default)")),
                Param("name_field", "string", Text("社区名称字段（默认自动识别）", "Community name field (detected by default)")),
@@ -231,7 +231,8 @@ def divide(project, communities, lines=None, target_area=None, min_area=None, ma
                P_PROJECT,
                Param("keep_existing", "bool", Text("保留已有的有效编码，新网格接续编号", "Keep valid existing codes; new grids continue the serials"),
                      default=False),
-               Param("target_area", "float", Text("目标网格面积（m²），决定分行高度", "Target grid area (m²); sets the row height")),
+               Param("target_area", "float", Text("目标网格面积（m²），决定分行高度", "Target grid area (m²); sets the row height"),
+                     minimum=100, maximum=1e7),
                Param("date", "string", Text("新网格的初始日期 YYYY-MM-DD（默认今天）", "Initial date of new grids YYYY-MM-DD (default today)"), widget="date"),
            ])
 def code(project, keep_existing=False, target_area=None, date=None, feedback=None) -> Result:
@@ -285,14 +286,17 @@ def code(project, keep_existing=False, target_area=None, date=None, feedback=Non
     return Result(summary, data={"grids": int(len(grids)), "changed": changed}, outputs={"PROJECT": str(proj.path)})
 
 
-def locate_in_communities(geoms, comms, code_field: str, proj, what: str) -> np.ndarray:
+def locate_in_communities(geoms, comms, code_field: str, proj, what: str, source=None) -> np.ndarray:
     """The community code of each grid (by its interior point); a grid that crosses a community
-    boundary or lies outside every community is an error naming it."""
+    boundary or lies outside every community is an error naming it (in ``source``, the layer the
+    grids were read from, when given; else in the project)."""
     import shapely
 
     from ..locate import locate
 
     geoms = np.asarray(geoms, dtype=object)
+    where_file = source.path if source is not None else str(proj.path)
+    where_layer = source.layer if source is not None else proj.table(what)
     cgeoms = np.asarray(comms.geometry.values, dtype=object)
     ccodes = comms[code_field].astype(str).to_numpy(dtype=object)
     idx = locate(geoms, cgeoms, ccodes)  # the community holding the larger part
@@ -300,14 +304,14 @@ def locate_in_communities(geoms, comms, code_field: str, proj, what: str) -> np.
     missing = np.flatnonzero(idx < 0)
     if len(missing):
         raise SurveyError(Text(f"{len(missing)} 个网格不在任何社区内", f"{len(missing)} grids lie outside every community"),
-                          code="outside_community", file=str(proj.path), layer=proj.table(what), feature=int(missing[0]))
+                          code="outside_community", file=where_file, layer=where_layer, feature=int(missing[0]))
     outside = shapely.area(shapely.difference(geoms, cgeoms[idx]))
     bad = np.flatnonzero(outside > 1.0)
     if len(bad):
         raise SurveyError(Text(f"{len(bad)} 个网格跨越社区边界（如第 {int(bad[0])} 个，越界 {outside[bad[0]]:.1f} m²）",
                                f"{len(bad)} grids cross a community boundary (e.g. feature {int(bad[0])}, "
                                f"{outside[bad[0]]:.1f} m² outside)"),
-                          code="crosses_community", file=str(proj.path), layer=proj.table(what), feature=int(bad[0]))
+                          code="crosses_community", file=where_file, layer=where_layer, feature=int(bad[0]))
     return out
 
 
@@ -340,7 +344,7 @@ def import_(project, source, code_field=None, date=None, repair=False, overwrite
     from ..codes import check_codes
     from ..io import read_vector
     from ..project import Project, read_layer, write_project_layer, write_table
-    from .communities import clean_codes, detect_field, streets_from_communities
+    from .communities import _fid, clean_codes, detect_field, streets_from_communities
 
     feedback = feedback or Feedback()
     proj = Project.open(project)
@@ -357,11 +361,28 @@ def import_(project, source, code_field=None, date=None, repair=False, overwrite
     length = prof.codes["unit_grid"].length
     try:
         cf = detect_field(gdf, length, code_field, IMPORT_CODE_NAMES, Text("网格编码", "grid code"), src.label)
-    except SurveyError:
+    except SurveyError as first:
         other = 29 - length  # a 14-digit source in a 15-digit profile or the other way round
-        cf = detect_field(gdf, other, code_field, IMPORT_CODE_NAMES, Text("网格编码", "grid code"), src.label)
+        try:
+            cf = detect_field(gdf, other, code_field, IMPORT_CODE_NAMES, Text("网格编码", "grid code"), src.label)
+        except SurveyError:
+            raise first from None
     codes = clean_codes(gdf[cf])
+    if not codes.fillna("").str.fullmatch(rf"\d{{{length}}}").any():
+        sample = codes.dropna().iloc[0] if codes.notna().any() else None
+        raise SurveyError(Text(f"字段 {cf} 中没有一个 {length} 位的单元网格编码（标准配置 {prof.id} 的编码为 {length} 位）",
+                               f"field {cf} holds no {length}-digit unit grid code (profile {prof.id} uses {length} digits)"),
+                          code="code_length", file=src.path, layer=src.layer, field=cf, value=sample,
+                          hint=Text("换用编码位数相符的标准配置创建项目，或先转换编码",
+                                    "create the project with a profile of this code length, or convert the codes first"))
     geoms = np.asarray(gdf.geometry.values, dtype=object)
+    nopoly = shapely.is_missing(geoms) | shapely.is_empty(geoms) | ~np.isin(shapely.get_type_id(geoms), (3, 6))
+    if nopoly.any():
+        i = int(np.flatnonzero(nopoly)[0])
+        raise SurveyError(Text(f"{int(nopoly.sum())} 个要素没有面几何，单元网格必须是面",
+                               f"{int(nopoly.sum())} features have no polygon geometry; unit grids must be polygons"),
+                          code="geometry_type", file=src.path, layer=src.layer, feature=_fid(gdf, i), field=cf,
+                          value=codes.iloc[i])
     rows = []  # the import report
 
     def report(i, reason, severity, zh, en):
@@ -370,6 +391,14 @@ def import_(project, source, code_field=None, date=None, repair=False, overwrite
                      "reason": reason, "message_zh": zh, "message_en": en})
 
     valid = shapely.is_valid(geoms)
+    if not repair and not valid.all():
+        i = int(np.flatnonzero(~valid)[0])
+        raise SurveyError(Text(f"{int((~valid).sum())} 个网格面无效（如 {shapely.is_valid_reason(geoms[i])}），未导入任何网格",
+                               f"{int((~valid).sum())} grid polygons are invalid (e.g. {shapely.is_valid_reason(geoms[i])}); "
+                               "nothing was imported"),
+                          code="invalid_geometry", file=src.path, layer=src.layer, feature=_fid(gdf, i), field=cf,
+                          value=codes.iloc[i],
+                          hint=Text("修复后重试，或加 --repair 由程序修复（make_valid）", "fix them, or pass --repair to repair them (make_valid)"))
     for i in np.flatnonzero(~valid):
         report(i, "invalid_geometry", "error" if not repair else "warning",
                f"网格面无效：{shapely.is_valid_reason(geoms[i])}" + ("，已修复" if repair else ""),
@@ -460,10 +489,15 @@ def import_(project, source, code_field=None, date=None, repair=False, overwrite
                P_PROJECT,
                Param("redrawn", "layer_in", Text("重划后的单元网格图层", "The redrawn unit grids"), required=True, widget="polygon"),
                Param("date", "string", Text("变更日期 YYYY-MM-DD（默认今天）", "Change date YYYY-MM-DD (default today)"), widget="date"),
-               Param("keep_iou", "float", Text("视为不变的最小重叠度（交并比）", "Minimum overlap (IoU) to count as unchanged"), default=0.95),
-               Param("min_share", "float", Text("计入匹配的最小重叠比例", "Minimum overlap share that counts as a match"), default=0.05),
+               Param("keep_iou", "float", Text("视为不变的最小重叠度（交并比）", "Minimum overlap (IoU) to count as unchanged"), default=0.95,
+                     minimum=0.5, maximum=1.0),
+               Param("min_share", "float", Text("计入匹配的最小重叠比例", "Minimum overlap share that counts as a match"), default=0.05,
+                     minimum=0.001, maximum=0.5),
+               Param("force", "bool", Text("即使重划的网格有缝隙、重叠或终止的编码过多也继续（问题作为警告报告）",
+                                           "Go on even when the redrawn grids leave gaps, overlap or retire too many codes "
+                                           "(the problems are reported as warnings)"), default=False),
            ])
-def recode(project, redrawn, date=None, keep_iou=0.95, min_share=0.05, feedback=None) -> Result:
+def recode(project, redrawn, date=None, keep_iou=0.95, min_share=0.05, force=False, feedback=None) -> Result:
     import geopandas as gpd
     import shapely
 
@@ -485,7 +519,18 @@ def recode(project, redrawn, date=None, keep_iou=0.95, min_share=0.05, feedback=
         raise SurveyError(Text("项目中没有已编码的单元网格，无需重编码；请用 grid divide 或 grid import", "the project has no coded grids to keep; use grid divide or grid import"),
                           code="no_grids", file=str(proj.path), layer=proj.table("unit_grid"))
     new, src = read_vector(redrawn, to_crs=proj.crs)
+    if len(new) == 0:
+        raise SurveyError(Text("重划的网格图层为空：没有可替换原网格的网格", "the redrawn grid layer is empty: nothing could "
+                               "replace the old grids"), code="empty", file=src.path, layer=src.layer)
     new_geoms = np.asarray(new.geometry.values, dtype=object)
+    nopoly = shapely.is_missing(new_geoms) | shapely.is_empty(new_geoms) | \
+        ~np.isin(shapely.get_type_id(new_geoms), (3, 6))
+    if nopoly.any():
+        i = int(np.flatnonzero(nopoly)[0])
+        raise SurveyError(Text(f"重划的网格中有 {int(nopoly.sum())} 个要素没有面几何",
+                               f"{int(nopoly.sum())} redrawn features have no polygon geometry"),
+                          code="geometry_type", file=src.path, layer=src.layer, feature=i,
+                          value=None if new_geoms[i] is None else new_geoms[i].geom_type)
     bad = ~shapely.is_valid(new_geoms)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -493,11 +538,14 @@ def recode(project, redrawn, date=None, keep_iou=0.95, min_share=0.05, feedback=
                                f"{int(bad.sum())} redrawn grids are invalid ({shapely.is_valid_reason(new_geoms[i])})"),
                           code="invalid_geometry", file=src.path, layer=src.layer, feature=i)
     feedback.progress(10)
-    comm_of = locate_in_communities(new_geoms, comms, prof.field("community", "community_code"), proj, "unit_grid") \
-        if len(comms) else None
     old_codes = old[gf("grid_code")].astype(str).to_numpy(dtype=object)
     change, kept_code, sources, iou, retired = match(old.geometry.values, old_codes, new_geoms,
                                                      min_share=min_share, keep_iou=keep_iou)
+    warnings = _check_redrawing(proj, src, old.geometry.values, new_geoms, retired, force)
+    for w in warnings:
+        feedback.warning(w)
+    comm_of = locate_in_communities(new_geoms, comms, prof.field("community", "community_code"), proj, "unit_grid",
+                                    source=src) if len(comms) else None
     prefix_len = prof.codes["unit_grid"].length - prof.codes["unit_grid"].part_length("serial")
     if comm_of is None:
         comm_of = np.array([c[:prefix_len] if c else None for c in kept_code], dtype=object)
@@ -506,6 +554,7 @@ def recode(project, redrawn, date=None, keep_iou=0.95, min_share=0.05, feedback=
     change[moved] = "new"
     retired_codes = set(old_codes[retired]) | {c for c, m in zip(kept_code, moved) if m}
     kept_code[moved] = None
+    ret_mask = old[gf("grid_code")].astype(str).isin(retired_codes).to_numpy()
     feedback.progress(40)
     used = pd.Series(list(old_codes) + list(hist[gf("grid_code")].astype(str)) if len(hist) else list(old_codes), dtype=object)
     start = used.groupby(used.str[:prefix_len]).apply(lambda s: int(s.str[prefix_len:].astype(int).max())).to_dict()
@@ -521,7 +570,6 @@ def recode(project, redrawn, date=None, keep_iou=0.95, min_share=0.05, feedback=
             for k, ch in zip(kept_code, change)]
     out[gf("init_date")] = init
     out[gf("note")] = [None if ch == "kept" else f"{CHANGE_TEXT[ch][0]} {day.isoformat()}" for ch in change]
-    ret_mask = old[gf("grid_code")].astype(str).isin(retired_codes).to_numpy()
     retired_rows = old[ret_mask].copy()
     retired_rows[gf("end_date")] = day
     history = pd.concat([hist, retired_rows], ignore_index=True) if len(hist) else retired_rows
@@ -552,7 +600,44 @@ def recode(project, redrawn, date=None, keep_iou=0.95, min_share=0.05, feedback=
                    f"retired {c('retired')}; {moved_n} components moved to another grid (see table report_grid_changes "
                    "and layer grid_changes).")
     return Result(summary, data={"changes": {k: c(k) for k in CHANGE_TEXT}, "components": relocated,
-                                 "report": report.to_dict("records")}, outputs={"PROJECT": str(proj.path)})
+                                 "report": report.to_dict("records")}, outputs={"PROJECT": str(proj.path)},
+                  warnings=warnings)
+
+
+def _check_redrawing(proj, src, old_geoms, new_geoms, retired, force: bool) -> list:
+    """Refuse a redrawing that leaves gaps in the old extent, overlaps itself or retires more than
+    the profile's ``grid.recode_max_retired_share`` of the codes, unless ``force``: then the same
+    findings are returned as warnings."""
+    from .recode import plausibility
+
+    d = proj.profile.defaults.get("grid", {})
+    sliver = float(d.get("sliver_tolerance", 1.0))
+    max_share = float(d.get("recode_max_retired_share", 0.25))
+    m = plausibility(old_geoms, new_geoms, retired, sliver=sliver)
+    found = []
+    if m["gaps"]:
+        x, y = m["gap_example"].representative_point().coords[0]
+        found.append(Text(f"重划的网格在原网格范围内留下 {m['gaps']} 处缝隙，共 {m['gap_area']:.1f} m²（覆盖 {m['coverage']:.2%}；"
+                          f"如 X={x:.1f}, Y={y:.1f} 附近）",
+                          f"the redrawn grids leave {m['gaps']} gaps in the old grids' extent, {m['gap_area']:.1f} m² in all "
+                          f"(coverage {m['coverage']:.2%}; e.g. near X={x:.1f}, Y={y:.1f})"))
+    if m["overlaps"]:
+        i, j = m["overlap_pair"]
+        found.append(Text(f"重划的网格之间有 {m['overlaps']} 处重叠，共 {m['overlap_area']:.1f} m²（如要素 {i} 与 {j}）",
+                          f"the redrawn grids overlap in {m['overlaps']} places, {m['overlap_area']:.1f} m² in all "
+                          f"(e.g. features {i} and {j})"))
+    if m["retired_share"] > max_share:
+        found.append(Text(f"将终止 {m['retired']} / {m['old']} 个网格编码（{m['retired_share']:.0%}），超过允许的 {max_share:.0%}",
+                          f"{m['retired']} of {m['old']} grid codes would be retired ({m['retired_share']:.0%}), more "
+                          f"than the {max_share:.0%} allowed"))
+    if found and not force:
+        raise SurveyError(Text("重划的网格不可信，未做任何修改：" + "；".join(t.zh for t in found),
+                               "the redrawn grids are implausible; nothing was changed: " + "; ".join(t.en for t in found)),
+                          code="implausible_redrawing", file=src.path, layer=src.layer,
+                          hint=Text("检查重划图层是否完整、是否用错了坐标系；确属有意时加 --force",
+                                    "check that the redrawn layer is complete and in the right CRS; if it is intended, "
+                                    "pass --force"))
+    return found
 
 
 def _write_change_layer(work, gdf) -> None:

@@ -77,3 +77,36 @@ def match(old_geoms, old_codes, new_geoms, *, min_share=0.05, keep_iou=0.95):
     if len(one):
         retired[one["o"].to_numpy()] = False
     return change, kept_code, sources, iou_out, retired
+
+
+def plausibility(old_geoms, new_geoms, retired, *, sliver: float = 1.0) -> dict:
+    """How much a redrawing changes, measured before anything is written.
+
+    ``coverage``: the share of the old grids' extent the redrawn grids cover; ``gap_area`` and
+    ``gaps``: the parts of the old extent no redrawn grid covers (parts of at most ``sliver`` m²
+    are boundary noise); ``overlap_area`` and ``overlaps``: area shared by two redrawn grids
+    (pairs sharing at most ``sliver`` m² ignored); ``retired_share``: the share of old grids
+    retired.  Whole arrays throughout (STRtree for the pairs).
+    """
+    import shapely
+
+    old_geoms = np.asarray(old_geoms, dtype=object)
+    new_geoms = np.asarray(new_geoms, dtype=object)
+    old_union = shapely.union_all(old_geoms)
+    new_union = shapely.union_all(new_geoms) if len(new_geoms) else shapely.Polygon()
+    old_area = float(old_union.area) or 1.0
+    gaps = shapely.get_parts(shapely.difference(old_union, new_union))
+    gaps = gaps[shapely.area(gaps) > sliver]
+    tree = shapely.STRtree(new_geoms)
+    a, b = tree.query(new_geoms, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    inter = shapely.area(shapely.intersection(new_geoms[a], new_geoms[b])) if len(a) else np.array([])
+    big = inter > sliver
+    return {"coverage": float(shapely.area(shapely.intersection(old_union, new_union)) / old_area),
+            "gap_area": float(shapely.area(gaps).sum()) if len(gaps) else 0.0, "gaps": int(len(gaps)),
+            "gap_example": gaps[int(np.argmax(shapely.area(gaps)))] if len(gaps) else None,
+            "overlap_area": float(inter[big].sum()), "overlaps": int(big.sum()),
+            "overlap_pair": (int(a[big][0]), int(b[big][0])) if big.any() else None,
+            "retired_share": float(np.mean(retired)) if len(retired) else 0.0,
+            "retired": int(np.sum(retired)), "old": int(len(old_geoms))}

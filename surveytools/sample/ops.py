@@ -22,7 +22,7 @@ group("sample", Text("示例数据", "Sample data"))
         Param("out", "dir_out", Text("输出文件夹", "Output folder"), default="sample_data"),
         Param("osm", "file_in", Text("OSM 文件（.osm XML）", "OSM file (.osm XML)"), default=str(DEFAULT_OSM),
               file_filter="OpenStreetMap XML (*.osm)"),
-        Param("seed", "int", Text("随机种子", "Random seed"), default=20240601),
+        Param("seed", "int", Text("随机种子", "Random seed"), default=20240601, minimum=0, maximum=2**32 - 1),
     ],
 )
 def build(out="sample_data", osm=str(DEFAULT_OSM), seed=20240601, feedback=None) -> Result:
@@ -47,9 +47,10 @@ def build(out="sample_data", osm=str(DEFAULT_OSM), seed=20240601, feedback=None)
     params=[
         Param("out", "file_out", Text("输出 GeoPackage", "Output GeoPackage"), required=True,
               file_filter="GeoPackage (*.gpkg)"),
-        Param("components", "int", Text("部件数量", "Number of components"), default=1_000_000),
-        Param("grids", "int", Text("单元网格数量", "Number of unit grids"), default=10000),
-        Param("seed", "int", Text("随机种子", "Random seed"), default=0),
+        Param("components", "int", Text("部件数量", "Number of components"), default=1_000_000, minimum=1,
+              maximum=100_000_000),
+        Param("grids", "int", Text("单元网格数量", "Number of unit grids"), default=10000, minimum=1, maximum=10_000_000),
+        Param("seed", "int", Text("随机种子", "Random seed"), default=0, minimum=0, maximum=2**32 - 1),
     ],
 )
 def synthetic(out, components=1_000_000, grids=10000, seed=0, feedback=None) -> Result:

@@ -128,6 +128,8 @@ def load_scheme(spec, profile, catalogue: dict | None = None) -> Scheme:
         if unknown:
             raise SurveyError(Text(f"规则 {rid} 没有参数 {sorted(unknown)}", f"rule {rid} has no parameters {sorted(unknown)}"),
                               code="bad_scheme", **where)
+        for name, value in params.items():
+            params[name] = _check_param(rid, name, catalogue[rid].params[name], value, where)
         if s.get("enabled", True) is False:
             continue
         out.append(Step(str(s.get("id") or rid), rid, on_fail, params, sev))
@@ -138,6 +140,41 @@ def load_scheme(spec, profile, catalogue: dict | None = None) -> Scheme:
                                f"duplicate step ids in the scheme: {dup} (give an id when a rule appears twice)"),
                           code="bad_scheme", file=str(path))
     return Scheme(sid, Text(t.get("zh", sid), t.get("en", sid)), str(path), data.get("profile"), out)
+
+
+def _check_param(rid: str, name: str, default, value, where: dict):
+    """``value`` of rule parameter ``name`` if it has the type of the catalogue's default (a number,
+    finite and not negative where the default is not; a yes/no; a list; a text), else a bilingual
+    error naming the step, the parameter and the value."""
+    import datetime as dt
+    import math
+
+    def bad(zh: str, en: str):
+        return SurveyError(Text(f"规则 {rid} 的参数 {name} {zh}", f"parameter {name} of rule {rid} {en}"),
+                           code="bad_scheme", file=where["file"], field=f"{where['field']}.params.{name}", value=value)
+
+    is_num = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise bad("应为 true 或 false", "must be true or false")
+    elif is_num(default) or default is None:
+        if value is None and default is None:
+            return value
+        if not is_num(value):
+            raise bad("应为数字", "must be a number")
+        if not math.isfinite(value):
+            raise bad("应为有限的数字", "must be a finite number")
+        if value < 0 and (default is None or default >= 0):
+            raise bad("不能为负数", "must not be negative")
+    elif isinstance(default, list):
+        if not isinstance(value, list):
+            raise bad("应为列表，如 [a, b]", "must be a list, e.g. [a, b]")
+    elif isinstance(default, str):
+        if isinstance(value, (dt.date, dt.datetime)):
+            return value.isoformat()
+        if not isinstance(value, str):
+            raise bad("应为文本", "must be text")
+    return value
 
 
 def _steps(path: Path, seen: tuple) -> list[dict]:
