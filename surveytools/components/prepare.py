@@ -313,7 +313,34 @@ def prepare(proj, source, *, mapping=None, source_crs=None, coords=None, group: 
         to_project(lay, proj.crs, source_crs=src_crs, coords=coords)
         _split(out, lay, role_of, resolved, cm, ftype, fname, group, prof, crossed)
         out.read += lay.count
+        if feedback is not None:
+            for note in lay.info.notes:
+                feedback.warning(Text(f"{lay.info.label}：{note.zh}", f"{lay.info.label}: {note.en}")
+                                 if isinstance(note, Text) else note)
+    if out.read and not any(len(p) for p in out.parts.values()):
+        raise _all_rejected(out, source)
     return out
+
+
+def _all_rejected(out: "Prepared", source) -> SurveyError:
+    """Every record was rejected: an error (exit 2) with the reasons counted and the first one
+    named, rather than an import of nothing that looks like success."""
+    counts: dict = {}
+    first = None
+    for r in out.report:
+        if r.get("severity") == "error":
+            counts[r["reason"]] = counts.get(r["reason"], 0) + 1
+            first = first or r
+    zh = "，".join(f"{k} {v} 条" for k, v in counts.items())
+    en = ", ".join(f"{k} {v}" for k, v in counts.items())
+    mz = first["message_zh"].replace("；未导入（见 intake_rejects）", "") if first else ""
+    me = first["message_en"].replace("; not imported (see intake_rejects)", "") if first else ""
+    ex_zh = f"；如第 {first['source_row'] + 1} 条：{mz}" if first else ""
+    ex_en = f"; e.g. record {first['source_row'] + 1}: {me}" if first else ""
+    return SurveyError(Text(f"全部 {out.read} 条记录都未能导入（{zh}）{ex_zh}，未写入任何内容",
+                            f"all {out.read} records were rejected ({en}){ex_en}; nothing was written"),
+                       code="all_rejected", file=str(source), field=(first or {}).get("field"),
+                       value=(first or {}).get("value"))
 
 
 def _id_column(role_of: dict):
@@ -428,9 +455,16 @@ def _split(out: Prepared, lay, role_of, resolved, cm: ClassMatcher, ftype, fname
         rs = [REASON_CODES[r] for r in reason[bi]]
         cls_b = [dvals[c] if c >= 0 else None for c in ci[bi]]
         mz, me = [], []
+        cp = getattr(lay, "coord_problems", None)
+        fields_b, values_b = [], []
         for i, r, c in zip(bi, rs, cls_b):
             m = REJECT_TEXT[r]
             dz = de = ""
+            fv = cp[i] if cp is not None and r == "no_geometry" else None
+            fields_b.append(fv[0] if fv else None)
+            values_b.append(fv[1] if fv else (c if c != SKIP else None))
+            if fv:
+                dz, de = f"：{fv[2].zh}", f": {fv[2].en}"
             if r == "geometry_mismatch":
                 have, need = kinds[gk[i]], kinds[want[i]] if want[i] >= 0 else "?"
                 dz = f"（{have}，类别 {c} {cm.name_of.get(c, '')} 要求 {need}）"
@@ -444,9 +478,9 @@ def _split(out: Prepared, lay, role_of, resolved, cm: ClassMatcher, ftype, fname
             "source": label, "rows": bi, "reasons": rs, "messages_zh": mz, "messages_en": me,
             "classes": [c if c != SKIP else None for c in cls_b],
             "attrs": lay.full_table().take(pa.array(bi)), "geoms": geoms.take(bi)})
-        for i, r, z, e, c in zip(bi, rs, mz, me, cls_b):
+        for i, r, z, e, f_, v_ in zip(bi, rs, mz, me, fields_b, values_b):
             out.report.append({"source": label, "source_row": int(i), "severity": "error", "reason": r,
-                               "value": c if c != SKIP else None,
+                               "field": f_, "value": v_,
                                "message_zh": z + "；未导入（见 intake_rejects）",
                                "message_en": e + "; not imported (see intake_rejects)"})
     good = ~bad

@@ -53,6 +53,8 @@ class SourceLayer:
     is_table: bool = False     # CSV / XLSX (coordinates come from columns)
     lazy: "LazyVector | None" = None  # streamed mode: the other columns are read chunk by chunk
     sample: pa.Table | None = None    # streamed mode: the first rows of every column
+    #: tables: per record, None or (field, value, Text) saying why its coordinates give no geometry
+    coord_problems: np.ndarray | None = None
 
     @property
     def columns(self) -> list:
@@ -178,8 +180,11 @@ def _read_vector(path, layer, stream: bool = False) -> list:
     import pyogrio
     from pyproj import CRS
 
-    from ..io import detect_dbf_encoding
+    from ..io import check_shapefile, detect_dbf_encoding
+    from ..io.tables import check_input_file
 
+    if os.path.isfile(path):
+        check_input_file(path)
     try:
         layers = pyogrio.list_layers(path)
     except Exception as e:
@@ -198,7 +203,8 @@ def _read_vector(path, layer, stream: bool = False) -> list:
         enc = None
         if is_shp:
             shp = path if path.lower().endswith((".shp", ".dbf")) else str(Path(path, f"{name}.shp"))
-            enc, info.encoding_detected = detect_dbf_encoding(shp)
+            check_shapefile(shp)
+            enc, info.encoding_detected = detect_dbf_encoding(shp, info.notes)
             info.encoding = enc
         if stream and len(wanted) == 1:
             try:
@@ -247,81 +253,18 @@ def _driver(path) -> str:
 
 
 def _read_table(path, sheet) -> SourceLayer:
-    import pandas as pd
+    from ..io.tables import cells_to_text, read_table
 
-    info = SourceInfo(path=str(path), layer=sheet)
-    low = path.lower()
-    if low.endswith((".csv", ".txt")):
-        df = None
-        for enc in ("utf-8-sig", "gb18030"):
-            try:
-                df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding=enc)
-                info.encoding = "UTF-8" if enc == "utf-8-sig" else "GB18030"
-                info.encoding_detected = True
-                break
-            except UnicodeDecodeError:
-                continue
-            except pd.errors.ParserError as e:
-                raise SurveyError(Text(f"无法读取 CSV：{e}", f"cannot read the CSV: {e}"), code="unreadable",
-                                  file=path) from None
-        if df is None:
-            raise SurveyError(Text("无法识别 CSV 的编码（既不是 UTF-8 也不是 GB18030）",
-                                   "cannot tell the CSV's encoding (neither UTF-8 nor GB18030)"), code="encoding",
-                              file=path)
-        info.driver = "CSV"
-    else:
-        try:
-            book = pd.ExcelFile(path, engine="openpyxl")
-            name = sheet if sheet is not None else book.sheet_names[0]
-            if name not in book.sheet_names:
-                raise SurveyError(Text(f"工作表不存在（可用：{', '.join(book.sheet_names)}）",
-                                       f"no such sheet (available: {', '.join(book.sheet_names)})"),
-                                  code="no_layer", file=path, layer=name)
-            df = book.parse(name, dtype=object)
-        except SurveyError:
-            raise
-        except Exception as e:
-            raise SurveyError(Text(f"无法读取 Excel 文件：{e}", f"cannot read the Excel file: {e}"), code="unreadable",
-                              file=path) from None
-        info.layer = name
-        info.driver = "XLSX"
-        info.encoding = "UTF-8 (XLSX)"
-        df = _excel_to_text(df)
+    df, src = read_table(path, sheet, empty_as_null=True)
+    info = SourceInfo(path=src.path, layer=src.layer, driver=src.driver, encoding=src.encoding,
+                      encoding_detected=src.encoding_detected, notes=list(src.notes))
+    if src.driver == "XLSX":
+        df = cells_to_text(df)
     df.columns = [str(c).strip() for c in df.columns]
     df = df.loc[:, [c for c in df.columns if not c.startswith("Unnamed:")]]
     info.count = len(df)
     table = pa.Table.from_pandas(df, preserve_index=False)
     return SourceLayer(info, table, None, None, is_table=True)
-
-
-def _excel_to_text(df):
-    """Excel cells as text, the way they were typed: whole numbers without '.0', dates as ISO."""
-    import datetime as dt
-
-    import pandas as pd
-
-    out = {}
-    for c in df.columns:
-        s = df[c]
-        vals = []
-        for v in s.tolist():
-            if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
-                vals.append(None)
-            elif isinstance(v, bool):
-                vals.append(str(v))
-            elif isinstance(v, (int, np.integer)):
-                vals.append(str(int(v)))
-            elif isinstance(v, (float, np.floating)):
-                vals.append(str(int(v)) if float(v).is_integer() else repr(float(v)))
-            elif isinstance(v, (pd.Timestamp, dt.datetime)):
-                ts = pd.Timestamp(v)
-                vals.append(ts.date().isoformat() if ts == ts.normalize() else ts.isoformat(sep=" "))
-            elif isinstance(v, dt.date):
-                vals.append(v.isoformat())
-            else:
-                vals.append(str(v))
-        out[str(c)] = pd.Series(vals, dtype=object)
-    return pd.DataFrame(out)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -374,23 +317,25 @@ def table_geometry(layer: SourceLayer, coord_columns: dict, source_crs=None, pro
     if kind == "wkt":
         layer.geoms = GeomColumn(geoms=wkt_geoms())
     else:
-        def num(c):
-            return pd.to_numeric(pd.Series(t.column(c).to_pylist(), dtype=object).astype("string").str.strip()
-                                 .str.replace("°", "", regex=False), errors="coerce").to_numpy(dtype=float)
-
-        x, y = num(xc), num(yc)
+        x, y = _coordinate_columns(layer, xc, yc)
+        if kind == "lonlat":
+            x, y = _swapped_lonlat(info, x, y, xc, yc)
         if kind == "xy" and source_crs is None:
-            mx = np.nanmedian(np.abs(x)) if np.isfinite(x).any() else 0
-            my = np.nanmedian(np.abs(y)) if np.isfinite(y).any() else 0
-            if mx <= 180 and my <= 90:
+            fin = np.isfinite(x) & np.isfinite(y)
+            mx = np.median(np.abs(x[fin])) if fin.any() else 0
+            my = np.median(np.abs(y[fin])) if fin.any() else 0
+            if mx <= 180 and my <= 180 and (my <= 90 or mx <= 90):
                 kind = "lonlat"
                 info.notes.append(Text(f"X/Y 列的取值是经纬度（{xc}、{yc}），按 EPSG:4326 读取",
                                        f"the X/Y columns hold degrees ({xc}, {yc}); read as EPSG:4326"))
+                x, y = _swapped_lonlat(info, x, y, xc, yc)
             elif mx > 1e6 > my > 1e5:
                 x, y = y, x
                 info.notes.append(Text(f"X/Y 列按测量习惯（X 为北坐标）互换：{xc} 为北坐标，{yc} 为东坐标",
                                        f"X/Y swapped as in the surveying convention (X = north): {xc} is northing, "
                                        f"{yc} easting"))
+        if kind == "lonlat":
+            x, y = _lonlat_range(layer, x, y, xc, yc)
         layer.geoms = GeomColumn.from_xy(x, y)
         if "wkt" in inv:  # rows with a WKT geometry (lines, polygons) take it instead of the point
             w = wkt_geoms()
@@ -414,6 +359,62 @@ def table_geometry(layer: SourceLayer, coord_columns: dict, source_crs=None, pro
                                "(give --source-crs otherwise)"))
 
 
+def _problem(layer, rows, field, values, zh: str, en: str, x=None, y=None):
+    """Record why the coordinates of ``rows`` make no geometry (kept per row for the rejects)."""
+    if layer.coord_problems is None:
+        layer.coord_problems = np.full(layer.count, None, dtype=object)
+    for i in np.flatnonzero(rows):
+        if layer.coord_problems[i] is None:
+            v = values[i]
+            layer.coord_problems[i] = (field, v, Text(zh.format(field=field, value=v), en.format(field=field, value=v)))
+    if x is not None:
+        x[rows] = np.nan
+    if y is not None:
+        y[rows] = np.nan
+
+
+def _coordinate_columns(layer, xc, yc):
+    """Both coordinate columns parsed as users type them (:mod:`surveytools.io.coords`); a value
+    that is not a coordinate is recorded with its field and value."""
+    from ..io.coords import parse_numbers
+
+    out = []
+    for c in (xc, yc):
+        vals = layer.table.column(c).to_pylist()
+        num, empty, bad = parse_numbers(vals)
+        _problem(layer, bad, c, vals, "字段 {field} 的值 {value!r} 不是坐标", "field {field}: {value!r} is not a coordinate")
+        _problem(layer, empty, c, vals, "字段 {field} 为空，没有坐标", "field {field} is empty: no coordinate")
+        out.append(num)
+    return out
+
+
+def _swapped_lonlat(info, x, y, xc, yc):
+    """Longitude and latitude columns swapped as a whole (most latitudes beyond ±90 while the
+    longitudes would fit as latitudes): swap them back and say so."""
+    fin = np.isfinite(x) & np.isfinite(y)
+    if fin.sum() and np.mean((np.abs(y[fin]) > 90) & (np.abs(x[fin]) <= 90)) > 0.5:
+        info.notes.append(Text(f"经度列 {xc} 与纬度列 {yc} 的内容互换了（纬度超出 ±90°），已按 {xc}=纬度、{yc}=经度读取",
+                               f"the longitude column {xc} and latitude column {yc} are swapped (latitudes beyond ±90°); "
+                               f"read {xc} as latitude and {yc} as longitude"))
+        return y, x
+    return x, y
+
+
+def _lonlat_range(layer, x, y, xc, yc):
+    """Rows whose longitude or latitude is out of range are rejected naming the field and value
+    (and, when swapping would fit, saying that the two look swapped)."""
+    ylist = layer.table.column(yc).to_pylist()
+    xlist = layer.table.column(xc).to_pylist()
+    swapped = (np.abs(y) > 90) & (np.abs(y) <= 180) & (np.abs(x) <= 90)
+    _problem(layer, swapped, yc, ylist, "纬度 {field}={value!r} 超出 ±90°，经纬度似乎互换了",
+             "latitude {field}={value!r} is beyond ±90°; longitude and latitude look swapped", x, y)
+    _problem(layer, np.abs(y) > 90, yc, ylist, "纬度 {field}={value!r} 超出 ±90°", "latitude {field}={value!r} is beyond ±90°",
+             x, y)
+    _problem(layer, np.abs(x) > 180, xc, xlist, "经度 {field}={value!r} 超出 ±180°", "longitude {field}={value!r} is beyond ±180°",
+             x, y)
+    return x, y
+
+
 # ----------------------------------------------------------------------------------------------
 # conversions
 
@@ -425,6 +426,33 @@ def _transform(tr, x, y):
         a, b = tr.transform(np.r_[x, x], np.r_[y, y])
         return np.asarray(a)[:1], np.asarray(b)[:1]
     return tr.transform(x, y)
+
+
+def _check_crs(info, crs, xy, geo) -> None:
+    """Degrees declared as metres (or metres as degrees) are an error saying so, not records that
+    land nowhere."""
+    import shapely
+
+    from ..io.coords import crs_mismatch
+
+    if xy is not None:
+        fin = np.isfinite(xy[0]) & np.isfinite(xy[1])
+        if not fin.any():
+            return
+        bounds = (xy[0][fin].min(), xy[1][fin].min(), xy[0][fin].max(), xy[1][fin].max())
+    else:
+        g = geo.shapely()
+        g = g[~(shapely.is_missing(g) | shapely.is_empty(g))]
+        if not len(g):
+            return
+        bounds = tuple(shapely.total_bounds(g))
+    raise_crs_mismatch(crs_mismatch(bounds, crs), bounds, info.crs or _crs_label(crs), info.path, info.layer)
+
+
+def raise_crs_mismatch(kind, bounds, crs_label, path, layer) -> None:
+    from ..io import raise_crs_mismatch as _raise
+
+    _raise(kind, bounds, crs_label, path, layer)
 
 
 def to_project(layer: SourceLayer, project_crs, *, source_crs=None, coords: str | None = None) -> None:
@@ -453,6 +481,7 @@ def to_project(layer: SourceLayer, project_crs, *, source_crs=None, coords: str 
     target = CRS.from_user_input(project_crs)
     geo = layer.geoms
     xy = geo.point_xy()
+    _check_crs(info, src, xy, geo)
     if coords:
         if not src.is_geographic:
             raise SurveyError(Text(f"--coords {coords} 只适用于经纬度坐标，而数据的坐标系 {info.crs} 是投影坐标系",

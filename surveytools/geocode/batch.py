@@ -20,19 +20,13 @@ OUT_COLS = ["match_level", "score", "x", "y", "grid_code", "street_code", "stree
 
 
 def read_table(path) -> pd.DataFrame:
-    p = Path(path)
-    if not p.exists():
-        raise SurveyError(Text("输入文件不存在", "input file not found"), code="not_found", file=str(p))
-    ext = p.suffix.lower()
-    if ext in (".xlsx", ".xlsm", ".xls"):
-        return pd.read_excel(p, dtype=str)
-    if ext in (".csv", ".txt", ".tsv"):
-        for enc in ("utf-8-sig", "gb18030"):
-            try:
-                return pd.read_csv(p, dtype=str, keep_default_na=False, encoding=enc, sep="\t" if ext == ".tsv" else ",")
-            except UnicodeDecodeError:
-                continue
-    raise SurveyError(Text("只支持 CSV 或 XLSX 文件", "only CSV and XLSX files are supported"), code="bad_format", file=str(p))
+    """The addresses table (see :func:`surveytools.io.tables.read_table`: CSV in UTF-8 or GB18030,
+    XLSX from its first visible sheet)."""
+    from ..io.tables import cells_to_text
+    from ..io.tables import read_table as read
+
+    df, src = read(Path(path))
+    return cells_to_text(df) if src.driver == "XLSX" else df
 
 
 def geocode_frame(idx, df: pd.DataFrame, column: str, feedback=None, file=None) -> pd.DataFrame:

@@ -157,9 +157,14 @@ def streets_from_communities(comms):
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=comms.crs)
 
 
-def read_lines(specs, to_crs):
+def read_lines(specs, to_crs, extent=None, warnings: list | None = None):
     """Linear features from several layers as one array of LineStrings (polygon layers give
-    their boundaries: a river drawn as an area still bounds grids)."""
+    their boundaries: a river drawn as an area still bounds grids).
+
+    ``extent`` (the communities' union): a layer none of whose lines reaches it is an error
+    (a wrong CRS, or the wrong file); lines of a layer that lie outside it are counted in
+    ``warnings``.
+    """
     import shapely
 
     from ..io import read_vector
@@ -177,10 +182,68 @@ def read_lines(specs, to_crs):
         parts = shapely.get_parts(geoms)
         parts = parts[np.isin(shapely.get_type_id(parts), (1, 2, 5))]
         parts = shapely.get_parts(parts)
-        out.append(parts[~shapely.is_empty(parts)])
+        parts = parts[~shapely.is_empty(parts)]
+        if extent is not None and len(parts):
+            _check_lines_reach(parts, extent, src, warnings)
+        out.append(parts)
         sources.append(src)
     lines = np.concatenate(out) if out else np.array([], dtype=object)
     valid = shapely.is_valid(lines) if len(lines) else np.array([], dtype=bool)
     if len(lines) and not valid.all():
         lines = np.where(valid, lines, shapely.make_valid(lines))
     return lines, sources
+
+
+def community_gaps(geoms, *, max_width: float = 2.0, min_area: float = 1.0) -> np.ndarray:
+    """Gaps and slivers between communities (polygons, whole arrays): the holes of their union
+    plus every narrow space (at most ``max_width`` m wide) between them that a morphological
+    closing fills; parts of at most ``min_area`` m² are ignored.  Sorted north-west first."""
+    import shapely
+
+    geoms = np.asarray(geoms, dtype=object)
+    geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    if not len(geoms):
+        return np.array([], dtype=object)
+    union = shapely.union_all(shapely.make_valid(geoms))
+    polys = shapely.get_parts(union)
+    polys = polys[np.isin(shapely.get_type_id(polys), (3, 6))]
+    holes = [shapely.polygons(shapely.get_interior_ring(p, k)) for p in polys
+             for k in range(shapely.get_num_interior_rings(p))]
+    d = max_width / 2 + 1e-3
+    closed = shapely.buffer(shapely.buffer(union, d, join_style="mitre", mitre_limit=10.0), -d, join_style="mitre",
+                            mitre_limit=10.0)
+    found = shapely.union_all(np.asarray(holes + [shapely.difference(closed, union)], dtype=object))
+    parts = shapely.get_parts(found)
+    parts = parts[np.isin(shapely.get_type_id(parts), (3,))] if len(parts) else parts
+    parts = parts[shapely.area(parts) > min_area] if len(parts) else parts
+    if not len(parts):
+        return np.array([], dtype=object)
+    c = shapely.get_coordinates(shapely.centroid(parts))
+    return parts[np.lexsort((c[:, 0], -c[:, 1]))]
+
+
+def unknown_streets(street_codes) -> list:
+    """The distinct 9-digit street codes that are not in the NBS 2023 division table."""
+    from ..admin import divisions
+
+    d = divisions()
+    return sorted(c for c in set(map(str, street_codes)) if d.street(c) is None)
+
+
+def _check_lines_reach(parts, extent, src, warnings) -> None:
+    import shapely
+
+    shapely.prepare(extent)
+    inside = shapely.intersects(extent, parts)
+    if not inside.any():
+        x0, y0, x1, y1 = shapely.total_bounds(parts)
+        raise SurveyError(Text(f"线状地物图层的 {len(parts)} 条线都不在社区范围内（线的范围 {x0:.0f}, {y0:.0f} – {x1:.0f}, {y1:.0f}，"
+                               f"声明的坐标系 {src.crs}）：坐标系声明错误，或给错了文件",
+                               f"none of the {len(parts)} lines of the layer reaches the communities (lines extent "
+                               f"{x0:.0f}, {y0:.0f} – {x1:.0f}, {y1:.0f}, declared CRS {src.crs}): a wrong CRS, or the wrong file"),
+                          code="lines_outside", file=src.path, layer=src.layer, value=src.crs,
+                          hint=Text("检查该图层的坐标系（.prj）", "check the layer's CRS (.prj)"))
+    if warnings is not None and not inside.all():
+        n = int((~inside).sum())
+        warnings.append(Text(f"{src.label}：{n} / {len(parts)} 条线在社区范围之外，未参与划分",
+                             f"{src.label}: {n} of {len(parts)} lines lie outside the communities and were not used"))

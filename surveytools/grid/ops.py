@@ -127,10 +127,12 @@ def divide(project, communities, lines=None, target_area=None, min_area=None, ma
         warnings.append(Text(f"{int(foreign.sum())} 个社区的县级代码不是项目的 {county}（如 {comms['code'][foreign].iloc[0]}）",
                              f"{int(foreign.sum())} communities are not in the project's county {county} "
                              f"(e.g. {comms['code'][foreign].iloc[0]})"))
+    gaps = _community_checks(comms, warnings)
+    extent = shapely.union_all(np.asarray(comms.geometry.values, dtype=object))
+    line_geoms, lsrc = read_lines(lines, proj.crs, extent=extent, warnings=warnings)
     for w in warnings:
         feedback.warning(w)
     feedback.progress(5)
-    line_geoms, lsrc = read_lines(lines, proj.crs)
     tree = shapely.STRtree(line_geoms) if len(line_geoms) else None
     work_xy = None
     if workload:
@@ -217,6 +219,7 @@ def divide(project, communities, lines=None, target_area=None, min_area=None, ma
         f"outside the range (see table report_grid_outliers).")
     return Result(summary, data={"grids": int(len(codes)), "communities": int(n), "streets": int(len(streets)),
                                  "lines": int(len(line_geoms)), "line_sources": [s.as_dict() for s in lsrc],
+                                 "community_gaps": gaps,
                                  "params": params.__dict__, "area_median": float(np.median(areas)),
                                  "per_community": per.to_dict("records"), "outliers": outliers.to_dict("records")},
                   outputs={"PROJECT": str(proj.path)}, warnings=warnings)
@@ -312,6 +315,41 @@ def locate_in_communities(geoms, comms, code_field: str, proj, what: str, source
                                f"{len(bad)} grids cross a community boundary (e.g. feature {int(bad[0])}, "
                                f"{outside[bad[0]]:.1f} m² outside)"),
                           code="crosses_community", file=where_file, layer=where_layer, feature=int(bad[0]))
+    return out
+
+
+def _community_checks(comms, warnings: list) -> list:
+    """Gaps and slivers between the communities and street codes unknown to the NBS table, as
+    warnings (the same checks as validation rules topology.community_gaps and
+    codes.community_street, with the catalogue's parameters).  Returns the gaps as dicts."""
+    import shapely
+
+    from ..validate.catalogue import load_catalogue
+    from .communities import community_gaps, unknown_streets
+
+    params = load_catalogue()["topology.community_gaps"].params
+    gaps = community_gaps(comms.geometry.values, max_width=float(params["max_width_m"]),
+                          min_area=float(params["min_area_m2"]))
+    out = []
+    if len(gaps):
+        area = shapely.area(gaps)
+        xy = shapely.get_coordinates(shapely.point_on_surface(gaps))
+        out = [{"area": round(float(a), 2), "x": round(float(x), 2), "y": round(float(y), 2)}
+               for a, (x, y) in zip(area, xy)]
+        k = int(np.argmax(area))
+        warnings.append(Text(f"社区之间有 {len(gaps)} 处缝隙或狭缝，共 {area.sum():.1f} m²（最大 {area[k]:.1f} m²，"
+                             f"在 X={xy[k, 0]:.1f}, Y={xy[k, 1]:.1f} 附近）：这些地方不属于任何单元网格",
+                             f"{len(gaps)} gaps or slivers between the communities, {area.sum():.1f} m² in all (the largest "
+                             f"{area[k]:.1f} m² near X={xy[k, 0]:.1f}, Y={xy[k, 1]:.1f}): no unit grid will cover them"))
+    unknown = unknown_streets(comms["street_code"])
+    if unknown:
+        of = {s: sorted(comms.loc[comms["street_code"] == s, "code"])[:3] for s in unknown[:5]}
+        lst = "; ".join(f"{s}（{', '.join(c)}）" for s, c in of.items())
+        lst_en = "; ".join(f"{s} ({', '.join(c)})" for s, c in of.items())
+        warnings.append(Text(f"{len(unknown)} 个街道代码不在国家统计局 2023 年区划代码表中：{lst}；已按代码建立无名称的街道，"
+                             "请核对社区代码",
+                             f"{len(unknown)} street codes are not in the NBS 2023 division table: {lst_en}; streets without a "
+                             "name were created for them: check the community codes"))
     return out
 
 
@@ -770,16 +808,11 @@ def _has_geometry(spec) -> bool:
 
 
 def _read_table(spec):
-    from ..io import Source, parse_layer_spec
+    from ..io import parse_layer_spec
+    from ..io.tables import cells_to_text, read_table
 
     path, sheet = parse_layer_spec(spec)
-    if str(path).lower().endswith(".csv"):
-        for enc in ("utf-8-sig", "gb18030"):
-            try:
-                df = pd.read_csv(path, dtype=str, encoding=enc)
-                break
-            except UnicodeDecodeError:
-                continue
-    else:
-        df = pd.read_excel(path, sheet_name=sheet or 0, dtype=str)
-    return df, Source(path=str(path), layer=sheet, count=len(df))
+    df, src = read_table(path, sheet, empty_as_null=True)
+    if src.driver == "XLSX":
+        df = cells_to_text(df)
+    return df, src

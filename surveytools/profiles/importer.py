@@ -55,35 +55,18 @@ def _norm_header(h) -> str:
 
 def read_table(path, sheet: str | None = None) -> tuple[pd.DataFrame, str | None, str]:
     """Read an XLSX/CSV table as strings without a header.  Returns (frame, sheet, encoding)."""
-    path = Path(path)
-    if not path.exists():
-        raise SurveyError(Text("找不到分类表文件", "class table file not found"), file=str(path), code="file_not_found")
+    from ..io.tables import check_input_file, decode_text
+    from ..io.tables import read_table as read
+
+    path = check_input_file(path)
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm", ".xls"):
-        try:
-            book = pd.ExcelFile(path, engine="openpyxl")
-        except Exception as e:
-            raise SurveyError(Text(f"无法打开 Excel 文件：{e}", f"cannot open the Excel file: {e}"), file=str(path),
-                              code="bad_file") from None
-        if sheet and sheet not in book.sheet_names:
-            raise SurveyError(Text(f"工作表“{sheet}”不存在（有：{book.sheet_names}）",
-                                   f"sheet '{sheet}' does not exist (sheets: {book.sheet_names})"),
-                              file=str(path), value=sheet, code="bad_sheet")
-        sh = sheet or book.sheet_names[0]
-        df = pd.read_excel(book, sheet_name=sh, header=None, dtype=object)
+        df, src = read(path, sheet, header=None)
+        sh = src.layer
         df = df.map(lambda v: "" if v is None or (isinstance(v, float) and pd.isna(v)) else
                     (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)))
         return df, sh, "xlsx"
-    raw = path.read_bytes()
-    for enc in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise SurveyError(Text("CSV 文件既不是 UTF-8 也不是 GBK 编码", "the CSV file is neither UTF-8 nor GBK"),
-                          file=str(path), code="bad_encoding")
+    text, enc = decode_text(path.read_bytes(), path)
     import csv
     import io
     try:
@@ -92,7 +75,7 @@ def read_table(path, sheet: str | None = None) -> tuple[pd.DataFrame, str | None
         raise SurveyError(Text(f"无法读取 CSV：{e}", f"cannot read the CSV: {e}"), file=str(path), code="bad_file") from None
     width = max((len(r) for r in rows), default=0)
     df = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)  # title rows may be shorter
-    return df, None, "utf-8" if enc == "utf-8-sig" else "gbk"
+    return df, None, "utf-8" if enc == "UTF-8" else "gbk"
 
 
 def _match(h: str) -> str | None:

@@ -58,19 +58,10 @@ def map_columns(df: pd.DataFrame) -> dict:
 
 def read_table_file(path) -> pd.DataFrame:
     """An XLSX (first sheet) or CSV (UTF-8 or GB18030) as text columns."""
-    p = Path(path)
-    if not p.exists():
-        raise SurveyError(Text("文件不存在", "file not found"), code="not_found", file=str(p))
-    try:
-        if p.suffix.lower() == ".csv":
-            for enc in ("utf-8-sig", "gb18030"):
-                try:
-                    return pd.read_csv(p, dtype=str, keep_default_na=False, encoding=enc)
-                except UnicodeDecodeError:
-                    continue
-        return pd.read_excel(p, sheet_name=0, dtype=str, keep_default_na=False)
-    except (ValueError, OSError, KeyError) as e:
-        raise SurveyError(Text(f"无法读取表格：{e}", f"cannot read the table: {e}"), code="bad_table", file=str(p)) from None
+    from ..io.tables import cells_to_text, read_table
+
+    df, src = read_table(Path(path))
+    return cells_to_text(df).fillna("") if src.driver == "XLSX" else df
 
 
 def normalise(raw: pd.DataFrame, profile, *, source: str, streets: pd.DataFrame | None = None):

@@ -225,3 +225,45 @@ def grid_community_prefix(ctx, params):
         return concat([])
     return rows(layer=ctx.table_name("unit_grid"), fid=grids["fid"].to_numpy()[bad], feature_id=code.to_numpy(dtype=object)[bad],
                 field=name, value=code.to_numpy(dtype=object)[bad], community=comm[bad], geometry=geoms_of(grids)[bad])
+
+
+@implements("codes.community_street")
+def community_street(ctx, params):
+    from ...admin import divisions
+
+    comms = ctx.layer("community")
+    if comms is None or len(comms) == 0:
+        raise Skip(Text("项目中没有社区", "the project holds no communities"))
+    name = ctx.field("community", "community_code")
+    code = ctx.text("community", comms, name).to_numpy(dtype=object)
+    street = np.array([c[:9] if isinstance(c, str) and len(c) == 12 and c.isdigit() else "" for c in code], dtype=object)
+    d = divisions()
+    known = {s: d.street(s) is not None for s in set(street) if s}
+    streets = ctx.layer("street")
+    in_layer = None
+    if streets is not None and len(streets):
+        sname = ctx.field("street", "street_code")
+        in_layer = set(ctx.text("street", streets, sname).tolist())
+    zh, en, bad = [], [], []
+    for i, s in enumerate(street):
+        if not s:
+            continue  # malformed community codes are left to codes.format
+        nbs = known[s]
+        lay = in_layer is None or s in in_layer
+        if nbs and lay:
+            continue
+        bad.append(i)
+        parts_zh, parts_en = [], []
+        if not nbs:
+            parts_zh.append("不在国家统计局 2023 年区划代码表中（新设街道，或社区代码有误）")
+            parts_en.append("is not in the NBS 2023 division table (a new street, or a mistyped community code)")
+        if not lay:
+            parts_zh.append("在街道图层中不存在")
+            parts_en.append("is not in the street layer")
+        zh.append("，且".join(parts_zh))
+        en.append(", and ".join(parts_en))
+    if not bad:
+        return concat([])
+    bad = np.asarray(bad)
+    return rows(layer=ctx.table_name("community"), fid=comms["fid"].to_numpy()[bad], feature_id=code[bad], field=name,
+                value=street[bad], detail_zh=zh, detail_en=en, geometry=geoms_of(comms)[bad])

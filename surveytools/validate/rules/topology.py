@@ -79,6 +79,23 @@ def grid_gaps(ctx, params):
                 value=np.round(area, 2).astype(str))
 
 
+@implements("topology.community_gaps")
+def community_gaps(ctx, params):
+    import shapely
+
+    from ...grid.communities import community_gaps as gaps_of
+
+    comms = ctx.layer("community")
+    if comms is None or len(comms) == 0:
+        raise Skip(Text("项目中没有社区", "the project holds no communities"))
+    parts = gaps_of(geoms_of(comms), max_width=float(params.get("max_width_m", 2.0)),
+                    min_area=float(params.get("min_area_m2", 1.0)))
+    if not len(parts):
+        return concat([])
+    area = np.round(shapely.area(parts), 2)
+    return rows(layer=ctx.table_name("community"), geometry=parts, area=area, value=area.astype(str))
+
+
 @implements("topology.grid_overlaps")
 def grid_overlaps(ctx, params):
     import shapely

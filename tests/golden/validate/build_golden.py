@@ -220,6 +220,17 @@ case("topology.grid_gaps",
      {"community": COMMS, "unit_grid": [grid(1, G1, box(0, 0, 100, 100)), grid(2, G2, box(110, 0, 200, 100))]},
      [expect("topology.grid_gaps", "unit_grids", None, None, None, "1000.0", box(100, 0, 110, 100))])
 
+# a 0.5 m strip between two digitised communities (and nothing else: the outer corners stay sharp)
+case("topology.community_gaps",
+     {"community": [community(1, C1, box(0, 0, 100, 100)), community(2, "360681001002", box(100.5, 0, 200, 100))]},
+     [expect("topology.community_gaps", "communities", None, None, None, "50.0", box(100, 0, 100.5, 100))])
+
+# street 360681999 does not exist (NBS 2023) and is not in the street layer
+case("codes.community_street",
+     {"community": [community(1, C1, box(0, 0, 100, 100)), community(2, "360681999001", box(100, 0, 200, 100))],
+      "street": [street(1, "360681001", box(0, 0, 100, 100))]},
+     [expect("codes.community_street", "communities", 2, "360681999001", "CommCode", "360681999", box(100, 0, 200, 100))])
+
 case("topology.grid_overlaps",
      {"unit_grid": [grid(1, G1, box(0, 0, 100, 100)), grid(2, G2, box(90, 0, 200, 100)), grid(3, C1 + "03", box(200, 0, 300, 100))]},
      [expect("topology.grid_overlaps", "unit_grids", 1, G1, "BGID", G2, box(90, 0, 100, 100))])
