@@ -18,7 +18,6 @@ or a standard-reserved code used for an extension, is rejected with a clear mess
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -26,8 +25,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from ..errors import SurveyError
 from ..i18n import Text
+from .light import (CodeSpec, LayerSpec, ProfileError, code_specs, find_standards_dir, layer_spec, layer_specs,
+                    list_profiles, parent_dir)
+from .light import profile_dir as _profile_dir
 
 CLASS_COLUMNS = ["code", "major_code", "major_name", "name", "geometry", "accuracy", "aliases",
                  "status", "provenance", "source", "notes"]
@@ -39,49 +40,9 @@ GEOMETRIES = {"point", "line", "polygon", ""}
 FIELD_TYPES = {"text", "integer", "real", "date", "datetime"}
 
 
-class ProfileError(SurveyError):
-    pass
-
-
 def _yaml(text: str):
     """``yaml.safe_load`` through libyaml when PyYAML has it (ten times faster)."""
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-
-
-@dataclass(frozen=True)
-class CodeSpec:
-    """Structure of a code: ordered (part, length) pairs, e.g. county 6 + street 3 + …"""
-
-    kind: str
-    parts: tuple
-    provenance: str = ""
-    source: str = ""
-    #: allowed characters of the serial part: "digits" or "alnum" (0-9A-Z)
-    charset: str = "digits"
-
-    @property
-    def length(self) -> int:
-        return sum(n for _, n in self.parts)
-
-    def span(self, part: str) -> tuple[int, int]:
-        pos = 0
-        for name, n in self.parts:
-            if name == part:
-                return pos, pos + n
-            pos += n
-        raise KeyError(part)
-
-    def part_length(self, part: str) -> int:
-        a, b = self.span(part)
-        return b - a
-
-
-@dataclass(frozen=True)
-class LayerSpec:
-    key: str
-    table: str
-    geometry: str | None
-    title: Text
 
 
 @dataclass
@@ -163,49 +124,6 @@ class Profile:
 # ----------------------------------------------------------------------------------------------
 # locating profiles
 
-def find_standards_dir() -> Path:
-    """``$SURVEYTOOLS_STANDARDS``, else ``standards/`` beside the package (a checkout, an editable
-    install, or the QGIS plugin ZIP), else the copy bundled in the wheel."""
-    env = os.environ.get("SURVEYTOOLS_STANDARDS")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve().parent.parent
-    for cand in (here.parent / "standards", here / "_standards"):
-        if (cand / "cjt" / "profile.yaml").exists():
-            return cand
-    raise ProfileError(Text("找不到标准配置目录 standards/；请设置环境变量 SURVEYTOOLS_STANDARDS",
-                            "cannot find the standards/ folder; set SURVEYTOOLS_STANDARDS"))
-
-
-def _profile_dir(name_or_path) -> Path:
-    p = Path(str(name_or_path))
-    if (p / "profile.yaml").exists():
-        return p.resolve()
-    if p.name == "profile.yaml" and p.exists():
-        return p.parent.resolve()
-    root = find_standards_dir()
-    for cand in (root / str(name_or_path), root / "cities" / str(name_or_path)):
-        if (cand / "profile.yaml").exists():
-            return cand.resolve()
-    known = ", ".join(i["id"] for i in list_profiles())
-    raise ProfileError(Text(f"未知的标准配置“{name_or_path}”（可用：{known}）",
-                            f"unknown profile '{name_or_path}' (available: {known})"), code="unknown_profile")
-
-
-def list_profiles() -> list[dict]:
-    root = find_standards_dir()
-    out = []
-    for y in sorted(list(root.glob("*/profile.yaml")) + list(root.glob("cities/*/profile.yaml"))):
-        try:
-            meta = _yaml(y.read_text(encoding="utf-8"))
-        except yaml.YAMLError:
-            continue
-        out.append({"id": meta.get("id", y.parent.name), "status": meta.get("status", ""),
-                    "extends": meta.get("extends"), "edition": meta.get("edition", ""),
-                    "title": meta.get("title", {}), "path": str(y.parent)})
-    return out
-
-
 # ----------------------------------------------------------------------------------------------
 # reading
 
@@ -246,19 +164,6 @@ def _check_classes(df: pd.DataFrame, path: Path, code_len: int, what: str) -> No
     if len(dup):
         raise ProfileError(Text(f"{what}中类别代码重复：{sorted(set(dup))}", f"duplicate class codes in {what}: {sorted(set(dup))}"),
                            file=str(path), field="code")
-
-
-def _codes(meta: dict, base: dict | None, path: Path) -> dict:
-    out = dict(base or {})
-    for kind, spec in (meta.get("codes") or {}).items():
-        try:
-            parts = tuple((str(n), int(l)) for n, l in spec["parts"])
-        except (KeyError, TypeError, ValueError):
-            raise ProfileError(Text(f"编码结构 {kind} 格式错误", f"code structure {kind} is malformed"),
-                               file=str(path / "profile.yaml"), field=f"codes.{kind}") from None
-        out[kind] = CodeSpec(kind, parts, spec.get("provenance", ""), spec.get("source", ""),
-                             spec.get("charset", "digits"))
-    return out
 
 
 def _merge_classes(base: pd.DataFrame, child: pd.DataFrame, renames: dict, profile_id: str,
@@ -320,10 +225,8 @@ def _load(d: Path, seen: tuple) -> Profile:
                                 f"profiles extend each other in a cycle: {' -> '.join(seen + (pid,))}"), file=str(ypath))
     base = None
     if meta.get("extends"):
-        parent_dir = _profile_dir(meta["extends"]) if not (d.parent / str(meta["extends"])).exists() \
-            else (d.parent / str(meta["extends"])).resolve()
-        base = _load(parent_dir, seen + (pid,))
-    codes = _codes(meta, base.codes if base else None, d)
+        base = _load(parent_dir(d, meta["extends"]), seen + (pid,))
+    codes = code_specs(meta, base.codes if base else None, d)
     for kind in ("class", "unit_grid", "component_id", "event_code"):
         if kind not in codes:
             raise ProfileError(Text(f"标准配置缺少编码结构 {kind}", f"profile lacks the code structure {kind}"),
@@ -380,16 +283,8 @@ def _load(d: Path, seen: tuple) -> Profile:
         domains = _read_csv(dpath, DOMAIN_COLUMNS, "值域表/domain table")
 
     layers = dict(base.layers) if base else {}
-    layer_specs = dict(meta.get("layers") or {})
-    for extra in sorted(d.glob("layers_*.yaml")):  # one file per area (geocoding, validation …)
-        try:
-            layer_specs.update(_yaml(extra.read_text(encoding="utf-8")) or {})
-        except yaml.YAMLError as e:
-            raise ProfileError(Text(f"图层定义格式错误：{e}", f"malformed layer definitions: {e}"), file=str(extra)) from None
-    for key, spec in layer_specs.items():
-        t = spec.get("title") or {}
-        layers[key] = LayerSpec(key, spec.get("table", key), spec.get("geometry"),
-                                Text(t.get("zh", key), t.get("en", key)))
+    for key, spec in layer_specs(d, meta).items():
+        layers[key] = layer_spec(key, spec)
     title = meta.get("title") or {}
     notice = meta.get("notice")
     defaults = {**(base.defaults if base else {}), **(meta.get("defaults") or {})}
