@@ -188,6 +188,13 @@ class SurveyToolsAlgorithm(QgsProcessingAlgorithm):
     def operation(self) -> Operation:
         return self._op
 
+    def flags(self):
+        flags = super().flags()
+        if getattr(self._op, "in_qgis", False):  # builds layers and a QgsProject: the main thread
+            flags |= enum_value("Qgis.ProcessingAlgorithmFlag.NoThreading", "QgsProcessingAlgorithm.Flag.FlagNoThreading",
+                                "QgsProcessingAlgorithm.FlagNoThreading")
+        return flags
+
     def createInstance(self):
         return SurveyToolsAlgorithm(self._op)
 
@@ -320,7 +327,11 @@ class SurveyToolsAlgorithm(QgsProcessingAlgorithm):
         adapter = ProcessingFeedbackAdapter(feedback)
         try:
             kwargs = self.library_kwargs(parameters, context, feedback)
-            data = run_out_of_process(self._op, kwargs, adapter, extra_paths=_deps_paths())
+            if getattr(self._op, "in_qgis", False):  # needs QGIS itself: the plugin's implementation
+                from .project_file import run_in_qgis
+                data = run_in_qgis(self._op, kwargs, adapter)
+            else:
+                data = run_out_of_process(self._op, kwargs, adapter, extra_paths=_deps_paths())
         except SurveyError as err:
             raise QgsProcessingException(err.render())
         except QgsProcessingException:

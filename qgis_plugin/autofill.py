@@ -12,19 +12,25 @@ changed, the plugin fills (in the same edit session, so Undo and Cancel work as 
 * ``community_code`` / ``street_code`` — the leading parts of the grid code (county + street +
   community, county + street), ``community_name`` / ``street_name`` from the community and
   street layers;
-* ``component_id`` (ObjID …) — county + class + next serial, where the serial is the largest
-  serial of an existing ID with the same county + class prefix in the project's component layers
-  (edit buffers included) + 1, built with :func:`surveytools.codes.format_code`.  An existing ID
-  is kept while its county and class parts agree with the feature; it is replaced when the class
-  changed;
-* ``name`` — the class name when left empty.
+* ``component_id`` (ObjID …) — county + class + next serial, where the serial follows the
+  largest serial ever issued for that county + class: the IDs in the project's component layers
+  (edit buffers included) and the project's ``id_registry`` (:mod:`.idregistry`), so a deleted or
+  retired ID is never issued again; built with :func:`surveytools.codeformat.format_parts` (the
+  library's own code builder).  An existing ID is kept while its county and class parts agree
+  with the feature; it is replaced when the class changed.  When edits are committed the
+  registry is raised to the serials of the added, changed and deleted features;
+* ``name`` — the class name when left empty or still the name of a class (a class change renames
+  a feature that carried its old class's name).
+
+The same rules are written as native default-value expressions into the forms
+(:mod:`.project_file`), so a ``.qgz`` fills these fields in a QGIS without the plugin too.
 """
 from __future__ import annotations
 
 from qgis.core import QgsFeatureRequest, QgsGeometry, QgsSpatialIndex
 from qgis.PyQt.QtCore import QObject
 
-from surveytools.codes import format_code
+from surveytools.codeformat import format_parts
 
 from .compat import enum_value, layer_geometry_name, log
 
@@ -98,8 +104,11 @@ class AutoFill(QObject):
     """Fills the automatic fields of one layer (see the module docstring)."""
 
     def __init__(self, layer, profile, county: str, *, grids=None, communities=None, streets=None,
-                 siblings=(), field_group: str = "component"):
+                 siblings=(), field_group: str = "component", registry=None):
         super().__init__(layer)
+        #: :class:`~.idregistry.IdRegistry` of the project (or ``None``)
+        self.registry = registry
+        self._pending = {}
         self.layer = layer
         self.profile = profile
         self.county = county
@@ -130,6 +139,9 @@ class AutoFill(QObject):
         layer.featureAdded.connect(self._added)
         layer.geometryChanged.connect(self._moved)
         layer.attributeValueChanged.connect(self._attribute_changed)
+        layer.beforeCommitChanges.connect(self._before_commit)
+        layer.afterCommitChanges.connect(self._after_commit)
+        self.class_names = {str(r["name"]) for r in profile.component_classes}
 
     def _names(self, lyr, layer_key, code_role, name_role) -> dict:
         if lyr is None:
@@ -141,7 +153,9 @@ class AutoFill(QObject):
 
     def disconnect_all(self):
         for sig, slot in ((self.layer.featureAdded, self._added), (self.layer.geometryChanged, self._moved),
-                          (self.layer.attributeValueChanged, self._attribute_changed)):
+                          (self.layer.attributeValueChanged, self._attribute_changed),
+                          (self.layer.beforeCommitChanges, self._before_commit),
+                          (self.layer.afterCommitChanges, self._after_commit)):
             try:
                 sig.disconnect(slot)
             except (TypeError, RuntimeError):
@@ -170,18 +184,19 @@ class AutoFill(QObject):
         return out
 
     def next_id(self, class_code: str, exclude_fid=None) -> str | None:
-        """County + class + (largest serial with that prefix + 1)."""
+        """County + class + (largest serial issued with that prefix + 1): the component layers'
+        IDs and the project's ``id_registry``."""
         if not class_code or not self.county or self.group != "component":
             return None
         spec = self.profile.codes["component_id"]
         serial_len = spec.part_length("serial")
         try:
-            prefix = format_code("component_id", self.profile, county=self.county, class_code=class_code,
+            prefix = format_parts("component_id", self.profile, county=self.county, class_code=class_code,
                                  serial=0)[:-serial_len]
         except Exception as exc:  # a class code of the wrong length: no ID
             log(f"autofill: {exc}", "Info")
             return None
-        best = 0
+        best = self.registry.max_serial(self.county, class_code) if self.registry is not None else 0
         for lyr in [self.layer, *self.siblings]:
             idx = lyr.fields().indexOf(self.f_id)
             if idx < 0:
@@ -195,7 +210,7 @@ class AutoFill(QObject):
                 v = _text(f.attribute(idx))
                 if v and len(v) == spec.length and v.startswith(prefix) and v[-serial_len:].isdigit():
                     best = max(best, int(v[-serial_len:]))
-        return format_code("component_id", self.profile, county=self.county, class_code=class_code, serial=best + 1)
+        return format_parts("component_id", self.profile, county=self.county, class_code=class_code, serial=best + 1)
 
     def id_is_current(self, value, class_code) -> bool:
         if not value or not class_code:
@@ -236,9 +251,10 @@ class AutoFill(QObject):
                 new = self.next_id(cls, exclude_fid=fid)
                 if new:
                     values[self.f_id] = new
-            if cls and self.f_name and self.layer.fields().indexOf(self.f_name) >= 0 and not _text(feature[self.f_name]):
+            if cls and self.f_name and self.layer.fields().indexOf(self.f_name) >= 0:
+                name = _text(feature[self.f_name])
                 row = self.profile.component_class(cls)
-                if row is not None:
+                if row is not None and (not name or (name in self.class_names and name != str(row["name"]))):
                     values[self.f_name] = str(row["name"])
         self._busy = True
         try:
@@ -246,6 +262,55 @@ class AutoFill(QObject):
         finally:
             self._busy = False
         return values
+
+    # -- the ID registry --------------------------------------------------------------------------
+    def _serial_key(self, value):
+        """(county, class) and serial of a well-formed component ID, else ``None``."""
+        v = _text(value)
+        spec = self.profile.codes["component_id"]
+        if not v or len(v) != spec.length:
+            return None
+        c0, c1 = spec.span("county")
+        m0, _ = spec.span("major")
+        _, n1 = spec.span("minor")
+        s0, s1 = spec.span("serial")
+        serial = v[s0:s1]
+        if not (serial.isascii() and serial.isdigit()):
+            return None
+        return (v[c0:c1], v[m0:n1]), int(serial)
+
+    def issued_ids(self) -> list:
+        """The IDs a commit of the edit buffer issues or retires: added and changed features'
+        IDs and the stored IDs of changed and deleted features."""
+        idx = self.layer.fields().indexOf(self.f_id) if self.f_id else -1
+        buf = self.layer.editBuffer()
+        if idx < 0 or buf is None:
+            return []
+        out = [f.attribute(idx) for f in buf.addedFeatures().values()]
+        changed = buf.changedAttributeValues()
+        out += [attrs[idx] for attrs in changed.values() if idx in attrs]
+        stored = [fid for fid in list(buf.deletedFeatureIds()) + list(changed) if fid >= 0]
+        if stored:
+            from qgis.core import QgsFeatureRequest
+            req = QgsFeatureRequest().setFilterFids(stored).setSubsetOfAttributes([idx])
+            out += [f.attribute(idx) for f in self.layer.dataProvider().getFeatures(req)]
+        return out
+
+    def _before_commit(self, *_args):
+        if self.registry is None or self.group != "component":
+            return
+        pending = {}
+        for value in self.issued_ids():
+            hit = self._serial_key(value)
+            if hit is not None:
+                key, serial = hit
+                pending[key] = max(pending.get(key, 0), serial)
+        self._pending = pending
+
+    def _after_commit(self, *_args):
+        pending, self._pending = self._pending, {}
+        if pending and self.registry is not None:
+            self.registry.raise_to(pending)
 
     # -- signals ----------------------------------------------------------------------------------
     def _added(self, fid):
@@ -262,11 +327,11 @@ class AutoFill(QObject):
 
 
 def attach(layer, profile, county, *, grids=None, communities=None, streets=None, siblings=(),
-           field_group="component") -> AutoFill:
+           field_group="component", registry=None) -> AutoFill:
     """Attach (once) an :class:`AutoFill` to ``layer``; returns it."""
     detach(layer)
     af = AutoFill(layer, profile, county, grids=grids, communities=communities, streets=streets,
-                  siblings=siblings, field_group=field_group)
+                  siblings=siblings, field_group=field_group, registry=registry)
     _ATTACHED[layer.id()] = af
     return af
 

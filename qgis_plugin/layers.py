@@ -18,13 +18,14 @@ legend still shows one entry per major class (which can be switched off individu
 """
 from __future__ import annotations
 
+import os
+
 from qgis.core import QgsLayerTreeGroup, QgsProject
 
 from .autofill import attach, detach
 from .compat import log, tr
-from .forms import configure_form
-from .projectdata import (CLASS_TABLE, COMPONENT_KEYS, DEPARTMENTS_TABLE, PROP_KEY, PROP_PROJECT, PROP_THEME,
-                          SurveyProject)
+from .idregistry import IdRegistry
+from .projectdata import CLASS_TABLE, COMPONENT_KEYS, PROP_KEY, PROP_PROJECT, PROP_THEME, SurveyProject
 from .styles import apply_style
 
 HIDDEN = {"unit_grid_history", "dictionaries"}
@@ -70,10 +71,35 @@ class LoadedProject:
         return [lyr for lyr in (self.qgs.mapLayer(i) for i in self.layer_ids.values()) if lyr is not None]
 
     # -- loading ----------------------------------------------------------------------------------
+    def _same_source(self, lyr) -> bool:
+        if lyr.customProperty(PROP_PROJECT) == self.sp.source_id:
+            return True
+        if self.sp.kind != "gpkg":
+            return False
+        path = lyr.source().split("|")[0]
+        try:
+            return os.path.exists(path) and os.path.samefile(path, self.sp.path)
+        except OSError:
+            return False
+
+    def existing_layer(self, key: str):
+        """A layer of this project already in the QGIS project (a reopened ``.qgz``, a second
+        "open"), by its key property and source."""
+        for lyr in self.qgs.mapLayers().values():
+            if lyr.customProperty(PROP_KEY) == key and self._same_source(lyr):
+                return lyr
+        return None
+
     def _root_group(self) -> QgsLayerTreeGroup:
         root = self.qgs.layerTreeRoot()
         for g in root.findGroups():
             if g.customProperty(PROP_PROJECT) == self.sp.source_id:
+                return g
+        # a reopened .qgz whose project moved: the group holding this project's layers
+        for g in root.findGroups():
+            if g.customProperty(PROP_PROJECT) and any(self._same_source(n.layer()) for n in g.findLayers()
+                                                      if n.layer() is not None):
+                g.setCustomProperty(PROP_PROJECT, self.sp.source_id)
                 return g
         g = root.insertGroup(0, self.sp.title)
         g.setCustomProperty(PROP_PROJECT, self.sp.source_id)
@@ -90,13 +116,20 @@ class LoadedProject:
             g.setExpanded(False)
         return g
 
-    def load(self) -> QgsLayerTreeGroup:
-        """Add the project's layers that are not loaded yet; style them and build the forms."""
+    def load(self, *, autofill: bool = True, options=None) -> QgsLayerTreeGroup:
+        """Add the project's layers that are not loaded yet (layers of this project already in
+        the QGIS project are adopted, never added twice); style them and build the native forms
+        (:mod:`.project_file`); with ``autofill`` attach the plugin's automatic fields."""
         self.group = self._root_group()
         for theme, title, items in self.sp.plan():
             tg = self._theme_group(self.group, theme, title)
             for key, table, name in items:
                 if key in self.layer_ids and self.qgs.mapLayer(self.layer_ids[key]) is not None:
+                    continue
+                old = self.existing_layer(key)
+                if old is not None:
+                    old.setCustomProperty(PROP_PROJECT, self.sp.source_id)
+                    self.layer_ids[key] = old.id()
                     continue
                 try:
                     lyr = self.sp.layer(table, name)
@@ -114,29 +147,26 @@ class LoadedProject:
                 self.layer_ids[key] = lyr.id()
                 if theme != "dictionaries":
                     self.styles[key] = apply_style(lyr, key, self.sp.profile)
-        self.configure_forms()
+        self.configure_forms(autofill=autofill, options=options)
         return self.group
 
-    def configure_forms(self) -> None:
-        from surveytools.project import field_group
+    def configure_forms(self, *, autofill: bool = True, options=None) -> None:
+        """Native forms on every layer (the same configuration the ``.qgz`` holds) and, with
+        ``autofill``, the plugin's automatic fields on the component layers."""
+        from .project_file import configure_project_forms
 
+        self.forms = configure_project_forms(self, options=options)
+        if not autofill:
+            return
         prof = self.sp.profile
-        departments = self.layer(DEPARTMENTS_TABLE)
         grids, comms, streets = (self.layer(k) for k in ("unit_grid", "community", "street"))
         comps = [self.layer(k) for k in COMPONENT_KEYS]
-        for key in self.layer_ids:
-            if key not in prof.layers:
-                continue
+        registry = IdRegistry(self.sp)
+        for key in COMPONENT_KEYS:
             lyr = self.layer(key)
-            group = field_group(key)
-            try:
-                self.forms[key] = configure_form(lyr, prof, group, departments=departments)
-            except Exception as exc:  # a broken form must not stop the loading
-                log(f"form of {key}: {type(exc).__name__}: {exc}", "Warning")
-                continue
-            if key in COMPONENT_KEYS:
+            if lyr is not None and key in self.forms:
                 attach(lyr, prof, self.sp.county, grids=grids, communities=comms, streets=streets,
-                       siblings=[c for c in comps if c is not None and c is not lyr])
+                       siblings=[c for c in comps if c is not None and c is not lyr], registry=registry)
 
     # -- reloading --------------------------------------------------------------------------------
     def modified_layers(self) -> list:
@@ -226,11 +256,15 @@ class LoadedProject:
             self.group = None
 
 
-def open_project(source, qgs_project=None, *, connection=None, schema=None) -> LoadedProject:
-    """Open a GeoPackage path (or a PostGIS ``connection`` + ``schema``) and load its layers."""
+def open_project(source, qgs_project=None, *, connection=None, schema=None, autofill: bool = True) -> LoadedProject:
+    """Open a GeoPackage path (or a PostGIS ``connection`` + ``schema``) and load its layers
+    (adopting those already in the QGIS project)."""
     sp = SurveyProject.open_postgres(connection, schema) if connection else SurveyProject.open_gpkg(source)
+    if sp.kind == "gpkg":
+        from .idregistry import ensure_table
+        ensure_table(sp)
     lp = LoadedProject(sp, qgs_project)
-    lp.load()
+    lp.load(autofill=autofill)
     return lp
 
 

@@ -1,5 +1,12 @@
 """The project panel (dock): create or open a survey project, load its layers, run the main steps.
 
+Opening a GeoPackage project opens its QGIS project file ``<name>.qgz`` beside it, written first
+when missing (:func:`.project_file.write_qgz`: native forms, styles, relative paths, the plugin's
+link).  A ``.qgz`` opened any other way (File → Open, a double click, a new QGIS) restores the
+panel, the automatic fields and the step buttons from that link (:meth:`ProjectDock.restore`);
+Project → New resets the panel (:meth:`ProjectDock.reset`); opening a project that is already
+open adopts its layers instead of adding them again; the map zooms to the unit grids.
+
 Every step button opens the matching Processing algorithm's dialog with the project filled in
 (``processing.execAlgorithmDialog('surveytools:grid_divide', {'PROJECT': path})``).  The dialog
 runs the algorithm as a background task with progress and cancel; the algorithm runs the library
@@ -11,7 +18,7 @@ from __future__ import annotations
 
 import os
 
-from qgis.core import QgsCoordinateReferenceSystem, QgsProviderRegistry
+from qgis.core import QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProject, QgsProviderRegistry
 from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtWidgets import (
     QComboBox,
@@ -72,6 +79,7 @@ class ProjectDock(QDockWidget):
         self.project: LoadedProject | None = None
         #: replaced in tests; runs an algorithm dialog and returns its results (or None)
         self.exec_dialog = _exec_dialog
+        self._watched = None
         self._build()
 
     # -- UI ---------------------------------------------------------------------------------------
@@ -87,7 +95,7 @@ class ProjectDock(QDockWidget):
         form = QFormLayout(box)
         self.profile_combo = QComboBox(box)
         try:
-            from surveytools.profiles import list_profiles
+            from surveytools.profiles.light import list_profiles
             for p in list_profiles():
                 title = p.get("title") or {}
                 tip = title.get("zh" if _zh() else "en", "") if isinstance(title, dict) else str(title or "")
@@ -185,6 +193,96 @@ class ProjectDock(QDockWidget):
             self.iface.messageBar().pushMessage("SurveyTools", text, level(level_name), 8)
 
     # -- projects ---------------------------------------------------------------------------------
+    # -- following the QGIS project ------------------------------------------------------------------
+    def watch(self, qgs=None) -> None:
+        """Restore the panel when a ``.qgz`` with the plugin's link is read, reset it when the
+        QGIS project is cleared (Project → New, closing)."""
+        qgs = qgs or QgsProject.instance()
+        self.unwatch()
+        qgs.readProject.connect(self._project_read)
+        qgs.cleared.connect(self._project_cleared)
+        self._watched = qgs
+
+    def unwatch(self) -> None:
+        if self._watched is None:
+            return
+        for sig, slot in ((self._watched.readProject, self._project_read),
+                          (self._watched.cleared, self._project_cleared)):
+            try:
+                sig.disconnect(slot)
+            except (TypeError, RuntimeError):
+                pass
+        self._watched = None
+
+    def _project_read(self, *_args):
+        try:
+            self.restore()
+        except Exception as exc:  # a broken link must never break opening a project
+            log(f"restore: {type(exc).__name__}: {exc}", "Warning")
+
+    def _project_cleared(self, *_args):
+        try:
+            self.reset()
+        except RuntimeError:  # the dock is being deleted
+            pass
+
+    def reset(self) -> None:
+        """No project: the panel as at start (the layers went with the cleared QGIS project)."""
+        if self.project is not None:
+            from .autofill import detach
+            for lyr in self.project.layers():
+                detach(lyr)
+        self.project = None
+        self.title_label.setText(tr("No project open"))
+        self.status_label.setText("")
+        self._update_buttons()
+        self.projectChanged.emit()
+
+    def restore(self, qgs=None) -> LoadedProject | None:
+        """The survey project of the open QGIS project (its ``surveytools`` link), with its layers
+        adopted, the automatic fields attached and the steps enabled; ``None`` when the QGIS
+        project is not a survey project."""
+        from .project_file import survey_link
+
+        qgs = qgs or QgsProject.instance()
+        link = survey_link(qgs)
+        if not link:
+            return None
+        try:
+            if link.get("kind") == "postgres":
+                lp = open_project(None, qgs, connection=link.get("connection"), schema=link.get("schema"))
+            else:
+                lp = open_project(link.get("project"), qgs)
+        except SurveyError as err:
+            self.message(err.render() if hasattr(err, "render") else str(err), "Critical")
+            return None
+        self._set_project(lp)
+        self.zoom_to_grids()
+        return lp
+
+    def zoom_to_grids(self) -> bool:
+        """Zoom the map to the unit grids (not to the full extent, where one outlier would shrink
+        everything to a dot)."""
+        if self.iface is None or self.project is None:
+            return False
+        from .project_file import grids_extent
+
+        hit = grids_extent(self.project)
+        if hit is None:
+            return False
+        ext, crs = hit
+        canvas = self.iface.mapCanvas()
+        dest = canvas.mapSettings().destinationCrs()
+        if dest.isValid() and crs.isValid() and dest != crs:
+            try:
+                ext = QgsCoordinateTransform(crs, dest, QgsProject.instance()).transformBoundingBox(ext)
+            except Exception as exc:  # QgsCsException
+                log(f"zoom: {exc}", "Warning")
+                return False
+        canvas.setExtent(ext)
+        canvas.refresh()
+        return True
+
     def _set_project(self, lp: LoadedProject):
         if self.project is not None and self.project.sp.source_id != lp.sp.source_id:
             self.project.unload()
@@ -203,17 +301,62 @@ class ProjectDock(QDockWidget):
         self.projectChanged.emit()
 
     def open_gpkg(self, path: str | None = None) -> LoadedProject | None:
+        """Open a GeoPackage project through its ``.qgz`` (written first when missing); a
+        project that is already open is not loaded again."""
         if path is None:
-            path, _ = QFileDialog.getOpenFileName(self, tr("Open survey project"), "", "GeoPackage (*.gpkg)")
+            path, _ = QFileDialog.getOpenFileName(self, tr("Open survey project"), "",
+                                                  "GeoPackage / QGIS (*.gpkg *.qgz)")
             if not path:
                 return None
+        if str(path).lower().endswith((".qgz", ".qgs")):
+            return self.open_qgz(path)
+        from .project_file import survey_link, write_qgz
+
+        qgs = QgsProject.instance()
+        link = survey_link(qgs) or {}
+        same = link.get("project") and os.path.exists(link["project"]) and os.path.exists(path) and \
+            os.path.samefile(link["project"], path)
+        qgz = os.path.splitext(str(path))[0] + ".qgz"
         try:
-            lp = open_project(path)
+            if same or self.project is not None and self.project.sp.kind == "gpkg" and \
+                    os.path.exists(path) and os.path.samefile(self.project.sp.path, path):
+                lp = open_project(path, qgs)  # already open: adopt, never duplicate
+            elif qgs.count() == 0 or self.confirm(tr("Open project"),
+                                                  tr("Close the current QGIS project and open the survey project?")):
+                if not os.path.exists(qgz):
+                    write_qgz(str(path), qgz)
+                return self.open_qgz(qgz, survey_path=str(path))
+            else:
+                return None
         except SurveyError as err:
-            self.message(pick(err.message) if hasattr(err, "message") else str(err), "Critical")
+            self.message(err.render() if hasattr(err, "render") else str(err), "Critical")
             return None
         self._set_project(lp)
+        self.zoom_to_grids()
         self.message(tr("Opened {path}: {count} layers").format(path=path, count=len(lp.layer_ids)), "Success")
+        return lp
+
+    def open_qgz(self, qgz: str, survey_path: str | None = None) -> LoadedProject | None:
+        """Read a ``.qgz`` into QGIS and restore the panel from its link."""
+        qgs = QgsProject.instance()
+        if self.iface is not None and hasattr(self.iface, "addProject"):
+            ok = self.iface.addProject(qgz)
+        else:
+            ok = qgs.read(qgz)
+        if not ok:
+            self.message(tr("Could not open {path}").format(path=qgz), "Critical")
+            return None
+        lp = self.project if self.project is not None and self.project.qgs is qgs and \
+            self.project.layers() else self.restore(qgs)
+        if lp is None and survey_path:  # a .qgz without the link: load the layers into it
+            try:
+                lp = open_project(survey_path, qgs)
+            except SurveyError as err:
+                self.message(err.render(), "Critical")
+                return None
+            self._set_project(lp)
+        if lp is not None:
+            self.message(tr("Opened {path}: {count} layers").format(path=qgz, count=len(lp.layer_ids)), "Success")
         return lp
 
     def open_postgres(self, connection: str | None = None, schema: str | None = None) -> LoadedProject | None:
@@ -227,7 +370,10 @@ class ProjectDock(QDockWidget):
         except SurveyError as err:
             self.message(err.render() if hasattr(err, "render") else str(err), "Critical")
             return None
+        from .project_file import write_link
+        write_link(lp.qgs, lp.sp)  # a .qgz saved from this session restores the panel
         self._set_project(lp)
+        self.zoom_to_grids()
         self.message(tr("Opened {path}: {count} layers").format(path=lp.sp.source_id, count=len(lp.layer_ids)),
                      "Success")
         return lp

@@ -114,6 +114,9 @@ class SurveyToolsPlugin:
         self.iface.addDockWidget(qt_enum("DockWidgetArea.RightDockWidgetArea"), self.project_dock)
         self.iface.addDockWidget(qt_enum("DockWidgetArea.BottomDockWidgetArea"), self.results_dock)
         self.results_dock.hide()
+        # a .qgz read later (or already open) restores the panel; Project → New resets it
+        self.project_dock.watch()
+        self.project_dock._project_read()
 
     def _project_changed(self):
         if self.results_dock is not None and self.project_dock is not None:
@@ -221,6 +224,8 @@ class SurveyToolsPlugin:
             if self.iface is not None:
                 self.iface.removeToolBarIcon(action)
         self.toolbar_actions = []
+        if self.project_dock is not None:
+            self.project_dock.unwatch()
         for dock in (self.project_dock, self.results_dock):
             if dock is not None:
                 if self.iface is not None:

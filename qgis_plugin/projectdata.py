@@ -14,7 +14,7 @@ from qgis.core import QgsDataSourceUri, QgsProviderRegistry, QgsVectorLayer
 
 from surveytools.errors import SurveyError
 from surveytools.i18n import Text
-from surveytools.profiles import find_standards_dir, load_profile
+from surveytools.profiles.light import find_standards_dir, load_light_profile, read_yaml
 
 from .compat import tr
 
@@ -25,6 +25,7 @@ ERROR_TABLES = ("validation_errors_point", "validation_errors_line", "validation
 ACCEPTED_TABLE = "validation_accepted"
 CLASS_TABLE = "dict_component_classes"
 DEPARTMENTS_TABLE = "departments"
+REGISTRY_TABLE = "id_registry"
 
 #: theme → profile layer keys, in layer-tree order (top first)
 GRID_KEYS = ("unit_grid", "work_grid", "responsibility_grid", "responsibility_area", "community", "street",
@@ -39,8 +40,6 @@ PROP_THEME = "surveytools/theme"
 
 def geocode_keys(profile) -> list:
     """Profile layer keys defined in ``layers_geocode.yaml`` along the profile's extends chain."""
-    import yaml
-
     keys = []
     dirs = [Path(profile.path)]
     root = find_standards_dir()
@@ -51,7 +50,7 @@ def geocode_keys(profile) -> list:
     for d in dirs:
         f = d / "layers_geocode.yaml"
         if f.exists():
-            for k in (yaml.safe_load(f.read_text(encoding="utf-8")) or {}):
+            for k in (read_yaml(f) or {}):
                 if k not in keys and k in profile.layers:
                     keys.append(k)
     return keys
@@ -192,7 +191,7 @@ class SurveyProject:
         grids = [(k, self.table_of(k), self.layer_title(k)) for k in GRID_KEYS
                  if k in prof.layers and self.has(self.table_of(k))]
         themes.append(("grids", tr("Grids"), grids))
-        dicts = [(t, t, t) for t in (CLASS_TABLE, DEPARTMENTS_TABLE) if self.has(t)]
+        dicts = [(t, t, t) for t in (CLASS_TABLE, DEPARTMENTS_TABLE, REGISTRY_TABLE) if self.has(t)]
         themes.append(("dictionaries", tr("Dictionaries"), dicts))
         return [t for t in themes if t[2]]
 
@@ -208,8 +207,8 @@ def _profile(meta: dict, where: str):
         raise SurveyError(Text("项目元数据中没有标准配置（profile）", "the project metadata names no profile"),
                           code="not_project", file=where)
     try:
-        return load_profile(pid)
+        return load_light_profile(pid)
     except SurveyError:
         if meta.get("profile_path"):
-            return load_profile(meta["profile_path"])
+            return load_light_profile(meta["profile_path"])
         raise

@@ -57,8 +57,7 @@ def palette():
 
 def majors(profile) -> list:
     """``[(major_code, major_name)]`` of the profile's component classes, in code order."""
-    cc = profile.component_classes.drop_duplicates("major_code").sort_values("major_code")
-    return list(zip(cc["major_code"].astype(str), cc["major_name"].astype(str)))
+    return [(major, name) for major, name, _ in profile.class_tree()]
 
 
 def _marker(rgb, shape: str, size: float = 2.6) -> QgsMarkerSymbol:
@@ -162,7 +161,7 @@ def error_style(layer) -> None:
 
 def export_qml(key: str, layer, profile) -> str | None:
     """The release's QML for a profile layer key (or ``None``)."""
-    from surveytools.project import field_group
+    from surveytools.profiles.light import field_group
 
     style = EXPORT_STYLE.get(key)
     spec = profile.layers.get(key)

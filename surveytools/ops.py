@@ -33,6 +33,7 @@ OPERATION_MODULES = [
     "surveytools.validate.ops",
     "surveytools.responsibility.ops", "surveytools.export.ops",
     "surveytools.components.mapping_ops",
+    "surveytools.qgisproject",
 ]
 
 #: Parameter kinds understood by the CLI and the Processing wrapper.
@@ -153,6 +154,9 @@ class Operation:
     display: Text | None = None
     #: declared outputs besides the file/folder/project parameters
     outputs: list = field(default_factory=list)
+    #: the operation needs QGIS itself: the Processing algorithm runs it in QGIS's process (the
+    #: plugin's own implementation), the CLI runs that algorithm through ``qgis_process``
+    in_qgis: bool = False
 
     @property
     def id(self) -> str:
@@ -239,12 +243,12 @@ def group(name: str, help: Text, default: str | None = None) -> None:
 
 
 def operation(group: str, name: str, help: Text, params: list, display: Text | None = None,
-              outputs: list = ()):
+              outputs: list = (), in_qgis: bool = False):
     """Register ``func`` as operation ``group name``.  The function takes the parameters as
     keyword arguments plus ``feedback`` and returns a :class:`Result`."""
 
     def deco(func):
-        op = Operation(group, name, func, list(params), help, display, list(outputs))
+        op = Operation(group, name, func, list(params), help, display, list(outputs), in_qgis)
         if op.id in REGISTRY and REGISTRY[op.id].func is not func:
             raise ValueError(f"operation {op.id} registered twice")
         REGISTRY[op.id] = op

@@ -282,5 +282,15 @@ def load_light_profile(name_or_path="cjt") -> LightProfile:
     return _load_cached(str(d), mtime)
 
 
-__all__ = ["CodeSpec", "LayerSpec", "LightProfile", "ProfileError", "find_standards_dir", "list_profiles",
+__all__ = ["CodeSpec", "LayerSpec", "LightProfile", "ProfileError", "field_group", "find_standards_dir", "list_profiles",
            "load_light_profile", "profile_dir", "read_yaml"]
+
+
+def field_group(layer_key: str) -> str:
+    """Layers that share one field table: components of every geometry type, current and
+    retired unit grids (the same rule as :func:`surveytools.project.field_group`)."""
+    if layer_key.startswith("component_"):
+        return "component"
+    if layer_key == "unit_grid_history":
+        return "unit_grid"
+    return layer_key

@@ -37,10 +37,13 @@ def _inside_point(lp, grid_code):
     return f.geometry().pointOnSurface().asPoint()
 
 
-def _class_wrapper(layer):
-    from qgis_plugin import classwidget
-
-    return classwidget.wrappers_for(layer)[-1]
+def _next_serial(p, prefix):
+    """The serial the next ID of ``prefix`` (county + class) gets: after the layers' IDs and the
+    project's id_registry."""
+    serials = [int(r[0][-6:]) for t in ("components_point", "components_line", "components_polygon")
+               for r in sql(p, f"SELECT ObjID FROM {t} WHERE ObjID LIKE ? AND length(ObjID) = 16", (prefix + "%",))]
+    reg = sql(p, "SELECT max_serial FROM id_registry WHERE county = ? AND class_code = ?", (prefix[:6], prefix[6:]))
+    return max(serials + [r[0] for r in reg] + [0]) + 1
 
 
 def test_component_form_is_generated_from_the_profile(loaded):
@@ -48,15 +51,23 @@ def test_component_form_is_generated_from_the_profile(loaded):
     prof = lp.sp.profile
     pts = lp.layer("component_point")
     f = lambda role: pts.fields().indexOf(prof.field("component", role))  # noqa: E731
-    assert pts.editorWidgetSetup(f("class_code")).type() == "SurveyToolsClassCode"
+    cls = pts.editorWidgetSetup(f("class_code"))
+    # native cascading: a relation reference on the class table, filtered by the major class
+    assert cls.type() == "RelationReference" and cls.config()["FilterFields"] == ["major_name"]
+    rel = lp.qgs.relationManager().relation(cls.config()["Relation"])
+    assert rel.isValid() and rel.referencedLayer() is lp.layer("dict_component_classes")
     state = pts.editorWidgetSetup(f("state"))
     assert state.type() == "ValueMap"
     values = [list(d.values())[0] for d in state.config()["map"]]
     assert values == prof.domain("component_state")
-    dept = pts.editorWidgetSetup(f("dept1_name"))
+    dept = pts.editorWidgetSetup(f("dept1_code"))
     assert dept.type() == "ValueRelation"
     assert dept.config()["Layer"] == lp.layer("departments").id() and "主管" in dept.config()["FilterExpression"]
     assert pts.editorWidgetSetup(f("dept3_code")).config()["Key"] == "dept_id"
+    # the name follows the picked code (a default applied on update)
+    name_default = pts.defaultValueDefinition(f("dept1_name"))
+    assert name_default.applyOnUpdate() and lp.layer("departments").id() in name_default.expression()
+    assert pts.editorWidgetSetup(f("init_date")).type() == "DateTime"
     from qgis_plugin.compat import constraint, constraint_strength
 
     nn = constraint("NotNull")
@@ -81,19 +92,17 @@ def test_feature_added_through_the_form_gets_id_grid_street_community(loaded):
     comm, cname, street, sname = sql(p, "SELECT CommCode, CommName, StreetCode, StreetName FROM communities "
                                         "WHERE CommCode = ?", (grid[:12],))[0]
     prefix = "3606810102"
-    serials = [int(r[0][-6:]) for r in sql(p, "SELECT ObjID FROM components_point WHERE ObjID LIKE ? "
-                                              "AND length(ObjID) = 16", (prefix + "%",))]
-    expected_id = prefix + str(max(serials + [0]) + 1).zfill(6)
+    expected_id = prefix + str(_next_serial(p, prefix)).zfill(6)
     pts.startEditing()
-    feat = QgsVectorLayerUtils.createFeature(pts, QgsGeometry.fromPointXY(pt), {}, pts.createExpressionContext())
+    cc = pts.fields().indexOf("ClassCode")
+    feat = QgsVectorLayerUtils.createFeature(pts, QgsGeometry.fromPointXY(pt), {cc: "0102"}, pts.createExpressionContext())
     assert feat["ObjState"] == "完好" and feat["DataSource"] == "实测"  # profile defaults
+    # the ID shows as soon as the class is chosen: the default (applied on update) the form re-evaluates
+    assert pts.defaultValue(pts.fields().indexOf("ObjID"), feat, pts.createExpressionContext()) == expected_id
     form = QgsAttributeForm(pts, feat, QgsAttributeEditorContext())
     form.setMode(QgsAttributeEditorContext.Mode.AddFeatureMode)
-    w = _class_wrapper(pts)
-    w.choose("01")
-    assert w.minors() and all(c.startswith("01") for c in w.minors())  # cascading: minors of 01 only
-    w.choose("01", "0102")
-    form.changeAttribute("DeptName1", "贵溪市城市管理局")
+    form.changeAttribute("DeptCode1", "GX010")  # one pick fills code and name
+    assert form.currentFormFeature()["DeptName1"] == "贵溪市城市管理局"
     n = pts.featureCount()
     assert form.save()
     assert pts.featureCount() == n + 1
@@ -124,12 +133,11 @@ def test_save_with_a_missing_mandatory_field_is_refused(loaded):
     pts = lp.layer("component_point")
     pt = _inside_point(lp, sql(p, "SELECT BGID FROM unit_grids LIMIT 1")[0][0])
     pts.startEditing()
-    feat = QgsVectorLayerUtils.createFeature(pts, QgsGeometry.fromPointXY(pt), {}, pts.createExpressionContext())
+    feat = QgsVectorLayerUtils.createFeature(pts, QgsGeometry.fromPointXY(pt), {pts.fields().indexOf("ClassCode"): "0102"},
+                                             pts.createExpressionContext())
     dlg = QgsAttributeDialog(pts, feat, False, None, True)
     dlg.setMode(QgsAttributeEditorContext.Mode.AddFeatureMode)
     ok = dlg.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
-    w = _class_wrapper(pts)
-    w.choose("01", "0102")
     assert not ok.isEnabled()  # DeptName1 (主管部门名称, M) is empty
     n = pts.featureCount()
     ok.click()  # what the user can do: nothing happens

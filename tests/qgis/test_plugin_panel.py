@@ -56,7 +56,7 @@ def test_open_project_loads_layers_grouped_and_styled(qgis_iface, editors, clean
     assert set(prov_tables(by_theme["errors"])) == {"validation_errors_point", "validation_errors_line",
                                                     "validation_errors_polygon"}
     assert "geo_doorplates" in prov_tables(by_theme["geocoding"])
-    assert set(prov_tables(by_theme["dictionaries"])) == {"dict_component_classes", "departments"}
+    assert set(prov_tables(by_theme["dictionaries"])) == {"dict_component_classes", "departments", "id_registry"}
     # every feature of the file is visible through the layer
     assert lp.layer("component_point").featureCount() == sql(p, "SELECT count(*) FROM components_point")[0][0]
     # components: categorised by major class, one shape per major for points, minor code labels
