@@ -256,6 +256,18 @@
         <translation>已打开 {path}：{count} 个图层</translation>
     </message>
     <message>
+        <source>Open project</source>
+        <translation>打开项目</translation>
+    </message>
+    <message>
+        <source>Close the current QGIS project and open the survey project?</source>
+        <translation>关闭当前的 QGIS 项目并打开调查项目？</translation>
+    </message>
+    <message>
+        <source>Could not open {path}</source>
+        <translation>无法打开 {path}</translation>
+    </message>
+    <message>
         <source>Profile</source>
         <translation>标准配置</translation>
     </message>
