@@ -8,11 +8,18 @@ unknown county or street) do not fail the command; they are listed in the result
 from __future__ import annotations
 
 from . import ops
-from .admin import divisions
-from .codes import KIND_NAMES, KINDS, InvalidCodeError, check_code, parse_code
+from .codeformat import KIND_NAMES, KINDS
 from .i18n import Text
+from .lazy import lazy_function
 from .ops import Param, Result, operation
-from .profiles import list_profiles, load_profile
+from .profiles.light import list_profiles
+
+# imported when an operation runs, never when the registry loads (the QGIS plugin loads it in QGIS)
+divisions = lazy_function("surveytools.admin", "divisions")
+InvalidCodeError = lazy_function("surveytools.codes", "InvalidCodeError")
+check_code = lazy_function("surveytools.codes", "check_code")
+parse_code = lazy_function("surveytools.codes", "parse_code")
+load_profile = lazy_function("surveytools.profiles.loader", "load_profile")
 
 ops.group("code", Text("编码", "Codes"))
 

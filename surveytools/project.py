@@ -18,16 +18,26 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from . import __version__
-from .admin import divisions
 from .crs import crs_label, gk3_epsg_for_longitude, resolve_crs
 from .errors import SurveyError
-from .gpkg import atomic_output, schema_table, sqlite_connect, write_layer
 from .i18n import Text
+from .lazy import lazy_function, lazy_module
 from .ops import Param, Result, group, operation
-from .profiles import Profile, load_profile
+
+if TYPE_CHECKING:
+    from .profiles import Profile
+
+# imported when an operation runs, never when the registry loads (the QGIS plugin loads it in QGIS)
+pa = lazy_module("pyarrow")
+divisions = lazy_function("surveytools.admin", "divisions")
+atomic_output = lazy_function("surveytools.gpkg", "atomic_output")
+schema_table = lazy_function("surveytools.gpkg", "schema_table")
+sqlite_connect = lazy_function("surveytools.gpkg", "sqlite_connect")
+write_layer = lazy_function("surveytools.gpkg", "write_layer")
+load_profile = lazy_function("surveytools.profiles.loader", "load_profile")
 
 #: version of the project database layout written by this code (see docs/schema.md)
 PROJECT_SCHEMA_VERSION = 1

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 
-import numpy as np
-import pandas as pd
-
 from ..dates import parse_date
 from ..errors import SurveyError
 from ..feedback import Feedback
 from ..i18n import Text
+from ..lazy import lazy_module
 from ..ops import Param, Result, group, operation
+
+# imported when an operation runs, never when the registry loads (the QGIS plugin loads it in QGIS)
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
 
 group("grid", Text("单元网格：划分、编码、导入、重划后保持编码稳定、聚合为工作网格和责任网格",
                    "Unit grids: divide, code, import, keep codes stable when redrawn, aggregate into work and "

@@ -5,9 +5,14 @@ from __future__ import annotations
 from .. import ops
 from ..i18n import Text
 from ..ops import Param, Result, operation
-from .extend import class_origins
-from .importer import import_classes, summary_text
-from .loader import list_profiles, load_profile
+from ..lazy import lazy_function
+from .light import list_profiles
+
+# imported when an operation runs, never when the registry loads (the QGIS plugin loads it in QGIS)
+class_origins = lazy_function("surveytools.profiles.extend", "class_origins")
+import_classes = lazy_function("surveytools.profiles.importer", "import_classes")
+summary_text = lazy_function("surveytools.profiles.importer", "summary_text")
+load_profile = lazy_function("surveytools.profiles.loader", "load_profile")
 
 ops.group("profile", Text("标准配置", "Standard profiles"))
 
