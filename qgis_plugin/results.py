@@ -495,7 +495,7 @@ def _error_text(err) -> str:
 
 
 def _field_group_of_table(profile, table: str) -> str | None:
-    from surveytools.project import field_group
+    from surveytools.profiles.light import field_group
 
     for key, spec in profile.layers.items():
         if spec.table == table:
@@ -506,12 +506,13 @@ def _field_group_of_table(profile, table: str) -> str | None:
 def write_one_step_scheme(path: str, rule: str, group: str | None) -> dict:
     """A check scheme with one step running ``rule`` (on ``group`` when the rule has a ``layers``
     parameter)."""
-    import yaml
+    import json
+
+    from surveytools.profiles.light import find_standards_dir, read_yaml  # standard library only
 
     step = {"rule": rule, "on_fail": "warn"}
     try:
-        from surveytools.validate.catalogue import catalogue_path
-        cat = yaml.safe_load(open(catalogue_path(), encoding="utf-8"))
+        cat = read_yaml(find_standards_dir() / "rules" / "catalogue.yaml")
         rules = cat.get("rules", cat) if isinstance(cat, dict) else cat
         spec = next((x for x in rules if isinstance(x, dict) and x.get("id") == rule), None)
         if spec and "layers" in (spec.get("params") or {}) and group:
@@ -519,8 +520,8 @@ def write_one_step_scheme(path: str, rule: str, group: str | None) -> dict:
     except Exception as exc:  # the scheme still runs the rule on every layer
         log(f"catalogue: {exc}", "Info")
     scheme = {"id": "plugin_rerun", "title": {"zh": f"重新运行 {rule}", "en": f"re-run {rule}"}, "steps": [step]}
-    with open(path, "w", encoding="utf-8") as fh:
-        yaml.safe_dump(scheme, fh, allow_unicode=True)
+    with open(path, "w", encoding="utf-8") as fh:  # JSON is YAML: the scheme reader takes it as it is
+        json.dump(scheme, fh, ensure_ascii=False, indent=2)
     return scheme
 
 

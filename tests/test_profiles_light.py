@@ -16,13 +16,14 @@ PROFILES = [p["id"] for p in list_profiles()]
 CLASS_KEYS = ["code", "major_code", "major_name", "name", "geometry", "accuracy", "aliases", "status", "origin"]
 
 
-def _profile_yaml_files():
-    root = find_standards_dir()
-    return sorted(list(root.glob("**/profile.yaml")) + list(root.glob("**/layers_*.yaml")))
+def _yaml_files():
+    """Every YAML file of the standards: profiles, layer definitions, geocoding settings, check
+    schemes and the rule catalogue (the plugin reads these inside QGIS)."""
+    return sorted(find_standards_dir().glob("**/*.yaml"))
 
 
-@pytest.mark.parametrize("path", _profile_yaml_files(), ids=lambda p: str(p.relative_to(p.parents[1])))
-def test_miniyaml_reads_every_profile_file_like_pyyaml(path):
+@pytest.mark.parametrize("path", _yaml_files(), ids=lambda p: str(p.relative_to(p.parents[1])))
+def test_miniyaml_reads_every_standards_file_like_pyyaml(path):
     text = path.read_text(encoding="utf-8")
     assert loads(text, str(path)) == yaml.safe_load(text)
 
@@ -32,7 +33,11 @@ def test_miniyaml_values_and_refusals():
             "d: {zh: 街道, en: 'it''s'}\ne:\n  - {code: X}\n  - plain text\nf: yes\ng: ~\nh: 1.5\n"
             'i:\n- k: v\n  l: [1, 2]\n"0101": 供水井盖\n')
     assert loads(text) == yaml.safe_load(text)
-    for bad in ("a: |\n  text\n", "a: &x 1\n", "a: b\n  c\n", "a: [1, 2\n"):
+    for text in ("a: |\n  x\n  y\n\nb: 1\n", "a: >\n  x\n  y\n\n  z\n", "a: |-\n  x\n", "a: >+\n  x\n\n\nb: 2\n",
+                 "- >-\n  long\n  text\n- b\n", "a: plain\n  continued\n", "k: {a: 1,\n    b: 2}\n",
+                 "a: |\n  x\n   indented\n  y\n", 'a: "q\n  r"\n'):
+        assert loads(text) == yaml.safe_load(text), text
+    for bad in ("a: &x 1\n", "a: !tag 1\n", "a: [1, 2\n", "a: |x\n  t\n"):
         with pytest.raises(MiniYamlError):
             loads(bad, "bad.yaml")
 

@@ -4,10 +4,12 @@ The QGIS plugin reads the profiles inside QGIS's own Python, which is guaranteed
 standard library, ``qgis`` and ``qgis.PyQt`` and nothing else (PyYAML is there on most installs,
 but not promised).  The profile files (``profile.yaml``, ``layers_*.yaml``) use a small part of
 YAML: block mappings and sequences, flow ``[…]`` and ``{…}``, single and double quoted strings,
-plain scalars and comments.  This module reads exactly that part and gives the same values as
-``yaml.safe_load`` (tests/test_profiles_light.py compares both on every profile file); anything
-else (anchors, tags, block scalars ``|`` / ``>``, multi-document streams) raises
-:class:`MiniYamlError` naming the file and line instead of guessing.
+plain scalars (also continued over several lines), literal and folded block scalars (``|``,
+``>``, with ``-`` / ``+`` chomping) and comments.  This module reads exactly that part and gives
+the same values as ``yaml.safe_load`` (tests/test_profiles_light.py compares both on every YAML
+file under ``standards/``, the rule catalogue included); anything else (anchors, tags,
+multi-document streams) raises :class:`MiniYamlError` naming the file and line instead of
+guessing.
 """
 from __future__ import annotations
 
@@ -208,8 +210,9 @@ def _split_key(text: str, line: int, source: str):
 
 def loads(text: str, source: str = ""):
     """Parse ``text`` (the YAML subset described in the module docstring)."""
+    raw_lines = text.splitlines()
     lines = []
-    for n, raw in enumerate(text.splitlines(), start=1):
+    for n, raw in enumerate(raw_lines, start=1):
         if raw.strip() in ("---", "...") and not lines:
             continue
         if "\t" in raw[:len(raw) - len(raw.lstrip())]:
@@ -223,6 +226,64 @@ def loads(text: str, source: str = ""):
         return None
     pos = [0]
 
+    def scalar_block(header: str, parent_indent: int, n0: int) -> str:
+        """A literal (``|``) or folded (``>``) block scalar starting after raw line ``n0``."""
+        style, chomp = header[0], header[1:].strip()
+        if chomp not in ("", "-", "+"):
+            raise MiniYamlError(f"unsupported block scalar header {header!r}", n0, source)
+        content, last, block_indent = [], n0, None
+        for i in range(n0, len(raw_lines)):
+            raw = raw_lines[i]
+            if not raw.strip():
+                content.append("")
+                continue
+            ind = len(raw) - len(raw.lstrip(" "))
+            if ind <= parent_indent:
+                break
+            if block_indent is None:
+                block_indent = ind
+            content.append(raw[block_indent:] if ind >= block_indent else raw.strip())
+            last = i + 1
+        while pos[0] < len(lines) and lines[pos[0]][2] <= last:
+            pos[0] += 1
+        trailing = 0  # blank lines after the text: kept only with "+"
+        while content and content[-1] == "":
+            content.pop()
+            trailing += 1
+        if style == "|":
+            body = "\n".join(content)
+        else:
+            parts = []
+            for i, ln in enumerate(content):
+                prev = content[i - 1] if i else None
+                if i == 0:
+                    parts.append(ln)
+                elif ln == "":
+                    parts.append("\n")
+                elif prev == "":
+                    parts.append(ln)
+                elif ln.startswith(" ") or prev.startswith(" "):
+                    parts.append("\n" + ln)
+                else:
+                    parts.append(" " + ln)
+            body = "".join(parts)
+        if not content:
+            return ""
+        if chomp == "-":
+            return body
+        if chomp == "+":
+            return body + "\n" * (trailing + 1)
+        return body + "\n"
+
+    def inline_value(rest: str, indent: int, n0: int):
+        """An inline value, continued on the following more-indented lines (a flow collection or
+        a plain / quoted scalar spread over several lines is folded with spaces)."""
+        parts = [rest]
+        while pos[0] < len(lines) and lines[pos[0]][0] > indent:
+            parts.append(lines[pos[0]][1])
+            pos[0] += 1
+        return _inline(" ".join(parts), n0, source)
+
     def block(indent):
         ind, text0, n0 = lines[pos[0]]
         if text0 == "-" or text0.startswith("- "):
@@ -230,9 +291,7 @@ def loads(text: str, source: str = ""):
         if _split_key(text0, n0, source) is not None:
             return mapping(ind)
         pos[0] += 1
-        if pos[0] < len(lines) and lines[pos[0]][0] > ind:
-            raise MiniYamlError("multi-line scalars are not supported", lines[pos[0]][2], source)
-        return _inline(text0, n0, source)
+        return inline_value(text0, ind, n0)
 
     def child(parent_indent, n):
         """The nested block after ``key:`` / ``-`` (or None when there is none)."""
@@ -256,11 +315,12 @@ def loads(text: str, source: str = ""):
             if key in out:
                 pass  # PyYAML keeps the last value
             if rest:
-                if rest[0] in "|>&*!":
+                if rest[0] in "&*!":
                     raise MiniYamlError(f"unsupported YAML construct {rest[:10]!r}", n0, source)
-                if pos[0] < len(lines) and lines[pos[0]][0] > indent:
-                    raise MiniYamlError("multi-line scalars are not supported", lines[pos[0]][2], source)
-                out[key] = _inline(rest, n0, source)
+                if rest[0] in "|>":
+                    out[key] = scalar_block(rest, indent, n0)
+                else:
+                    out[key] = inline_value(rest, indent, n0)
             else:
                 out[key] = child(indent, n0)
                 # a block sequence may sit at the key's own indentation
@@ -289,9 +349,7 @@ def loads(text: str, source: str = ""):
                 out.append(mapping(sub))
                 continue
             pos[0] += 1
-            if pos[0] < len(lines) and lines[pos[0]][0] > indent:
-                raise MiniYamlError("multi-line scalars are not supported", lines[pos[0]][2], source)
-            out.append(_inline(item, n0, source))
+            out.append(scalar_block(item, indent, n0) if item[0] in "|>" else inline_value(item, indent, n0))
         return out
 
     value = block(lines[0][0])
