@@ -55,7 +55,10 @@ class UnmappedError(SurveyError):
                  f"{nf} columns and {nc} class values have no exact match ({show_en}); nothing was imported. A "
                  f"proposed mapping was written to {proposal}: edit it and run again with --mapping"),
             code="unmapped", file=source, value=str(proposal),
-            hint=Text("把文件中的每个 UNMAPPED 改为字段角色或类别代码（或 skip）", "replace every UNMAPPED in the file with a role or class code (or skip)"))
+            hint=Text("把文件中的每个 UNMAPPED 改为字段角色或类别代码（或 skip）；在 QGIS 中可用 插件 → 数字城管 SurveyTools → "
+                      "字段与类别对照… 选择后保存，无需手工编辑",
+                      "replace every UNMAPPED in the file with a role or class code (or skip); in QGIS, Plugins → "
+                      "SurveyTools → Field and class mapping… lets you choose them and saves the file"))
         self.details = {"proposal": str(proposal), "unmapped_fields": fields, "unmapped_classes": classes}
 
     def as_dict(self) -> dict:

@@ -55,6 +55,15 @@ def test_validate_run_pass_and_fail(provider, small_project, tmp_path):
 
     table = QgsVectorLayer(res["ERRORS_TABLE"], "t", "ogr")
     assert table.isValid() and table.featureCount() >= res["ERROR_COUNT"]
+    # in the dialog, the non-empty error layers are loaded when the run finishes
+    from qgis.core import QgsProcessingContext, QgsProject
+
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    res = processing.run("surveytools:validate_run", {"PROJECT": str(small_project), "OUT": str(tmp_path / "out3")},
+                         context=context, feedback=QgsProcessingFeedback())
+    to_load = context.layersToLoadOnCompletion()
+    assert res["ERRORS_TABLE"] in to_load and res["ERRORS_POINT"] not in to_load  # no point errors: not loaded
 
 
 def test_validate_run_declares_its_outputs_and_short_names(provider):
