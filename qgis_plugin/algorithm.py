@@ -308,7 +308,10 @@ class SurveyToolsAlgorithm(QgsProcessingAlgorithm):
         if kind == "dir_out":
             return QgsProcessingParameterFolderDestination(name, desc, default, optional)
         if kind in ("int", "float"):
-            return QgsProcessingParameterNumber(name, desc, _number_type(kind), default, optional)
+            # the registry's range (checked again in the child, for every face); QGIS's own limits otherwise
+            lo = -1.7976931348623157e308 if p.minimum is None else p.minimum
+            hi = 1.7976931348623157e308 if p.maximum is None else p.maximum
+            return QgsProcessingParameterNumber(name, desc, _number_type(kind), default, optional, lo, hi)
         if kind == "bool":
             return QgsProcessingParameterBoolean(name, desc, bool(default), False)
         if kind == "crs":

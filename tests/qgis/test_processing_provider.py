@@ -100,6 +100,21 @@ def test_provider_lists_one_algorithm_per_operation(provider, selftest_ops):
         assert HAN.search(alg.shortHelpString()) and LATIN_WORD.search(alg.shortHelpString())
 
 
+def test_numeric_parameters_carry_the_registry_range(provider):
+    from qgis.core import QgsApplication
+
+    from surveytools import ops
+
+    for op in ops.REGISTRY.values():
+        alg = QgsApplication.processingRegistry().algorithmById(f"surveytools:{op.id}")
+        for p in op.params:
+            if p.kind in ("int", "float"):
+                d = alg.parameterDefinition(p.qgis_name)
+                assert (d.minimum(), d.maximum()) == (p.minimum, p.maximum), f"{op.id}.{p.name}"
+    merge = QgsApplication.processingRegistry().algorithmById("surveytools:components_merge")
+    assert not merge.parameterDefinition("TOLERANCE").checkValueIsAcceptable(-5)
+
+
 def test_all_operation_modules_load(provider):
     assert provider.load_errors == [], f"operation modules failed to import: {provider.load_errors}"
 
