@@ -287,7 +287,6 @@ def detect_coordinate_columns(columns, explicit: dict | None = None) -> dict:
 
 def table_geometry(layer: SourceLayer, coord_columns: dict, source_crs=None, project_crs=None) -> None:
     """Build the geometries of a CSV/XLSX layer from its coordinate columns (in place)."""
-    import pandas as pd
     from pyproj import CRS
 
     info = layer.info
@@ -318,7 +317,8 @@ def table_geometry(layer: SourceLayer, coord_columns: dict, source_crs=None, pro
         layer.geoms = GeomColumn(geoms=wkt_geoms())
     else:
         x, y = _coordinate_columns(layer, xc, yc)
-        if kind == "lonlat":
+        degrees = source_crs is None or source_crs.is_geographic
+        if kind == "lonlat" and degrees:
             x, y = _swapped_lonlat(info, x, y, xc, yc)
         if kind == "xy" and source_crs is None:
             fin = np.isfinite(x) & np.isfinite(y)
@@ -334,7 +334,7 @@ def table_geometry(layer: SourceLayer, coord_columns: dict, source_crs=None, pro
                 info.notes.append(Text(f"X/Y 列按测量习惯（X 为北坐标）互换：{xc} 为北坐标，{yc} 为东坐标",
                                        f"X/Y swapped as in the surveying convention (X = north): {xc} is northing, "
                                        f"{yc} easting"))
-        if kind == "lonlat":
+        if kind == "lonlat" and degrees:
             x, y = _lonlat_range(layer, x, y, xc, yc)
         layer.geoms = GeomColumn.from_xy(x, y)
         if "wkt" in inv:  # rows with a WKT geometry (lines, polygons) take it instead of the point
