@@ -70,20 +70,20 @@ def parse_numbers(values) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     typed, ``bad`` where something was typed that is not a coordinate (NaN in ``numbers``)."""
     import pandas as pd
 
-    s = pd.Series(list(values), dtype=object)
-    txt = s.map(lambda v: None if v is None or (isinstance(v, float) and v != v) else str(v).strip())
-    empty = txt.isna() | (txt == "")
+    txt = pd.Series(values if isinstance(values, (list, np.ndarray)) else list(values), dtype=object)
+    txt = txt.astype("string").str.strip()
+    empty = (txt.isna() | (txt == "")).to_numpy(dtype=bool)
     fast = pd.to_numeric(txt.where(~empty), errors="coerce")
-    out = fast.to_numpy(dtype=float, copy=True)
-    slow = (~empty & fast.isna()).to_numpy()
+    out = fast.to_numpy(dtype=float, copy=True, na_value=np.nan)
+    slow = ~empty & np.isnan(out)
     if slow.any():
-        uniq = pd.unique(txt[slow])
-        parsed = {u: parse_one(u) for u in uniq}
-        out[slow] = [np.nan if parsed[u] is None else parsed[u] for u in txt[slow]]
+        rest = txt[slow]
+        parsed = {u: parse_one(u) for u in pd.unique(rest)}  # each distinct text once
+        out[slow] = rest.map(lambda u: np.nan if parsed[u] is None else parsed[u]).to_numpy(dtype=float)
     # to_numeric accepts 'nan', 'inf': not coordinates
-    bad = ~empty.to_numpy() & ~np.isfinite(out)
+    bad = ~empty & ~np.isfinite(out)
     out[bad] = np.nan
-    return out, empty.to_numpy(), bad
+    return out, empty, bad
 
 
 def looks_like_degrees(bounds) -> bool:
