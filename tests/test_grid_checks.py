@@ -100,3 +100,21 @@ def test_import_codes_of_the_other_length_are_a_clear_error(tmp_path, cli):
     gpd.GeoDataFrame({"name": ["x"]}, geometry=[shapely.box(0, 0, 100, 100)], crs="EPSG:4548").to_file(f2)
     rc, out, err = cli(["grid", "import", p, f2])
     assert rc == 2 and "14 位" in err and "15 位" not in err and "15 digits" not in err  # (the tmp path may hold "15")
+
+
+def test_real_communities_show_no_false_gaps_and_a_half_metre_strip_is_found(components_grid_project):
+    """The closing that finds slivers must not invent gaps along the sample district's real
+    (OSM-derived) community boundaries; a 0.5 m strip cut into them is found, with its area."""
+    from surveytools.grid.communities import community_gaps
+
+    comms = project.read_layer(project.Project.open(components_grid_project), "community")
+    geoms = list(comms.geometry.values)
+    assert len(community_gaps(geoms)) == 0
+    a = geoms[0]
+    x0, y0, x1, y1 = a.bounds
+    xm = (x0 + x1) / 2
+    strip = shapely.box(xm, y0 - 1, xm + 0.5, y1 + 1)
+    cut = [shapely.difference(a, strip)] + geoms[1:]
+    gaps = community_gaps(cut)
+    assert len(gaps) >= 1
+    assert abs(shapely.area(gaps).sum() - shapely.area(shapely.intersection(a, strip))) < 1.0
