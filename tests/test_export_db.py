@@ -318,8 +318,16 @@ def test_postgis_incremental_by_change_log_and_migration(release, tmp_path):
         cur.execute(f"UPDATE {schema}.release_info SET value = '0' WHERE key = 'schema_version'")
         cur.execute(f"UPDATE {schema}.release_info SET value = '2000-01-01T00:00:00' WHERE key = 'release_time'")
     assert migrate(url).data["migrated"] == [1]
+    # the release "happened" just before the change below (the project's edit log has every
+    # earlier write, so an older release time would carry them all)
+    import datetime as dt
+    import time
+
+    time.sleep(1.1)
+    cut = dt.datetime.now().replace(microsecond=0)
     with _pg() as con:
-        con.cursor().execute(f"UPDATE {schema}.release_meta SET value = '2000-01-01T00:00:00' WHERE key = 'release_time'")
+        con.cursor().execute(f"UPDATE {schema}.release_meta SET value = %s WHERE key = 'release_time'", (cut.isoformat(),))
+    time.sleep(1.1)
     p2 = copy(proj, tmp_path, "cl.gpkg")
     pr = Project.open(p2)
     pts = read_layer(pr, "component_point")
@@ -328,7 +336,7 @@ def test_postgis_incremental_by_change_log_and_migration(release, tmp_path):
     with pr.transaction() as work:
         write_project_layer(work, "component_point", pts)
         write_table(work, "change_log", pd.DataFrame({"ObjID": changed, "action": ["update"] * 3,
-                                                       "changed_at": ["2026-01-01T08:00:00"] * 3}))
+                                                       "changed_at": [(cut + dt.timedelta(seconds=1)).isoformat()] * 3}))
     res = db(str(p2), to=url, incremental=True)
     ch = res.data["tables"]["_changes"]["components_point"]
     assert ch["inserted"] == 3 and ch["deleted"] >= 3
@@ -358,6 +366,9 @@ def test_incremental_release_carries_a_real_merge(release, tmp_path):
     p2 = copy(proj, tmp_path, "merge.gpkg")
     schema = "st_test_merge"
     url = f"{PG_URL}?schema={schema}"
+    import time
+
+    time.sleep(1.1)  # release_time has whole seconds: earlier writes must be in an earlier second
     db(str(p2), to=url)
     pts = read_layer(Project.open(p2), "component_point")
     lamps = pts[pts["ClassCode"] == "0118"].sort_values("ObjID").head(5)
@@ -371,8 +382,13 @@ def test_incremental_release_carries_a_real_merge(release, tmp_path):
     log = read_layer(Project.open(p2), "change_log")
     changed = set(log["component_id"].astype(str))
     assert set(lamps["ObjID"]) <= changed
+    # the edit log also has the rows the merge normalised without a change_log entry ('' -> NULL)
+    con = sqlite3.connect(p2)
+    edited = {r[0] for r in con.execute("SELECT feature_id FROM edit_log WHERE batch = ? AND layer = 'components_point'",
+                                        (res.data["batch"],))}
+    con.close()
     out = db(str(p2), to=url, incremental=True)
-    assert out.data["tables"]["_changes"]["components_point"]["inserted"] == len(changed & set(pts["ObjID"]))
+    assert out.data["tables"]["_changes"]["components_point"]["inserted"] == len((changed | edited) & set(pts["ObjID"]))
     with _pg() as con:
         cur = con.cursor()
         cur.execute(f'SELECT "ObjID", "ObjState" FROM {schema}.components_point WHERE "ObjID" = ANY(%s)',

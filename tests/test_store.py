@@ -305,3 +305,68 @@ def test_every_edit_is_logged_with_its_source_and_old_values(lamps):
     con = sqlite3.connect(p)
     assert con.execute("SELECT count(*) FROM edit_log WHERE batch = ?", (second["batch"],)).fetchone()[0] >= 3
     con.close()
+
+
+def test_rewriting_a_layer_logs_only_the_rows_that_changed(lamps):
+    from surveytools.components.intake import intake
+    from surveytools.project import read_layer, write_project_layer
+
+    p, csv = lamps
+    intake(str(p), str(csv))
+    prj = project.Project.open(p)
+    con = sqlite3.connect(p)
+    n0 = con.execute("SELECT max(fid) FROM edit_log").fetchone()[0]
+    fids0 = dict(con.execute("SELECT ObjID, fid FROM components_point"))
+    con.close()
+    pts = read_layer(prj, "component_point")
+    changed = pts["ObjID"].iloc[0]
+    pts.loc[pts.index[0], "ObjState"] = "破损"
+    with prj.transaction() as w:
+        write_project_layer(w, "component_point", pts)
+    con = sqlite3.connect(p)
+    log = con.execute("SELECT action, feature_id, json_extract(old_values, '$.ObjState') FROM edit_log WHERE fid > ? "
+                      "ORDER BY fid", (n0,)).fetchall()
+    fids1 = dict(con.execute("SELECT ObjID, fid FROM components_point"))
+    states = dict(con.execute("SELECT ObjID, ObjState FROM components_point"))
+    n_rtree = con.execute("SELECT count(*) FROM rtree_components_point_geom").fetchone()[0]
+    con.close()
+    assert [(a, i) for a, i, _ in log] == [("delete", changed), ("insert", changed)]
+    assert log[0][2] != "破损" and states[changed] == "破损"
+    assert {k: v for k, v in fids1.items() if k != changed} == {k: v for k, v in fids0.items() if k != changed}
+    assert n_rtree == 3
+    df = pyogrio.read_dataframe(str(p), layer="components_point")
+    assert len(df) == 3 and df.geometry.notna().all()
+
+
+PG_URL = os.environ.get("SURVEYTOOLS_PG_URL")
+
+
+@pytest.mark.skipif(not PG_URL, reason="SURVEYTOOLS_PG_URL is not set (no PostGIS server)")
+def test_incremental_release_carries_an_edit_made_outside_surveytools(lamps):
+    import psycopg
+
+    from surveytools.components.intake import intake
+    from surveytools.export.ops import db
+
+    p, csv = lamps
+    intake(str(p), str(csv))
+    schema = "st_test_editlog"
+    url = f"{PG_URL}?schema={schema}"
+    time.sleep(1.1)  # release_time has whole seconds (an edit in the same second is re-sent: harmless)
+    db(str(p), to=url)
+    con = sqlite3.connect(p)
+    _gdal_functions(con)
+    oid = con.execute("SELECT ObjID FROM components_point ORDER BY fid LIMIT 1").fetchone()[0]
+    time.sleep(1.1)  # release_time has whole seconds
+    con.execute("UPDATE components_point SET ObjName = '手工改名' WHERE ObjID = ?", (oid,))
+    con.commit()
+    con.close()
+    res = db(str(p), to=url, incremental=True)
+    ch = res.data["tables"]["_changes"]["components_point"]
+    assert ch == {"deleted": 1, "inserted": 1}
+    with psycopg.connect(PG_URL, autocommit=True) as pg:
+        cur = pg.cursor()
+        cur.execute(f'SELECT "ObjName" FROM {schema}.components_point WHERE "ObjID" = %s', (oid,))
+        assert cur.fetchone()[0] == "手工改名"
+        cur.execute(f"DROP SCHEMA {schema} CASCADE")
+        cur.execute("DELETE FROM public.layer_styles WHERE f_table_schema = %s", (schema,))

@@ -304,29 +304,49 @@ TIME_CANDIDATES = ("changed_at", "change_time", "time", "timestamp", "ts", "chan
 
 
 def changed_ids(proj, since: str) -> tuple[list, str]:
-    """Component IDs in the project's ``change_log`` changed after ``since`` (ISO time), and a label."""
+    """Component IDs changed after ``since`` (ISO time): those in the project's ``change_log``
+    (written by ``components merge``) and those in its ``edit_log`` (every edit, QGIS included;
+    for an update or delete also the ID before it), and a label."""
     import pandas as pd
-    import pyogrio
 
     from ..gpkg import list_layers
+    from ..store import read_dataframe
 
-    if "change_log" not in list_layers(proj.path):
+    layers = list_layers(proj.path)
+    if "change_log" not in layers and "edit_log" not in layers:
         raise SurveyError(Text("项目中没有变更日志 change_log；请用 --street 或 --community 指定增量范围，或整库发布",
                                "the project has no change_log; give --street or --community, or release the whole database"),
                           code="no_change_log", file=str(proj.path), layer="change_log")
-    log = pyogrio.read_dataframe(str(proj.path), layer="change_log", read_geometry=False)
-    cols = {c.lower(): c for c in log.columns}
     idf = proj.profile.field("component", "component_id")
-    id_col = cols.get(idf.lower()) or next((cols[c] for c in ID_CANDIDATES if c in cols), None)
-    t_col = next((cols[c] for c in TIME_CANDIDATES if c in cols), None)
-    if id_col is None or t_col is None:
-        raise SurveyError(Text(f"change_log 需要部件标识列（{idf} 或 component_id）和时间列（changed_at 或 time）",
-                               f"change_log needs a component ID column ({idf} or component_id) and a time column (changed_at or time)"),
-                          code="bad_change_log", file=str(proj.path), layer="change_log")
-    t = pd.to_datetime(log[t_col].astype(str), errors="coerce", format="mixed")
-    sel = log[t > pd.Timestamp(since)]
-    ids = sorted(set(sel[id_col].dropna().astype(str)))
-    return ids, f"change_log since {since}"
+    ids: set = set()
+    labels = []
+    if "change_log" in layers:
+        log = read_dataframe(proj.path, "change_log", read_geometry=False)
+        cols = {c.lower(): c for c in log.columns}
+        id_col = cols.get(idf.lower()) or next((cols[c] for c in ID_CANDIDATES if c in cols), None)
+        t_col = next((cols[c] for c in TIME_CANDIDATES if c in cols), None)
+        if id_col is None or t_col is None:
+            raise SurveyError(Text(f"change_log 需要部件标识列（{idf} 或 component_id）和时间列（changed_at 或 time）",
+                                   f"change_log needs a component ID column ({idf} or component_id) and a time column (changed_at or time)"),
+                              code="bad_change_log", file=str(proj.path), layer="change_log")
+        t = pd.to_datetime(log[t_col].astype(str), errors="coerce", format="mixed")
+        sel = log[t > pd.Timestamp(since)]
+        ids |= set(sel[id_col].dropna().astype(str))
+        labels.append("change_log")
+    if "edit_log" in layers:
+        tables = [proj.table(k) for k in ("component_point", "component_line", "component_polygon")
+                  if k in proj.profile.layers]
+        names = ", ".join("'" + n.replace("'", "''") + "'" for n in tables)
+        log = read_dataframe(proj.path, "edit_log", read_geometry=False, columns=["time", "feature_id", "old_values"],
+                             where=f"layer IN ({names})")
+        t = pd.to_datetime(log["time"].astype(str), errors="coerce", format="mixed")
+        sel = log[t > pd.Timestamp(since)]
+        ids |= set(sel["feature_id"].dropna().astype(str))
+        old = sel["old_values"].dropna()
+        if len(old):
+            ids |= {str(v) for v in pd.json_normalize(old.map(json.loads).tolist()).get(idf, pd.Series([])).dropna()}
+        labels.append("edit_log")
+    return sorted(ids), f"{' + '.join(labels)} since {since}"
 
 
 def export_incremental(proj, url: str, schema: str, *, street=None, community=None, feedback=None):

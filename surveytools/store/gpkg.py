@@ -159,6 +159,8 @@ class Transaction:
                             _append(con, name)
                         else:
                             logged = log.is_logged(self.project, name)
+                            if logged and _replace_changed(con, name, log.logged_tables(self.project)[name]):
+                                continue
                             _replace(con, name, logged=logged)
                             if logged:
                                 log.log_inserts(con, self.project, name)
@@ -271,6 +273,91 @@ def _replace(con, table: str, *, logged: bool) -> None:
     for typ, name, sql in rows:
         if typ == "trigger":
             con.execute(sql)
+
+
+#: a logged layer is replaced row by row (only the changed rows) when at most this share (or 1,000 rows) changed
+DIFF_MAX_SHARE = 0.3
+
+
+def _replace_changed(con, table: str, id_field: str | None) -> bool:
+    """Replace a logged layer by deleting the rows that are not in the staged content and
+    inserting the staged rows that are not in the project, so that the edit log holds only the
+    real changes (an unchanged row keeps its fid and is not logged).  Returns False (nothing
+    done) when the layer is empty, its columns changed, or most of it changed: then the caller
+    replaces it whole."""
+    main_cols = _columns(con, "main", table)
+    stg_cols = _columns(con, "stg", table)
+    if not _has_table(con, "main", table) or [c[:2] for c in main_cols] != [c[:2] for c in stg_cols]:
+        return False
+    total = con.execute(f"SELECT count(*) FROM main.{_q(table)}").fetchone()[0]
+    if total == 0:
+        return False
+    cols = [c[0] for c in main_cols if not c[2]]
+    pk = next((c[0] for c in main_cols if c[2]), "fid")
+    cl = ", ".join(_q(c) for c in cols)
+    con.execute("DROP TABLE IF EXISTS temp.st_new")
+    con.execute("DROP TABLE IF EXISTS temp.st_gone")
+    con.execute(f"CREATE TEMP TABLE st_new AS SELECT {cl} FROM stg.{_q(table)} EXCEPT SELECT {cl} FROM main.{_q(table)}")
+    new = con.execute("SELECT count(*) FROM temp.st_new").fetchone()[0]
+    if new > max(DIFF_MAX_SHARE * total, 1000):
+        con.execute("DROP TABLE temp.st_new")
+        return False
+    con.execute(f"CREATE TEMP TABLE st_gone AS SELECT {cl} FROM main.{_q(table)} EXCEPT SELECT {cl} FROM stg.{_q(table)}")
+    key = id_field if id_field in cols else cols[0]
+    con.execute(f"CREATE INDEX temp.st_gone_key ON st_gone({_q(key)})")
+    match = " AND ".join(f"g.{_q(c)} IS m.{_q(c)}" for c in cols)
+    con.execute(f"DELETE FROM main.{_q(table)} WHERE {_q(pk)} IN (SELECT m.{_q(pk)} FROM main.{_q(table)} m "
+                f"JOIN temp.st_gone g ON g.{_q(key)} IS m.{_q(key)} WHERE {match})")
+    if new:
+        _register_geometry_functions(con)
+        con.execute(f"INSERT INTO main.{_q(table)} ({cl}) SELECT {cl} FROM temp.st_new")
+    ext = con.execute("SELECT min_x, min_y, max_x, max_y FROM stg.gpkg_contents WHERE lower(table_name) = lower(?)",
+                      (table,)).fetchone()
+    con.execute("UPDATE main.gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ?, "
+                "last_change = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE lower(table_name) = lower(?)",
+                (*(ext or (None,) * 4), table))
+    con.execute("DROP TABLE temp.st_new")
+    con.execute("DROP TABLE temp.st_gone")
+    return True
+
+
+def _gpkg_envelope(blob):
+    """(minx, maxx, miny, maxy, empty) of a GeoPackage binary geometry: from its header envelope,
+    or, for a point without one, from its coordinates."""
+    import struct
+
+    b = bytes(blob)
+    flags = b[3]
+    empty = (flags >> 4) & 1
+    env = (flags >> 1) & 0x07
+    order = "<" if flags & 1 else ">"
+    if env:
+        minx, maxx, miny, maxy = struct.unpack_from(order + "4d", b, 8)
+        return minx, maxx, miny, maxy, empty
+    size = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}.get(env, 0)
+    wkb = b[8 + size:]
+    wo = "<" if wkb[0] == 1 else ">"
+    if struct.unpack_from(wo + "I", wkb, 1)[0] % 1000 == 1 and len(wkb) >= 21:
+        x, y = struct.unpack_from(wo + "2d", wkb, 5)
+        return x, x, y, y, empty or (x != x)
+    import shapely
+
+    g = shapely.from_wkb(wkb)
+    if g is None or g.is_empty:
+        return None, None, None, None, 1
+    minx, miny, maxx, maxy = g.bounds
+    return minx, maxx, miny, maxy, 0
+
+
+def _register_geometry_functions(con) -> None:
+    """The few SQL functions GDAL's R-tree triggers call, for rows this connection inserts."""
+    def part(i):
+        return lambda blob: None if blob is None else _gpkg_envelope(blob)[i]
+
+    con.create_function("ST_IsEmpty", 1, lambda blob: None if blob is None else _gpkg_envelope(blob)[4],
+                        deterministic=True)
+    for i, name in enumerate(("ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY")):
+        con.create_function(name, 1, part(i), deterministic=True)
 
 
 def _append(con, table: str) -> None:
