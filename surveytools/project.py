@@ -219,9 +219,11 @@ class Project:
     def counts(self) -> dict:
         import pyogrio
 
+        from . import store
+
         out = {}
         for name, geom in pyogrio.list_layers(str(self.path)):
-            info = pyogrio.read_info(str(self.path), layer=str(name))
+            info = store.read_info(self.path, str(name))
             out[str(name)] = {"features": int(info["features"]), "geometry": None if geom is None else str(geom)}
         return out
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from .. import store as _store
 from ..errors import SurveyError
 from ..i18n import Text
 from .schema import FIELDS_TABLE, META_TABLE, SCHEMA_VERSION, STYLES_TABLE, TableSpec, field_name, geocode_specs, table_fields, tables
@@ -44,7 +45,6 @@ class Release:
 
 def plan(proj, *, kind: str = "full", scope: str = "") -> Release:
     """The release tables for a project (geocoding tables only when the project has rows in them)."""
-    import pyogrio
 
     from ..gpkg import list_layers
 
@@ -52,7 +52,7 @@ def plan(proj, *, kind: str = "full", scope: str = "") -> Release:
     specs = tables()
     geo = []
     for s in geocode_specs(proj, layers):
-        n = int(pyogrio.read_info(str(proj.path), layer=s.project_table or s.name)["features"])
+        n = _store.feature_count(proj.path, s.project_table or s.name)
         if n:
             geo.append(s)
     specs = specs[:-1] + geo + specs[-1:]  # layer_styles last
@@ -125,13 +125,12 @@ def _empty(fields, geometry: bool) -> pa.Table:
 
 def read_layer_arrow(proj, table: str, fields, geometry: bool, where: str | None = None) -> pa.Table:
     """A project layer as Arrow in the release's field order (extra columns dropped, missing ones null)."""
-    import pyogrio
 
     from ..gpkg import list_layers
 
     if table not in list_layers(proj.path):
         return _empty(fields, geometry)
-    meta, t = pyogrio.read_arrow(str(proj.path), layer=table, where=where)
+    meta, t = _store.read_arrow(proj.path, table, where=where)
     gname = meta.get("geometry_name") or "wkb"
     n = t.num_rows
     cols = {}
@@ -159,9 +158,8 @@ def table_data(rel: Release, spec: TableSpec) -> pa.Table:
         return read_layer_arrow(proj, spec.name if spec.layer_key is None else prof.layer(spec.layer_key).table,
                                 fields, geometry=spec.geometry is not None)
     if spec.source == "raw":
-        import pyogrio
 
-        meta, t = pyogrio.read_arrow(str(proj.path), layer=spec.project_table)
+        meta, t = _store.read_arrow(proj.path, spec.project_table)
         g = meta.get("geometry_name")
         if g and g in t.column_names:
             t = t.rename_columns(["geom" if c == g else c for c in t.column_names])
@@ -177,9 +175,8 @@ def table_data(rel: Release, spec: TableSpec) -> pa.Table:
 
         if spec.project_table not in list_layers(proj.path):
             return _empty(fields, False)
-        import pyogrio
 
-        df = pyogrio.read_dataframe(str(proj.path), layer=spec.project_table, read_geometry=False, use_arrow=True)
+        df = _store.read_dataframe(proj.path, spec.project_table, read_geometry=False, use_arrow=True)
         return frame_to_arrow(df, fields)
     if spec.name == FIELDS_TABLE:
         rows = []
@@ -264,9 +261,8 @@ def write_gpkg(rel: Release, out, feedback) -> dict:
 
 
 def _raw_geometry(proj, spec) -> str | None:
-    import pyogrio
 
-    info = pyogrio.read_info(str(proj.path), layer=spec.project_table)
+    info = _store.read_info(proj.path, spec.project_table)
     g = info.get("geometry_type")
     return g if g else None
 

@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import store as _store
 from ..errors import SurveyError
 from ..i18n import Text
 from .parse import ROAD_SUFFIX, _DOOR
@@ -141,13 +142,12 @@ def _previous(proj, key, key_cols) -> dict:
 
 
 def _read_names(proj) -> pd.DataFrame:
-    import pyogrio
 
     from ..gpkg import list_layers
 
     if "geo_names" not in list_layers(proj.path):
         return pd.DataFrame(columns=["layer", "place_code", "name", "kind", "valid_from", "valid_to", "source"])
-    return pyogrio.read_dataframe(str(proj.path), layer="geo_names", use_arrow=True)
+    return _store.read_dataframe(proj.path, "geo_names", use_arrow=True)
 
 
 class _Locator:

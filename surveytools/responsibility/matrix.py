@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import store as _store
 from ..errors import SurveyError
 from ..i18n import Text
 from .common import LOCAL_NAME, LOCAL_TOKEN, MATRIX_TABLE, header, issue, parse_header
@@ -376,13 +377,12 @@ def from_xlsx(path, profile, depts: pd.DataFrame, area_names: dict | None = None
 # project I/O
 
 def read_matrix(proj) -> pd.DataFrame | None:
-    import pyogrio
 
     from ..gpkg import list_layers
 
     if MATRIX_TABLE not in list_layers(proj.path):
         return None
-    df = pyogrio.read_dataframe(str(proj.path), layer=MATRIX_TABLE, read_geometry=False, use_arrow=True)
+    df = _store.read_dataframe(proj.path, MATRIX_TABLE, read_geometry=False, use_arrow=True)
     return normalise(df)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import store as _store
 from ..errors import SurveyError
 from ..i18n import Text
 from .common import DEPARTMENTS_TABLE, HANDLER, header, issue, parse_header
@@ -175,13 +176,12 @@ def street_issues(depts: pd.DataFrame, streets: pd.DataFrame) -> list:
 
 def read_departments(proj) -> pd.DataFrame:
     """The project's registry (empty frame when it has none yet)."""
-    import pyogrio
 
     from ..gpkg import list_layers
 
     if DEPARTMENTS_TABLE not in list_layers(proj.path):
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in COLUMNS})
-    df = pyogrio.read_dataframe(str(proj.path), layer=DEPARTMENTS_TABLE, read_geometry=False, use_arrow=True)
+    df = _store.read_dataframe(proj.path, DEPARTMENTS_TABLE, read_geometry=False, use_arrow=True)
     for c in COLUMNS:
         if c not in df.columns:
             df[c] = ""

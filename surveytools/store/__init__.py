@@ -8,14 +8,14 @@ A project is addressed by a URI: a ``.gpkg`` path (the GeoPackage backend, :mod:
   project lock (:mod:`.lock`); writes through :func:`surveytools.gpkg.write_layer` inside it are
   staged and committed together (:mod:`.gpkg`);
 * :func:`read_arrow`, :func:`read_dataframe`, :func:`list_layers`, :func:`feature_count`,
-  :func:`field_names`, :func:`table_exists` — reads that see the running operation's own writes;
+  :func:`field_names`, :func:`read_info`, :func:`table_exists` — reads that see the running operation's own writes;
 * :func:`update_rows`, :func:`delete_rows` — keyed writes inside a transaction;
 * :mod:`.log` — the edit log (triggers) and the state of a layer at a past time.
 """
 from __future__ import annotations
 
 from .gpkg import (active, feature_count, field_names, list_layers, read_arrow, read_dataframe,  # noqa: F401
-                   table_exists)
+                   read_info, table_exists)
 from .lock import holder, is_locked, project_lock  # noqa: F401
 
 

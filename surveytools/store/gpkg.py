@@ -145,6 +145,7 @@ class Transaction:
         try:
             con.execute("PRAGMA journal_mode = WAL")
             con.execute("PRAGMA synchronous = NORMAL")
+            _register_geometry_functions(con)
             if self.staging and os.path.exists(self.staging):
                 con.execute("ATTACH DATABASE ? AS stg", (self.staging,))
             con.execute("BEGIN IMMEDIATE")
@@ -308,8 +309,7 @@ def _replace_changed(con, table: str, id_field: str | None) -> bool:
     match = " AND ".join(f"g.{_q(c)} IS m.{_q(c)}" for c in cols)
     con.execute(f"DELETE FROM main.{_q(table)} WHERE {_q(pk)} IN (SELECT m.{_q(pk)} FROM main.{_q(table)} m "
                 f"JOIN temp.st_gone g ON g.{_q(key)} IS m.{_q(key)} WHERE {match})")
-    if new:
-        _register_geometry_functions(con)
+    if new:  # GDAL's R-tree triggers call the geometry functions registered by commit()
         con.execute(f"INSERT INTO main.{_q(table)} ({cl}) SELECT {cl} FROM temp.st_new")
     ext = con.execute("SELECT min_x, min_y, max_x, max_y FROM stg.gpkg_contents WHERE lower(table_name) = lower(?)",
                       (table,)).fetchone()
@@ -441,6 +441,19 @@ def read_arrow(path, layer: str, **kw):
     except TypeError:
         tab = pa.concat_tables(tables, promote=True)
     return meta, tab
+
+
+def read_info(path, layer: str, **kw) -> dict:
+    """``pyogrio.read_info`` of ``layer`` as the current operation sees it (the feature count
+    includes its staged rows)."""
+    import pyogrio
+
+    tx = active(path)
+    srcs = tx.sources(layer) if tx is not None else [str(path)]
+    info = pyogrio.read_info(srcs[-1], layer=layer, **kw)
+    if len(srcs) > 1:
+        info = dict(info, features=sum(int(pyogrio.read_info(s, layer=layer)["features"]) for s in srcs))
+    return info
 
 
 def read_dataframe(path, layer: str, **kw):

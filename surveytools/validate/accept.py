@@ -14,12 +14,11 @@ COLUMNS = ["rule_id", "layer", "feature_id", "field", "note", "accepted_by", "ac
 
 
 def read_accepted(project) -> pd.DataFrame | None:
-    import pyogrio
+    from .. import store
 
-    names = {str(n) for n, _ in pyogrio.list_layers(str(project.path))}
-    if TABLE not in names:
+    if TABLE not in store.list_layers(project.path):
         return None
-    return pyogrio.read_dataframe(str(project.path), layer=TABLE, read_geometry=False)
+    return store.read_dataframe(project.path, TABLE, read_geometry=False)
 
 
 def add_accepted(project, rule, layer, feature_id=None, field=None, note=None, user="") -> int:

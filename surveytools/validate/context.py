@@ -32,10 +32,10 @@ class Context:
     # -- construction -----------------------------------------------------------------------
     @classmethod
     def from_project(cls, project, checkpoints=None) -> "Context":
-        import pyogrio
+        from .. import store
 
         ctx = cls(project.profile, project.county, project.crs, Path(project.path))
-        ctx._present = {str(n) for n, _ in pyogrio.list_layers(str(project.path))}
+        ctx._present = set(store.list_layers(project.path))
         ctx.checkpoints = checkpoints
         return ctx
 
@@ -69,9 +69,9 @@ class Context:
         if table not in (self._present or set()):
             self.frames[key] = None
             return None
-        import pyogrio
+        from .. import store
 
-        gdf = pyogrio.read_dataframe(str(self.path), layer=table, use_arrow=True, fid_as_index=True)
+        gdf = store.read_dataframe(self.path, table, use_arrow=True, fid_as_index=True)
         gdf.index.name = "fid"
         gdf = gdf.reset_index()
         self.frames[key] = gdf
@@ -83,9 +83,9 @@ class Context:
             return self.tables[name]
         if self.path is None or name not in (self._present or set()):
             return None
-        import pyogrio
+        from .. import store
 
-        df = pyogrio.read_dataframe(str(self.path), layer=name, use_arrow=True, read_geometry=False)
+        df = store.read_dataframe(self.path, name, use_arrow=True, read_geometry=False)
         self.tables[name] = df
         return df
 
