@@ -82,6 +82,7 @@ def test_a_write_changes_the_file_in_place_and_reads_see_the_operation_s_own_wri
     assert not list(empty.parent.glob(".p.stage-*"))  # the staging file is gone
     con = sqlite3.connect(empty)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert con.execute("SELECT rtreecheck('rtree_unit_grids_geom')").fetchone()[0] == "ok"
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     # the R-tree came along: one entry per grid, with the grid's bounds
     assert con.execute("SELECT count(*), min(minx), max(maxx) FROM rtree_unit_grids_geom").fetchone() == (3, 0.0, 29.0)
@@ -158,7 +159,8 @@ def test_kill_9_at_any_moment_leaves_the_project_as_before_or_as_after(empty, tm
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         rows = con.execute("SELECT count(*) FROM unit_grids").fetchone()[0]
         rtree = con.execute("SELECT count(*) FROM rtree_unit_grids_geom").fetchone()[0]
-        logged = con.execute("SELECT count(*) FROM edit_log WHERE layer = 'unit_grids' AND action = 'insert'").fetchone()[0]
+        logged = con.execute("SELECT coalesce(sum(coalesce(fid_last - feature_fid + 1, 1)), 0) FROM edit_log "
+                             "WHERE layer = 'unit_grids' AND action = 'insert'").fetchone()[0]
         con.close()
         assert rows in (0, n) and rtree == rows, (frac, rows, rtree)
         assert logged % n == 0
@@ -276,10 +278,11 @@ def test_every_edit_is_logged_with_its_source_and_old_values(lamps):
     p, csv = lamps
     data = load_all()["components_intake"].call(project=str(p), source=str(csv)).data
     con = sqlite3.connect(p)
-    rows = con.execute("SELECT action, source, operation, batch, feature_id FROM edit_log "
-                       "WHERE layer = 'components_point' ORDER BY fid").fetchall()
-    assert len(rows) == 3
-    assert {r[:4] for r in rows} == {("insert", "surveytools", "components intake", data["batch"])}
+    # the layer was empty: written whole, its insert is one row for the fid range
+    rng = con.execute("SELECT action, source, operation, batch, feature_fid, fid_last FROM edit_log "
+                      "WHERE layer = 'components_point' ORDER BY fid").fetchall()
+    assert rng == [("insert", "surveytools", "components intake", data["batch"], 1, 3)]
+    rows = [(None, None, None, None, r[0]) for r in con.execute("SELECT ObjID FROM components_point ORDER BY fid")]
     before_edit = con.execute("SELECT max(time) FROM edit_log").fetchone()[0]
     time.sleep(0.01)
     # an edit from outside (QGIS, any SQL client): no operation session
@@ -297,9 +300,21 @@ def test_every_edit_is_logged_with_its_source_and_old_values(lamps):
     attrs, wkb = state_at(project.Project.open(p), "component_point", before_edit)
     assert attrs.num_rows == 3 and sorted(attrs.column("ObjName").to_pylist()) == ["路灯"] * 3
     assert all(w is not None for w in wkb.to_pylist())
+    # the documented SQL gives the same (plain SQLite: runs in any client)
+    from surveytools.store.log import state_at_sql
+
+    con = sqlite3.connect(p)
+    sql_rows = con.execute(state_at_sql(con, "components_point"), {"t": before_edit}).fetchall()
+    names = [r[1] for r in con.execute("PRAGMA table_info(components_point)") if r[1] not in ("fid", "geom")]
+    con.close()
+    assert [r[0] for r in sql_rows] == attrs.column("fid").to_pylist()
+    assert [r[1 + names.index("ObjName")] for r in sql_rows] == attrs.column("ObjName").to_pylist()
     # and before the intake: nothing
     attrs, _ = state_at(project.Project.open(p), "component_point", "2000-01-01")
     assert attrs.num_rows == 0
+    con = sqlite3.connect(p)
+    assert con.execute(state_at_sql(con, "components_point"), {"t": "2000-01-01"}).fetchall() == []
+    con.close()
     # a second intake of the same lamps is logged with its own batch
     second = intake(str(p), str(csv))
     con = sqlite3.connect(p)
@@ -330,9 +345,10 @@ def test_rewriting_a_layer_logs_only_the_rows_that_changed(lamps):
     states = dict(con.execute("SELECT ObjID, ObjState FROM components_point"))
     n_rtree = con.execute("SELECT count(*) FROM rtree_components_point_geom").fetchone()[0]
     con.close()
-    assert [(a, i) for a, i, _ in log] == [("delete", changed), ("insert", changed)]
+    # the changed row was updated in place: same fid, an update with its old value in the log
+    assert [(a, i) for a, i, _ in log] == [("update", changed)]
     assert log[0][2] != "破损" and states[changed] == "破损"
-    assert {k: v for k, v in fids1.items() if k != changed} == {k: v for k, v in fids0.items() if k != changed}
+    assert fids1 == fids0
     assert n_rtree == 3
     df = pyogrio.read_dataframe(str(p), layer="components_point")
     assert len(df) == 3 and df.geometry.notna().all()

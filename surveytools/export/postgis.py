@@ -337,11 +337,15 @@ def changed_ids(proj, since: str) -> tuple[list, str]:
         tables = [proj.table(k) for k in ("component_point", "component_line", "component_polygon")
                   if k in proj.profile.layers]
         names = ", ".join("'" + n.replace("'", "''") + "'" for n in tables)
-        log = read_dataframe(proj.path, "edit_log", read_geometry=False, columns=["time", "feature_id", "old_values"],
-                             where=f"layer IN ({names})")
+        log = read_dataframe(proj.path, "edit_log", read_geometry=False, where=f"layer IN ({names})")
         t = pd.to_datetime(log["time"].astype(str), errors="coerce", format="mixed")
         sel = log[t > pd.Timestamp(since)]
         ids |= set(sel["feature_id"].dropna().astype(str))
+        if "fid_last" in sel.columns:  # a layer an operation wrote whole: the IDs its rows have now
+            for _, r in sel[sel["fid_last"].notna()].iterrows():
+                cur = read_dataframe(proj.path, r["layer"], read_geometry=False, columns=[idf],
+                                     where=f"fid BETWEEN {int(r['feature_fid'])} AND {int(r['fid_last'])}")
+                ids |= set(cur[idf].dropna().astype(str))
         old = sel["old_values"].dropna()
         if len(old):
             ids |= {str(v) for v in pd.json_normalize(old.map(json.loads).tolist()).get(idf, pd.Series([])).dropna()}

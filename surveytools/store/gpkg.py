@@ -267,10 +267,17 @@ def _replace(con, table: str, *, logged: bool) -> None:
         if typ == "index":
             con.execute(sql)
     _copy_system_rows(con, table)
+    same_pages = con.execute("PRAGMA main.page_size").fetchone() == con.execute("PRAGMA stg.page_size").fetchone()
     for rt in _rtrees(con, "stg", table):
         sql = con.execute("SELECT sql FROM stg.sqlite_master WHERE name = ?", (rt,)).fetchone()[0]
         con.execute(sql)
-        con.execute(f"INSERT INTO main.{_q(rt)} SELECT * FROM stg.{_q(rt)}")
+        if same_pages:
+            # the R-tree GDAL built in bulk, node by node (its shadow tables), not re-inserted entry by entry
+            for shadow in ("node", "rowid", "parent"):
+                con.execute(f"DELETE FROM main.{_q(rt + '_' + shadow)}")
+                con.execute(f"INSERT INTO main.{_q(rt + '_' + shadow)} SELECT * FROM stg.{_q(rt + '_' + shadow)}")
+        else:
+            con.execute(f"INSERT INTO main.{_q(rt)} SELECT * FROM stg.{_q(rt)}")
     for typ, name, sql in rows:
         if typ == "trigger":
             con.execute(sql)
@@ -296,6 +303,11 @@ def _replace_changed(con, table: str, id_field: str | None) -> bool:
     cols = [c[0] for c in main_cols if not c[2]]
     pk = next((c[0] for c in main_cols if c[2]), "fid")
     cl = ", ".join(_q(c) for c in cols)
+    done = _update_in_place(con, table, cols, pk, total)
+    if done is not None:
+        if done:
+            _set_extent_from_stage(con, table)
+        return done
     con.execute("DROP TABLE IF EXISTS temp.st_new")
     con.execute("DROP TABLE IF EXISTS temp.st_gone")
     con.execute(f"CREATE TEMP TABLE st_new AS SELECT {cl} FROM stg.{_q(table)} EXCEPT SELECT {cl} FROM main.{_q(table)}")
@@ -311,13 +323,54 @@ def _replace_changed(con, table: str, id_field: str | None) -> bool:
                 f"JOIN temp.st_gone g ON g.{_q(key)} IS m.{_q(key)} WHERE {match})")
     if new:  # GDAL's R-tree triggers call the geometry functions registered by commit()
         con.execute(f"INSERT INTO main.{_q(table)} ({cl}) SELECT {cl} FROM temp.st_new")
+    _set_extent_from_stage(con, table)
+    con.execute("DROP TABLE temp.st_new")
+    con.execute("DROP TABLE temp.st_gone")
+    return True
+
+
+def _set_extent_from_stage(con, table: str) -> None:
     ext = con.execute("SELECT min_x, min_y, max_x, max_y FROM stg.gpkg_contents WHERE lower(table_name) = lower(?)",
                       (table,)).fetchone()
     con.execute("UPDATE main.gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ?, "
                 "last_change = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE lower(table_name) = lower(?)",
                 (*(ext or (None,) * 4), table))
-    con.execute("DROP TABLE temp.st_new")
-    con.execute("DROP TABLE temp.st_gone")
+
+
+def _update_in_place(con, table: str, cols: list, pk: str, total: int):
+    """The usual read-modify-write of a layer: the staged rows are the project's rows in ``fid``
+    order (changed or not), then possibly new ones.  Row k of the stage is then row k of the
+    project: a changed row is UPDATEd in place (it keeps its fid and place; the log gets an
+    ``update`` with the old values) and the extra rows are inserted.  Returns True when done,
+    False when too much changed (the caller replaces the layer whole), None when the stage is
+    not of that shape (fewer rows, or fids other than 1…n)."""
+    lo, hi, n = con.execute(f"SELECT min({_q(pk)}), max({_q(pk)}), count(*) FROM stg.{_q(table)}").fetchone()
+    if n < total or n == 0 or lo != 1 or hi != n:
+        return None
+    con.execute("DROP TABLE IF EXISTS temp.st_map")
+    con.execute("DROP TABLE IF EXISTS temp.st_changed")
+    con.execute(f"CREATE TEMP TABLE st_map (r INTEGER PRIMARY KEY, mfid INTEGER)")
+    con.execute(f"INSERT INTO temp.st_map (r, mfid) SELECT row_number() OVER (ORDER BY {_q(pk)}), {_q(pk)} "
+                f"FROM main.{_q(table)}")
+    same = " AND ".join(f"s.{_q(c)} IS x.{_q(c)}" for c in cols)
+    con.execute(f"CREATE TEMP TABLE st_changed AS SELECT m.r, m.mfid FROM temp.st_map m "
+                f"JOIN stg.{_q(table)} s ON s.{_q(pk)} = m.r JOIN main.{_q(table)} x ON x.{_q(pk)} = m.mfid "
+                f"WHERE NOT ({same})")
+    changed = con.execute("SELECT count(*) FROM temp.st_changed").fetchone()[0]
+    if changed + (n - total) > max(DIFF_MAX_SHARE * total, 1000):
+        con.execute("DROP TABLE temp.st_map")
+        con.execute("DROP TABLE temp.st_changed")
+        return False
+    if changed:
+        sets = ", ".join(_q(c) for c in cols)
+        con.execute(f"UPDATE main.{_q(table)} AS x SET ({sets}) = (SELECT {sets} FROM stg.{_q(table)} s "
+                    f"WHERE s.{_q(pk)} = c.r) FROM temp.st_changed c WHERE x.{_q(pk)} = c.mfid")
+    if n > total:
+        cl = ", ".join(_q(c) for c in cols)
+        con.execute(f"INSERT INTO main.{_q(table)} ({cl}) SELECT {cl} FROM stg.{_q(table)} WHERE {_q(pk)} > ? "
+                    f"ORDER BY {_q(pk)}", (total,))
+    con.execute("DROP TABLE temp.st_map")
+    con.execute("DROP TABLE temp.st_changed")
     return True
 
 

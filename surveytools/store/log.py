@@ -6,6 +6,8 @@ Triggers on the component layers, events, unit grids and door plates write one r
 ``time``         local time of the change (``YYYY-MM-DDTHH:MM:SS.sss``)
 ``layer``        the table, ``feature_fid`` its ``fid``, ``feature_id`` the standard ID (ObjID,
                  BGID, EventID, AddrCode) after the change (before it, for a delete)
+``fid_last``     set on one row standing for the insert of every fid from ``feature_fid`` to
+                 ``fid_last`` (a layer an operation wrote whole: one row, not a million)
 ``action``       ``insert``, ``update`` or ``delete``
 ``source``       ``surveytools`` when an operation made the change, ``qgis edit`` otherwise (QGIS
                  or any SQL client); ``operation`` and ``batch`` say which operation and batch
@@ -32,7 +34,7 @@ LOGGED = {"component_point": ("component", "component_id"), "component_line": ("
           "unit_grid": ("unit_grid", "grid_code"), "geocode_doorplate": ("geocode_doorplate", "place_code")}
 NOW = "strftime('%Y-%m-%dT%H:%M:%f', 'now', 'localtime')"
 LOG_COLUMNS = ["time", "layer", "feature_fid", "feature_id", "action", "source", "operation", "batch",
-               "old_values", "old_geom"]
+               "old_values", "old_geom", "fid_last"]
 
 
 def _q(name: str) -> str:
@@ -58,9 +60,11 @@ def ensure_tables(con) -> None:
     con.execute(f"""CREATE TABLE IF NOT EXISTS {LOG_TABLE} (
         fid INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, layer TEXT NOT NULL, feature_fid INTEGER,
         feature_id TEXT, action TEXT NOT NULL, source TEXT NOT NULL, operation TEXT, batch TEXT,
-        old_values TEXT, old_geom BLOB)""")
+        old_values TEXT, old_geom BLOB, fid_last INTEGER)""")
+    if "fid_last" not in {r[1] for r in con.execute(f"PRAGMA main.table_info({LOG_TABLE})")}:
+        con.execute(f"ALTER TABLE {LOG_TABLE} ADD COLUMN fid_last INTEGER")
     con.execute(f"CREATE INDEX IF NOT EXISTS idx_{LOG_TABLE}_time ON {LOG_TABLE}(time)")
-    con.execute(f"CREATE INDEX IF NOT EXISTS idx_{LOG_TABLE}_layer_fid ON {LOG_TABLE}(layer, feature_fid)")
+    con.execute(f"DROP INDEX IF EXISTS idx_{LOG_TABLE}_layer_fid")
     con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, last_change) "
                 f"SELECT '{LOG_TABLE}', 'attributes', '{LOG_TABLE}', '编辑日志 / Edit log', "
                 "strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
@@ -152,6 +156,15 @@ def log_inserts(con, project, table: str) -> int:
     pk = next((r[1] for r in con.execute(f"PRAGMA main.table_info({_q(table)})") if r[5]), "fid")
     fid = _q(id_field) if id_field in names else "NULL"
     tname = table.replace("'", "''")
+    lo, hi, n = con.execute(f"SELECT min({_q(pk)}), max({_q(pk)}), count(*) FROM main.{_q(table)}").fetchone()
+    if n == 0:
+        return 0
+    if n > 1 and hi - lo + 1 == n:  # contiguous fids (a layer written whole): one row for the range
+        con.execute(
+            f"INSERT INTO {LOG_TABLE} (time, layer, feature_fid, fid_last, action, source, operation, batch) "
+            f"SELECT {NOW}, '{tname}', ?, ?, 'insert', s.source, s.operation, s.batch FROM {SESSION_TABLE} s "
+            "WHERE s.id = 1", (lo, hi))
+        return n
     cur = con.execute(
         f"INSERT INTO {LOG_TABLE} (time, layer, feature_fid, feature_id, action, source, operation, batch) "
         f"SELECT {NOW}, '{tname}', {_q(pk)}, {fid}, 'insert', s.source, s.operation, s.batch "
@@ -175,6 +188,41 @@ def install(path, project) -> None:
 
 # ------------------------------------------------------------------------------------------------
 # history
+
+#: The documented SQL for the state of a layer at a past time (docs/store.md): ``{table}`` is the
+#: layer's table, ``{columns}`` its attribute columns, ``:t`` the time; rows are (fid, columns …,
+#: geometry).  Plain SQLite (window functions, JSON), so it runs in QGIS's DB Manager too.
+STATE_AT_SQL = """
+WITH RECURSIVE
+ranged(n, ffid) AS (
+  SELECT fid, feature_fid FROM edit_log WHERE layer = '{table}' AND time > :t AND fid_last IS NOT NULL
+  UNION ALL
+  SELECT r.n, r.ffid + 1 FROM ranged r JOIN edit_log e ON e.fid = r.n WHERE r.ffid < e.fid_last),
+after(n, ffid, action, old_values, old_geom) AS (
+  SELECT fid, feature_fid, action, old_values, old_geom FROM edit_log
+   WHERE layer = '{table}' AND time > :t AND fid_last IS NULL
+  UNION ALL
+  SELECT n, ffid, 'insert', NULL, NULL FROM ranged),
+first AS (
+  SELECT * FROM (SELECT a.*, row_number() OVER (PARTITION BY ffid ORDER BY n) AS k FROM after a) WHERE k = 1)
+SELECT fid, {columns}, {geom} FROM "{table}" WHERE fid NOT IN (SELECT ffid FROM first)
+UNION ALL
+SELECT ffid, {old_columns}, old_geom FROM first WHERE action <> 'insert'
+ORDER BY 1
+"""
+
+
+def state_at_sql(con, table: str) -> str:
+    """:data:`STATE_AT_SQL` for ``table`` (its current columns)."""
+    cols = [(r[1], r[5]) for r in con.execute(f"PRAGMA main.table_info({_q(table)})")]
+    g = con.execute("SELECT column_name FROM gpkg_geometry_columns WHERE lower(table_name) = lower(?)",
+                    (table,)).fetchone()
+    geom = g[0] if g else None
+    attrs = [c for c, is_pk in cols if not is_pk and c != geom]
+    esc = [c.replace("'", "''") for c in attrs]
+    return STATE_AT_SQL.format(table=table, columns=", ".join(_q(c) for c in attrs), geom=_q(geom) if geom else "NULL",
+                               old_columns=", ".join(f"json_extract(old_values, '$.\"{e}\"')" for e in esc))
+
 
 def state_at(project, key: str, when: str):
     """A logged layer as it was at ``when`` (ISO date or time, local): (attributes as an Arrow
@@ -211,7 +259,7 @@ def state_at(project, key: str, when: str):
                                      where=f"layer = '{table}' AND time > '{when}'", fid_as_index=True)
     else:
         log = pd.DataFrame(columns=LOG_COLUMNS)
-    log = log.sort_index()  # log fid = order of the changes
+    log = _expand_ranges(log.sort_index())  # log fid = order of the changes
     first = log.drop_duplicates("feature_fid", keep="first")
     touched = set(first["feature_fid"].astype("int64"))
     keep = ~np.isin(fids, list(touched))
@@ -248,6 +296,23 @@ def state_at(project, key: str, when: str):
     wkb = pa.concat_arrays([geoms.cast(pa.binary()), pa.array(old_geom, pa.binary())])
     order = np.argsort(out.column("fid").to_numpy(), kind="stable")
     return out.take(pa.array(order)), wkb.take(pa.array(order))
+
+
+def _expand_ranges(log):
+    """One row per fid: a range row (``fid_last``) becomes one insert row per fid it covers, in
+    its place in the log order (the index)."""
+    import numpy as np
+    import pandas as pd
+
+    if "fid_last" not in log.columns or log["fid_last"].isna().all():
+        return log
+    ranged = log["fid_last"].notna()
+    parts = [log[~ranged]]
+    for idx, row in log[ranged].iterrows():  # one row per operation that wrote a layer whole
+        fids = np.arange(int(row["feature_fid"]), int(row["fid_last"]) + 1, dtype=np.int64)
+        parts.append(pd.DataFrame({"feature_fid": fids, "action": "insert", "old_values": None},
+                                  index=pd.Index(np.full(len(fids), idx), name=log.index.name)))
+    return pd.concat(parts).sort_index(kind="stable")
 
 
 def _normalise_time(when: str) -> str:
