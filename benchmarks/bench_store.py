@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 PY = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+BUILD: dict = {}  # size -> the set-up intake's time and phases (in-process)
 
 UPDATE = """
 import sys, time
@@ -95,7 +96,10 @@ def build_project(work: Path, n: int) -> Path:
     info = bench_components.build(work, n, max(100, n // 100))
     proj = work / "project.gpkg"
     shutil.copy(info["base"], proj)
-    intake(str(proj), f"{info['city']}:components")
+    t0 = time.perf_counter()
+    data = intake(str(proj), f"{info['city']}:components")
+    BUILD[str(n)] = {"intake_s": round(time.perf_counter() - t0, 2), "phases": data.get("timings")}
+    print("intake of the city:", json.dumps(BUILD[str(n)]), flush=True)
     return proj
 
 
@@ -165,6 +169,7 @@ def main() -> int:
         if not a.keep:
             shutil.rmtree(base, ignore_errors=True)
     results["machine"]["load_after"] = os.getloadavg()[0]
+    results["setup_intake"] = BUILD
     out = ROOT / "benchmarks" / "results" / "store.json"
     out.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
     print("| components | project MB | `project info` s | one-row `components intake` s | intake − info s | "
