@@ -34,6 +34,7 @@ OPERATION_MODULES = [
     "surveytools.responsibility.ops", "surveytools.export.ops",
     "surveytools.components.mapping_ops",
     "surveytools.qgisproject",
+    "surveytools.field.ops",
 ]
 
 #: Parameter kinds understood by the CLI and the Processing wrapper.

@@ -1,0 +1,362 @@
+"""``field package``: one QField package per work area (street, community or work grid).
+
+Per area a folder ``OUT/<code>/`` and a ZIP ``OUT/<code>.zip`` of it, holding:
+
+``survey.gpkg``    the area's unit grids, streets, communities (and work grids), its components with
+                   their IDs and the field columns (:data:`~.common.SURVEY_COLUMNS`: UUID, surveyor,
+                   survey time, GNSS accuracy and fix quality), its events (for reference),
+                   background layers (roads, door plates, places, areas) around it, the dictionary
+                   tables the forms need, the ``photos`` table (1:n, by feature UUID) and the
+                   ``field_package`` metadata table;
+``manifest.json``  area, package ID, project ID, profile, creation time and, for every packaged
+                   feature, its UUID, ID and version hash (:func:`~.common.feature_hashes`);
+``DCIM/``          where QField stores the photos (relative paths);
+``basemap.*``      the optional offline basemap (GeoPackage raster or MBTiles).
+
+Packaging records in the project: its ID (``surveytools_meta.project_id``), the UUID of every
+packaged component (``field_features``) and the package (``field_packages``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid as _uuid
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from ..errors import SurveyError
+from ..gpkg import ARROW_TYPES, write_layer
+from ..i18n import Text
+from . import common as C
+
+BY = ("street", "community", "work_grid")
+BACKGROUND = ("geocode_road", "geocode_doorplate", "geocode_place", "geocode_area", "geocode_poi")
+DICT_TABLES = ("dict_component_classes", "dict_event_classes", "dict_domains", "dict_fields", "departments",
+               "id_registry")
+#: background features within this distance (m) of the area are packaged
+MARGIN_M = 50.0
+BASEMAP_SUFFIXES = (".gpkg", ".mbtiles")
+
+
+def _text(arr) -> list:
+    return [None if v is None else str(v) for v in arr.to_pylist()]
+
+
+def areas_of(proj, by: str) -> list:
+    """``[{"code", "name", "grids": set of unit grid codes, "geom"}]`` of the project's areas."""
+    import shapely
+
+    prof = proj.profile
+    ug = prof.codes["unit_grid"]
+    clen = ug.length - ug.part_length("serial")
+    slen = clen - ug.part_length("community")
+    gt, gg = C.read_layer(proj.path, proj.table("unit_grid"))
+    gcodes = np.array(_text(gt.column(prof.field("unit_grid", "grid_code"))), dtype=object)
+    out = []
+    if by in ("street", "community"):
+        n = slen if by == "street" else clen
+        key = "street_code" if by == "street" else "community_code"
+        name_role = "street_name" if by == "street" else "community_name"
+        t, g = C.read_layer(proj.path, proj.table(by))
+        codes = _text(t.column(prof.field(by, key))) if t.num_rows else []
+        names = _text(t.column(prof.field(by, name_role))) if t.num_rows else []
+        known = dict(zip(codes, names))
+        prefixes = sorted({c[:n] for c in gcodes if isinstance(c, str) and len(c) >= n} | set(c for c in codes if c))
+        for code in prefixes:
+            sel = np.array([isinstance(c, str) and c[:n] == code for c in gcodes], dtype=bool)
+            out.append({"code": code, "name": known.get(code) or "", "grids": set(gcodes[sel]),
+                        "geom": shapely.union_all(gg[sel]) if sel.any() else None})
+    else:
+        t, g = C.read_layer(proj.path, proj.table("work_grid"))
+        if t.num_rows:
+            codes = _text(t.column(prof.field("work_grid", "grid_code")))
+            names = _text(t.column(prof.field("work_grid", "name"))) if prof.field("work_grid", "name") else [""] * len(codes)
+            members = _text(t.column(prof.field("work_grid", "members"))) if prof.field("work_grid", "members") \
+                else [None] * len(codes)
+            rp = shapely.point_on_surface(gg) if len(gg) else np.zeros(0, dtype=object)
+            for code, name, mem, geom in zip(codes, names, members, g):
+                if mem:
+                    grids = {m for m in re.split(r"[\s,;，；、]+", mem) if m}
+                else:
+                    grids = set(gcodes[shapely.within(rp, geom)]) if geom is not None and len(rp) else set()
+                out.append({"code": code, "name": name or "", "grids": grids, "geom": geom})
+    return out
+
+
+def _empty(columns: dict) -> dict:
+    return {n: pa.array([], ARROW_TYPES[t]) for n, t in columns.items()}
+
+
+def _select(t: pa.Table, mask: np.ndarray) -> pa.Table:
+    return t.filter(pa.array(mask, pa.bool_()))
+
+
+def _wkb(geoms) -> pa.Array:
+    import shapely
+
+    return pa.array(list(shapely.to_wkb(np.asarray(geoms, dtype=object), output_dimension=2)) if len(geoms) else [],
+                    pa.binary())
+
+
+def _copy_table(src, dst, name) -> bool:
+    from ..store import table_exists
+
+    if not table_exists(src, name):
+        return False
+    from ..store import read_arrow
+
+    _, t = read_arrow(str(src), name)
+    write_layer(dst, name, t if t.num_columns else pa.table({"empty": pa.array([], pa.string())}))
+    return True
+
+
+def _meta_rows(proj, extra: dict) -> pa.Table:
+    meta = {k: v for k, v in proj.meta.items()}
+    meta.update(extra)
+    return pa.table({"key": pa.array(list(meta), pa.string()), "value": pa.array([str(v) for v in meta.values()],
+                                                                                  pa.string())})
+
+
+def read_registry(proj) -> dict:
+    """(layer, component ID) -> UUID from the project's ``field_features``."""
+    from ..store import table_exists
+
+    if not table_exists(proj.path, C.FEATURES_TABLE):
+        return {}
+    from ..store import read_arrow
+
+    _, t = read_arrow(str(proj.path), C.FEATURES_TABLE)
+    return {(l, i): u for l, i, u in zip(_text(t.column("layer")), _text(t.column("feature_id")),
+                                         _text(t.column("uuid"))) if i}
+
+
+def project_id(proj) -> str:
+    return proj.meta.get("project_id") or ""
+
+
+def package(project, by, out, areas=None, basemap=None, surveyor=None, mode="survey", overwrite=False,
+            feedback=None) -> dict:
+    import shapely
+
+    from ..feedback import Feedback
+    from ..project import Project, field_group
+
+    feedback = feedback or Feedback()
+    proj = Project.open(project)
+    prof = proj.profile
+    if by not in BY:
+        raise SurveyError(Text(f"分区方式应为 {'、'.join(BY)} 之一", f"--by must be one of {', '.join(BY)}"),
+                          code="bad_value", field="by", value=by)
+    if mode not in C.MODES:
+        raise SurveyError(Text(f"外业包类型应为 {'、'.join(C.MODES)} 之一", f"the mode must be one of {', '.join(C.MODES)}"),
+                          code="bad_value", field="mode", value=mode)
+    extra_cols = C.MODES[mode]
+    out = Path(out)
+    if not out.is_dir():
+        raise SurveyError(Text("输出目录不存在", "the output folder does not exist"), code="not_found", file=str(out))
+    if basemap:
+        bp = Path(basemap)
+        if not bp.is_file():
+            raise SurveyError(Text("底图文件不存在", "the basemap file does not exist"), code="not_found", file=str(bp),
+                              field="basemap")
+        if bp.suffix.lower() not in BASEMAP_SUFFIXES:
+            raise SurveyError(Text("离线底图应为 GeoPackage 栅格（.gpkg）或 MBTiles（.mbtiles）",
+                                   "the offline basemap must be a GeoPackage raster (.gpkg) or MBTiles (.mbtiles)"),
+                              code="bad_basemap", file=str(bp), field="basemap")
+    all_areas = areas_of(proj, by)
+    known = {a["code"]: a for a in all_areas}
+    if areas:
+        wanted = [a.strip() for a in (areas if isinstance(areas, (list, tuple)) else str(areas).split(",")) if a.strip()]
+        bad = [a for a in wanted if a not in known]
+        if bad:
+            raise SurveyError(Text(f"项目中没有这个{ {'street': '街道', 'community': '社区', 'work_grid': '工作网格'}[by] }：{bad[0]}"
+                                   f"（共有 {len(known)} 个：{'、'.join(list(known)[:10])}）",
+                                   f"the project has no {by} {bad[0]} (it has {len(known)}: {', '.join(list(known)[:10])})"),
+                              code="unknown_area", file=str(proj.path), field="areas", value=bad[0])
+        chosen = [known[a] for a in wanted]
+    else:
+        chosen = [a for a in all_areas if a["grids"]]
+    if not chosen:
+        raise SurveyError(Text("项目中没有可打包的区域（没有单元网格）", "the project has no area to package (no unit grids)"),
+                          code="no_areas", file=str(proj.path), layer=proj.table("unit_grid"))
+    for a in chosen:
+        for target in (out / a["code"], out / f"{a['code']}.zip"):
+            if target.exists() and not overwrite:
+                raise SurveyError(Text("外业包已存在；如需覆盖请使用 --overwrite", "the package already exists; use --overwrite"),
+                                  code="exists", file=str(target))
+    pid = project_id(proj) or str(_uuid.uuid4())
+    registry = read_registry(proj)
+    created = C.now()
+    # the project's layers, read once
+    grid_t, grid_g = C.read_layer(proj.path, proj.table("unit_grid"))
+    grid_codes = np.array(_text(grid_t.column(prof.field("unit_grid", "grid_code"))), dtype=object)
+    comps = {}
+    for key in C.EDITABLE:
+        t, g = C.read_layer(proj.path, proj.table(key))
+        comps[key] = (t, g)
+    new_uuids = []
+    pkg_rows = []
+    results = []
+    tmp_dirs = []
+    try:
+        for n_area, area in enumerate(chosen):
+            feedback.progress(5 + 85 * n_area / len(chosen))
+            code = area["code"]
+            pkg_id = str(_uuid.uuid4())
+            tmp = out / f".{code}.tmp-{os.getpid()}"
+            if tmp.exists():
+                shutil.rmtree(tmp)
+            tmp.mkdir()
+            tmp_dirs.append(tmp)
+            (tmp / C.PHOTO_DIR).mkdir()
+            gpkg = tmp / C.GPKG
+            grids = area["grids"]
+            gmask = np.isin(grid_codes, list(grids)) if len(grid_codes) else np.zeros(0, dtype=bool)
+            area_geom = area["geom"] if area["geom"] is not None else (
+                shapely.union_all(grid_g[gmask]) if gmask.any() else None)
+            # unit grids, streets, communities, work grids of the area
+            spec = prof.layer("unit_grid")
+            write_layer(gpkg, spec.table, _select(grid_t, gmask).append_column("geom", _wkb(grid_g[gmask])),
+                        geometry_type=spec.geometry, crs=proj.crs, description=f"{spec.title.zh} / {spec.title.en}")
+            for key in ("street", "community", "work_grid"):
+                spec = prof.layer(key)
+                t, g = C.read_layer(proj.path, spec.table)
+                if t.num_rows and area_geom is not None:
+                    m = np.asarray(shapely.intersects(g, shapely.buffer(area_geom, -0.5)), dtype=bool)
+                    if key == "work_grid" and by == "work_grid":
+                        m = np.array(_text(t.column(prof.field("work_grid", "grid_code")))) == code
+                else:
+                    m = np.zeros(t.num_rows, dtype=bool)
+                write_layer(gpkg, spec.table, _select(t, m).append_column("geom", _wkb(g[m])),
+                            geometry_type=spec.geometry, crs=proj.crs, description=f"{spec.title.zh} / {spec.title.en}")
+            # components with their UUIDs and version hashes
+            manifest_layers = {}
+            for key in C.EDITABLE:
+                spec = prof.layer(key)
+                t, g = comps[key]
+                idf = prof.field(field_group(key), "component_id")
+                gf = prof.field(field_group(key), "grid_code")
+                if t.num_rows:
+                    m = np.isin(np.array(_text(t.column(gf)), dtype=object), list(grids))
+                else:
+                    m = np.zeros(0, dtype=bool)
+                st, sg = _select(t, m), g[m]
+                ids = _text(st.column(idf))
+                uu = []
+                for i in ids:
+                    u = registry.get((key, i)) if i else None
+                    if u is None:
+                        u = "{" + str(_uuid.uuid4()) + "}"
+                        if i:
+                            registry[(key, i)] = u
+                            new_uuids.append({"uuid": u, "layer": key, "feature_id": i, "created": created,
+                                              "package_id": pkg_id, "hash": None})
+                    uu.append(u)
+                hashes = C.feature_hashes(st, sg, C.hashed_fields(prof, key))
+                cols = {n: st.column(n) for n in st.column_names}
+                n = st.num_rows
+                for col, (typ, _zh, _en) in extra_cols.items():
+                    cols[col] = pa.array(uu, pa.string()) if col == C.UUID else pa.nulls(n, ARROW_TYPES[typ])
+                cols["geom"] = _wkb(sg)
+                write_layer(gpkg, spec.table, pa.table(cols), geometry_type=spec.geometry, crs=proj.crs,
+                            description=f"{spec.title.zh} / {spec.title.en}")
+                manifest_layers[key] = {"table": spec.table, "id_field": idf,
+                                        "features": {u: {"id": i, "hash": h} for u, i, h in zip(uu, ids, hashes)}}
+            # events of the area, for reference
+            spec = prof.layer("event")
+            t, g = C.read_layer(proj.path, spec.table)
+            m = np.isin(np.array(_text(t.column(prof.field("event", "grid_code"))), dtype=object), list(grids)) \
+                if t.num_rows else np.zeros(0, dtype=bool)
+            write_layer(gpkg, spec.table, _select(t, m).append_column("geom", _wkb(g[m])),
+                        geometry_type=spec.geometry, crs=proj.crs, description=f"{spec.title.zh} / {spec.title.en}")
+            # background layers around the area
+            background = []
+            if area_geom is not None:
+                near = shapely.buffer(area_geom, MARGIN_M)
+                for key in BACKGROUND:
+                    spec = prof.layers.get(key)
+                    if spec is None:
+                        continue
+                    t, g = C.read_layer(proj.path, spec.table)
+                    if not t.num_rows:
+                        continue
+                    m = np.asarray(shapely.intersects(g, near), dtype=bool)
+                    if m.any():
+                        write_layer(gpkg, spec.table, _select(t, m).append_column("geom", _wkb(g[m])),
+                                    geometry_type=spec.geometry, crs=proj.crs,
+                                    description=f"{spec.title.zh} / {spec.title.en}")
+                        background.append(spec.table)
+            for name in DICT_TABLES:
+                _copy_table(proj.path, gpkg, name)
+            write_layer(gpkg, C.PHOTO_TABLE, pa.table(_empty(C.PHOTO_COLUMNS)))
+            info = {"format": C.FORMAT, "format_version": C.FORMAT_VERSION, "package_id": pkg_id, "project_id": pid,
+                    "project_title": proj.meta.get("title", ""), "profile": prof.id, "county": proj.county,
+                    "mode": mode, "area": {"by": by, "code": code, "name": area["name"], "grids": len(grids)},
+                    "surveyor": surveyor or "", "created": created, "crs": proj.meta.get("crs", "")}
+            write_layer(gpkg, C.PACKAGE_META, pa.table({
+                "key": pa.array(["package_id", "project_id", "area_by", "area_code", "area_name", "mode", "surveyor",
+                                 "created"], pa.string()),
+                "value": pa.array([pkg_id, pid, by, code, area["name"], mode, surveyor or "", created], pa.string())}))
+            write_layer(gpkg, "surveytools_meta", _meta_rows(proj, {"project_id": pid, "field_package": pkg_id}))
+            bm = None
+            if basemap:
+                bm = "basemap" + Path(basemap).suffix.lower()
+                shutil.copyfile(basemap, tmp / bm)
+            manifest = dict(info, basemap=bm, background=background, photo_dir=C.PHOTO_DIR, gpkg=C.GPKG,
+                            qgz=None, layers=manifest_layers, extra_columns=list(extra_cols))
+            (tmp / C.MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+            counts = {k: len(v["features"]) for k, v in manifest_layers.items()}
+            pkg_rows.append({"package_id": pkg_id, "area_by": by, "area_code": code, "area_name": area["name"],
+                             "mode": mode, "surveyor": surveyor or "", "created": created,
+                             "features": int(sum(counts.values())), "folder": str((out / code).resolve())})
+            results.append({"package_id": pkg_id, "area": code, "name": area["name"], "grids": len(grids),
+                            "features": counts, "folder": str(out / code), "zip": str(out / f"{code}.zip"),
+                            "tmp": tmp})
+        # the project remembers the UUIDs and the packages (one transaction)
+        import pandas as pd
+
+        from ..components.store import append_table
+        from ..store import active
+
+        with proj.transaction() as work:
+            if not project_id(proj):
+                active(work.path).meta["project_id"] = pid
+            if new_uuids:
+                append_table(work, C.FEATURES_TABLE, pd.DataFrame(new_uuids))
+            append_table(work, C.PACKAGES_TABLE, pd.DataFrame(pkg_rows))
+        feedback.progress(92)
+        for r in results:
+            tmp = r.pop("tmp")
+            final = out / r["area"]
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+            tmp_dirs.remove(tmp)
+            write_zip(final, out / f"{r['area']}.zip")
+    finally:
+        for tmp in tmp_dirs:
+            shutil.rmtree(tmp, ignore_errors=True)
+    feedback.progress(100)
+    return {"project_id": pid, "by": by, "packages": results}
+
+
+def write_zip(folder: Path, target: Path) -> None:
+    """ZIP ``folder`` (its files under the folder's name) atomically."""
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    try:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+            for root, _dirs, files in os.walk(folder):
+                for f in sorted(files):
+                    p = Path(root) / f
+                    z.write(p, str(Path(folder.name) / p.relative_to(folder)).replace(os.sep, "/"))
+                if not files and Path(root) != folder:
+                    z.writestr(str(Path(folder.name) / Path(root).relative_to(folder)).replace(os.sep, "/") + "/", "")
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
