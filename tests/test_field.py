@@ -200,6 +200,19 @@ def test_return_applies_field_work_and_twice_changes_nothing(project, tmp_path, 
     # accuracy kept
     acc = table(project, "component_accuracy")
     assert {round(float(r["h_accuracy"]), 2) for r in acc} == {0.03, 2.5}
+    # ... and checked against the class's grade: 0402 (grade B, 1 m) at 2.5 m is flagged, 0103 at 0.03 m is not
+    import yaml
+
+    from surveytools.validate.ops import run
+
+    sch = tmp_path / "gnss.yaml"
+    sch.write_text(yaml.safe_dump({"id": "gnss", "title": {"zh": "外业精度", "en": "field accuracy"},
+                                   "steps": [{"rule": "accuracy.field_gnss"}]}), encoding="utf-8")
+    vr = run(str(project), str(tmp_path / "qc"), scheme=str(sch), write_project=False)
+    assert vr.data["verdict"] == "FAIL"
+    errs = layer(tmp_path / "qc" / "errors.gpkg", "errors_point")
+    flagged = set(errs[errs["rule_id"] == "accuracy.field_gnss"]["feature_id"])
+    assert flagged == set(new[new["ClassCode"] == "0402"]["ObjID"])
     # a second return (folder this time) changes nothing
     state = project_state(project)
     code, so, err = cli(["field", "return", project, folder, "--json"])
@@ -264,10 +277,10 @@ def test_packages_return_in_any_order(project, tmp_path, cli):
     m1 = json.loads((out1 / AREA / "manifest.json").read_text(encoding="utf-8"))
     uu = sorted(m1["layers"]["component_point"]["features"])
     con = fs.connect(out1 / AREA / "survey.gpkg")
-    fs.update(con, "components_point", uu[5], Material="铸铁")
+    fs.update(con, "components_point", uu[5], Material="外业铸铁A")
     con.close()
     con = fs.connect(out2 / AREA / "survey.gpkg")
-    fs.update(con, "components_point", uu[6], Material="复合材料")
+    fs.update(con, "components_point", uu[6], Material="外业复合B")
     fs.insert_feature(con, "components_point", {"ClassCode": "0103"},
                       shapely.Point(*fs.from_blob(fs.rows(con, "components_point")[0]["geom"]).coords[0]))
     con.close()
@@ -277,7 +290,7 @@ def test_packages_return_in_any_order(project, tmp_path, cli):
     assert (t["updated"], t["new"], t["conflicts"]) == (2, 1, 0)
     ids = m1["layers"]["component_point"]["features"]
     a = layer(project, "components_point").set_index("ObjID")
-    assert a.loc[ids[uu[5]]["id"], "Material"] == "铸铁" and a.loc[ids[uu[6]]["id"], "Material"] == "复合材料"
+    assert a.loc[ids[uu[5]]["id"], "Material"] == "外业铸铁A" and a.loc[ids[uu[6]]["id"], "Material"] == "外业复合B"
 
 
 def test_photos_from_a_folder_named_by_id(project, tmp_path, cli):
@@ -300,3 +313,29 @@ def test_photos_from_a_folder_named_by_id(project, tmp_path, cli):
     ph = table(project, "photos")
     assert sorted(r["path"] for r in ph) == [f"p_photos/{ids[0]}_1.jpg", f"p_photos/{ids[0]}_2.jpg"]
     assert all((project.parent / r["path"]).is_file() for r in ph)
+
+
+def test_duplicate_ids_get_their_own_uuid_and_field_edits_to_them_are_conflicts(project, tmp_path, cli):
+    pts = layer(project, "components_point", read_geometry=False)
+    inside = pts[pts["BGID"].str.startswith(AREA)]["ObjID"].tolist()
+    dup, victim = inside[0], inside[1]
+    con = fs.connect(project)  # a duplicate ID, as validation (codes.duplicate) would report
+    con.execute("UPDATE components_point SET ObjID = ? WHERE ObjID = ?", (dup, victim))
+    con.close()
+    folder, _ = make(project, tmp_path, cli)
+    m = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    feats = m["layers"]["component_point"]["features"]
+    dups = [u for u, v in feats.items() if v["id"] == dup]
+    assert len(dups) == 2  # two features, two UUIDs
+    con = fs.connect(folder / "survey.gpkg")
+    fs.update(con, "components_point", dups[1], Note="改了第二个")
+    con.close()
+    before = layer(project, "components_point", read_geometry=False)
+    code, so, err = cli(["field", "return", project, folder, "--json"])
+    assert code == 0, err
+    assert json.loads(so)["totals"]["conflicts"] == 1
+    assert table(project, "field_conflicts")[0]["kind"] == "duplicate_id"
+    after = layer(project, "components_point", read_geometry=False)
+    assert (after[after["ObjID"] == dup]["Note"].fillna("") == before[before["ObjID"] == dup]["Note"].fillna("")).all()
+    code, so, err = cli(["field", "resolve", project, "--conflict", "1", "--keep", "field"])
+    assert code == 2 and "codes.duplicate" in err

@@ -248,8 +248,13 @@ def package(project, by, out, areas=None, basemap=None, surveyor=None, mode="sur
                 st, sg = _select(t, m), g[m]
                 ids = _text(st.column(idf))
                 uu = []
+                seen = set()
                 for i in ids:
-                    u = registry.get((key, i)) if i else None
+                    # a duplicate ID (a validation error) gets its own UUID: one UUID, one feature
+                    u = registry.get((key, i)) if i and i not in seen else None
+                    if i in seen:
+                        u = "{" + str(_uuid.uuid4()) + "}"
+                    seen.add(i)
                     if u is None:
                         u = "{" + str(_uuid.uuid4()) + "}"
                         if i:

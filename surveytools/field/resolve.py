@@ -60,6 +60,12 @@ def resolve(project, conflict, keep, feedback=None) -> dict:
         if row["status"] != "open":
             raise SurveyError(Text(f"冲突已处理（{row['resolution']}）", f"the conflict is already resolved ({row['resolution']})"),
                               code="resolved", file=str(proj.path), layer=C.CONFLICTS_LAYER, feature=cid_int)
+        if keep == "field" and row["kind"] == "duplicate_id":
+            raise SurveyError(Text("这个标识码被多个部件使用，无法确定外业改的是哪一个；请先处理重号（codes.duplicate）再采用外业版本",
+                                   "several components hold this ID, so which one the field changed is unknown; fix the "
+                                   "duplicate (codes.duplicate) before applying the field's version"),
+                              code="duplicate_id", file=str(proj.path), layer=C.CONFLICTS_LAYER, feature=cid_int,
+                              value=row["component_id"])
         key, comp_id = row["layer"], row["component_id"]
         grp = field_group(key)
         f = lambda role: prof.field(grp, role)  # noqa: E731

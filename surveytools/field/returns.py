@@ -218,6 +218,11 @@ def apply_package(proj, pkg: Package, *, date=None, feedback=None) -> dict:
         idf = f("component_id")
         pids = _text(pt.column(idf)) if pt.num_rows else []
         pos = {v: j for j, v in enumerate(pids) if v}
+        # an ID held by several components cannot say which one the field changed: a conflict
+        counts_by_id = {}
+        for v in pids:
+            counts_by_id[v] = counts_by_id.get(v, 0) + 1
+        ambiguous = {v for v, n in counts_by_id.items() if v and n > 1}
         kuu = _text(kt.column(C.UUID))
         feats = lay.get("features") or {}
         # hashes only of the project rows this package refers to
@@ -249,7 +254,7 @@ def apply_package(proj, pkg: Package, *, date=None, feedback=None) -> dict:
             if pk_hash[i] == fbase:
                 counts["unchanged"] += 1
                 continue
-            j = pos.get(cid)
+            j = pos.get(cid) if cid not in ambiguous else None
             ph = proj_hash.get(j) if j is not None else None
             if j is None or ph != pbase:
                 ck = (pkg.id, u, pk_hash[i])
@@ -259,7 +264,8 @@ def apply_package(proj, pkg: Package, *, date=None, feedback=None) -> dict:
                     pv = C.values_of(pt, applied_fields, j) if j is not None else {}
                     diff = [n for n in applied_fields if fv.get(n) != pv.get(n)]
                     conflicts.append({"package_id": pkg.id, "layer": key, "feature_uuid": u, "component_id": cid,
-                                      "kind": "both_changed" if j is not None else "gone_from_project",
+                                      "kind": "both_changed" if j is not None else (
+                                          "duplicate_id" if cid in ambiguous else "gone_from_project"),
                                       "fields": ",".join(diff), "field_values": _js(fv), "project_values": _js(pv),
                                       "field_hash": pk_hash[i], "project_hash": ph, "surveyor": _pkg_surveyor(pkg, kt, i),
                                       "geom": kg[i]})
@@ -302,6 +308,15 @@ def apply_package(proj, pkg: Package, *, date=None, feedback=None) -> dict:
                 continue
             j = pos.get(meta["id"])
             if j is None:
+                continue
+            if meta["id"] in ambiguous:
+                ck = (pkg.id, u, DELETED)
+                if ck not in seen_conflicts:
+                    seen_conflicts.add(ck)
+                    conflicts.append({"package_id": pkg.id, "layer": key, "feature_uuid": u, "component_id": meta["id"],
+                                      "kind": "duplicate_id", "fields": sname, "field_values": _js({sname: state_missing}),
+                                      "project_values": "{}", "field_hash": DELETED, "project_hash": None,
+                                      "surveyor": pkg.manifest.get("surveyor") or "", "geom": None})
                 continue
             pbase = prev[1] if prev else meta["hash"]
             cur_state = (cols[sname][j] if cols is not None else pt.column(sname)[j].as_py()) if sname else None

@@ -106,3 +106,40 @@ def rms(ctx, params):
         out.append(rows(layer="checkpoints", fid=unmatched["cp"].to_numpy() + 1, feature_id=unmatched["id"].to_numpy(dtype=object),
                         value=unmatched["id"].to_numpy(dtype=object), variant="unmatched", severity="warning", geometry=cpg))
     return concat(out)
+
+
+@implements("accuracy.field_gnss")
+def field_gnss(ctx, params):
+    """Components whose field GNSS accuracy (``field return`` → ``component_accuracy``) is worse
+    than their class's grade allows."""
+    name = params.get("table", "component_accuracy")
+    acc = ctx.table(name)
+    if acc is None or not len(acc):
+        raise Skip(Text(f"项目中没有外业定位精度表 {name}", f"the project has no field accuracy table {name}"))
+    acc = acc.copy()
+    acc["h"] = pd.to_numeric(acc["h_accuracy"], errors="coerce")
+    acc = acc[acc["h"].notna() & acc["component_id"].notna()]
+    if "batch" in acc.columns:
+        acc = acc.sort_values("batch", kind="stable")
+    latest = acc.drop_duplicates("component_id", keep="last").set_index("component_id")
+    grade = dict(zip(ctx.profile.component_classes["code"].astype(str), ctx.profile.component_classes["accuracy"]))
+    limits = {str(k): float(v.get("max_error_m")) for k, v in ctx.profile.accuracy_grades.items()}
+    idf = ctx.field("component", "component_id")
+    out = []
+    for key, g in ctx.components():
+        ids = ctx.text(key, g, idf)
+        h = ids.map(latest["h"]).to_numpy(dtype=float)
+        quality = ids.map(latest["fix_quality"] if "fix_quality" in latest.columns else pd.Series(dtype=object))
+        cls = pd.Series(ctx.class_codes(key, g), index=g.index).astype(str)
+        gr = cls.map(grade).fillna("")
+        lim = gr.map(limits).to_numpy(dtype=float)
+        bad = np.flatnonzero(~np.isnan(h) & ~np.isnan(lim) & (h > lim))
+        if len(bad):
+            out.append(rows(layer=ctx.table_name(key), fid=g["fid"].to_numpy()[bad],
+                            feature_id=ids.to_numpy(dtype=object)[bad], field=None,
+                            value=np.array([f"{v:g}" for v in h[bad]], dtype=object),
+                            class_code=cls.to_numpy(dtype=object)[bad], grade=gr.to_numpy(dtype=object)[bad],
+                            limit=np.array([f"{v:g}" for v in lim[bad]], dtype=object),
+                            quality=quality.fillna("–").to_numpy(dtype=object)[bad],
+                            geometry=np.asarray(g.geometry.values, dtype=object)[bad]))
+    return concat(out)

@@ -274,6 +274,24 @@ case("accuracy.rms",
      + [({"ObjID": "3606810101000099"}, pt(0, 0))])
 
 
+# field GNSS accuracy: five 上水井盖 (grade A, 0.5 m); accuracy rows 0.03 (fine), 2.5 (bad), none, 0.9 then a
+# later 0.4 (the later counts: fine), 0.6 (bad)
+case("accuracy.field_gnss",
+     {"component_point": [comp(k, f"36068101010000{k:02d}", pt(10 * k, 10)) for k in range(1, 6)]},
+     [expect("accuracy.field_gnss", "components_point", 2, "3606810101000002", None, "2.5", pt(20, 10)),
+      expect("accuracy.field_gnss", "components_point", 5, "3606810101000005", None, "0.6", pt(50, 10))],
+     tables={"component_accuracy": [
+         {"component_id": "3606810101000001", "layer": "component_point", "h_accuracy": 0.03, "fix_quality": "RTK fixed",
+          "batch": "F20261101-001"},
+         {"component_id": "3606810101000002", "layer": "component_point", "h_accuracy": 2.5, "fix_quality": "GPS",
+          "batch": "F20261101-001"},
+         {"component_id": "3606810101000004", "layer": "component_point", "h_accuracy": 0.9, "fix_quality": "DGPS",
+          "batch": "F20261101-001"},
+         {"component_id": "3606810101000004", "layer": "component_point", "h_accuracy": 0.4, "fix_quality": "RTK float",
+          "batch": "F20261102-002"},
+         {"component_id": "3606810101000005", "layer": "component_point", "h_accuracy": 0.6, "fix_quality": None,
+          "batch": "F20261101-001"}]})
+
 def main():
     for rule, c in CASES.items():
         d = HERE / rule
