@@ -339,3 +339,9 @@ def test_duplicate_ids_get_their_own_uuid_and_field_edits_to_them_are_conflicts(
     assert (after[after["ObjID"] == dup]["Note"].fillna("") == before[before["ObjID"] == dup]["Note"].fillna("")).all()
     code, so, err = cli(["field", "resolve", project, "--conflict", "1", "--keep", "field"])
     assert code == 2 and "codes.duplicate" in err
+
+
+def test_declared_modes_are_the_packaged_ones():
+    from surveytools.field import common, ops
+
+    assert tuple(common.MODES) == ops.MODES

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from ..i18n import Text
 from ..ops import Output, Param, Result, group, operation
-from .common import MODES
+
+#: package modes (the field-column sets of :data:`surveytools.field.common.MODES`), named here so
+#: that declaring the operations imports nothing beyond the standard library
+MODES = ("survey",)
 
 group("field", Text("外业调查（QField）：外业包、回收合并、冲突、照片", "Field survey (QField): packages, returns, conflicts, photos"))
 
