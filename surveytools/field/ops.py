@@ -77,7 +77,8 @@ def field_return_op(project, packages, date=None, feedback=None) -> Result:
            params=[Param("project", "project", Text("调查项目库（.gpkg）", "Survey project (.gpkg)"), required=True,
                          positional=True, file_filter="GeoPackage (*.gpkg)"),
                    Param("conflict", "int", Text("冲突编号（field_conflicts 的 conflict_id）",
-                                                 "Conflict number (conflict_id of field_conflicts)"), required=True),
+                                                 "Conflict number (conflict_id of field_conflicts)"), required=True,
+                         minimum=1, maximum=2 ** 53),
                    Param("keep", "enum", Text("采用哪个版本", "Which version to keep"), required=True,
                          choices=("project", "field"))])
 def field_resolve(project, conflict, keep, feedback=None) -> Result:
