@@ -381,6 +381,10 @@ def _transaction(self: "Project", *, timeout=None):
             store_gpkg._clean_stale_staging(Path(self.path))
             work = Project(self.path, dict(self.meta), self.profile)
             tx = store_gpkg.Transaction(work)
+            # edits made elsewhere (QGIS) after this mark make a rewrite of that layer refuse
+            tx.mark = store_gpkg._MARKS.get(key)
+            if tx.mark is None:
+                tx.mark = store_gpkg.log_mark(self.path)
             store_gpkg._ACTIVE[key] = tx
             try:
                 yield work
@@ -396,9 +400,25 @@ def _transaction(self: "Project", *, timeout=None):
 def _lock(self: "Project", *, timeout=None):
     """Hold the project's writer lock for a whole operation (reads that decide what it writes
     included); a transaction inside the block reuses it."""
+    import contextlib
+
+    from .store import gpkg as store_gpkg
     from .store.lock import project_lock
 
-    return project_lock(self.path, timeout=timeout)
+    @contextlib.contextmanager
+    def cm():
+        key = store_gpkg._key(self.path)
+        with project_lock(self.path, timeout=timeout):
+            outer = key not in store_gpkg._MARKS
+            if outer:  # what the operation reads from here on is what its writes are based on
+                store_gpkg._MARKS[key] = store_gpkg.log_mark(self.path)
+            try:
+                yield
+            finally:
+                if outer:
+                    store_gpkg._MARKS.pop(key, None)
+
+    return cm()
 
 
 Project.transaction = _transaction

@@ -386,3 +386,31 @@ def test_incremental_release_carries_an_edit_made_outside_surveytools(lamps):
         assert cur.fetchone()[0] == "手工改名"
         cur.execute(f"DROP SCHEMA {schema} CASCADE")
         cur.execute("DELETE FROM public.layer_styles WHERE f_table_schema = %s", (schema,))
+
+
+def test_a_rewrite_refuses_when_the_layer_was_edited_elsewhere_meanwhile(lamps):
+    from surveytools.components.intake import intake
+    from surveytools.project import read_layer, write_project_layer
+
+    p, csv = lamps
+    intake(str(p), str(csv))
+    prj = project.Project.open(p)
+    with pytest.raises(SurveyError) as e:
+        with prj.transaction() as w:
+            pts = read_layer(w, "component_point")
+            pts["ObjState"] = "完好"
+            # meanwhile someone saves an edit in QGIS
+            con = sqlite3.connect(p)
+            _gdal_functions(con)
+            con.execute("UPDATE components_point SET ObjName = 'QGIS 里改的' WHERE fid = 1")
+            con.commit()
+            con.close()
+            write_project_layer(w, "component_point", pts)
+    assert e.value.code == "edited_meanwhile" and e.value.layer == "components_point"
+    assert "QGIS" in e.value.render() and "nothing was changed" in e.value.render()
+    con = sqlite3.connect(p)
+    assert con.execute("SELECT ObjName FROM components_point WHERE fid = 1").fetchone()[0] == "QGIS 里改的"
+    assert con.execute("SELECT count(*) FROM components_point WHERE ObjState = '完好'").fetchone()[0] == 0
+    con.close()
+    # adding records is not a rewrite: an intake still lands
+    assert intake(str(p), str(csv))["imported"]["component_point"] == 3

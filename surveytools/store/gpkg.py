@@ -38,6 +38,8 @@ from ..i18n import Text
 
 #: open transactions of this process: real path of the project -> Transaction
 _ACTIVE: dict = {}
+#: real path of a project locked by an operation -> the last edit-log fid when it took the lock
+_MARKS: dict = {}
 SYSTEM_TABLES = ("gpkg_contents", "gpkg_geometry_columns", "gpkg_extensions", "gpkg_ogr_contents",
                  "gpkg_data_columns", "gpkg_metadata_reference")
 BUSY_TIMEOUT_MS = 60_000
@@ -73,6 +75,36 @@ def enable_wal(path) -> None:
         con.close()
 
 
+def log_mark(path) -> int:
+    """The highest ``edit_log`` fid of a project now (0 without a log)."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = con.execute("SELECT max(fid) FROM edit_log").fetchone()
+        return int(row[0] or 0)
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        con.close()
+
+
+def _edited_meanwhile(con, table: str, mark: int, path=None) -> None:
+    """Refuse to rewrite a layer that someone edited (QGIS, SQL) while the operation worked from
+    what it had read: the rewrite would silently undo those edits."""
+    from . import log
+
+    if not _has_table(con, "main", log.LOG_TABLE):
+        return
+    row = con.execute(f"SELECT count(*), max(time) FROM {log.LOG_TABLE} WHERE fid > ? AND layer = ? "
+                      "AND source <> 'surveytools'", (mark, table)).fetchone()
+    if row[0]:
+        raise SurveyError(
+            Text(f"操作运行期间图层 {table} 在其他程序（如 QGIS）中被编辑了 {row[0]} 处（最近一次 {row[1]}）；"
+                 "为免覆盖这些编辑，本次操作未做任何修改，请重新运行",
+                 f"layer {table} was edited in another program (QGIS, say) while the operation ran ({row[0]} "
+                 f"changes, the last at {row[1]}); so as not to overwrite them nothing was changed: run it again"),
+            code="edited_meanwhile", file=None if path is None else str(path), layer=table)
+
+
 def _clean_stale_staging(path: Path) -> None:
     """Delete staging files a killed writer left behind (the caller holds the project lock)."""
     for f in glob.glob(str(path.with_name(f".{path.stem}.stage-*"))):
@@ -93,6 +125,7 @@ class Transaction:
         self.steps: list = []  # ("table", name) | ("sql", sql, rows)
         self.batch: str | None = None
         self.meta: dict = {}
+        self.mark: int | None = None  # edit-log fid the operation's reads are based on
 
     # -- staging -------------------------------------------------------------------------------
     def _stage_file(self) -> str:
@@ -159,6 +192,8 @@ class Transaction:
                         if self.modes[name] == "append" and _has_table(con, "main", name):
                             _append(con, name)
                         else:
+                            if self.mark is not None:
+                                _edited_meanwhile(con, name, self.mark, self.path)
                             logged = log.is_logged(self.project, name)
                             if logged and _replace_changed(con, name, log.logged_tables(self.project)[name]):
                                 continue
