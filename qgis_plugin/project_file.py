@@ -466,9 +466,15 @@ def write_qgz(project: str, out: str, *, options: QgzOptions | None = None, feed
         crs = QgsCoordinateReferenceSystem(sp.crs)
         if crs.isValid():
             qgs.setCrs(crs)
+    from .field_project import configure_field, package_info
+
+    field = package_info(sp)  # a field package's survey.gpkg: a QField project (see field_project.py)
+    if field and options.language is None:  # the contractor's phone: Chinese forms unless asked otherwise
+        options = QgzOptions(language="zh", plugin_link=options.plugin_link, zoom_to_grids=options.zoom_to_grids)
     lp = LoadedProject(sp, qgs)
     lp.load(autofill=False, options=options)
-    if options.plugin_link:
+    field_summary = configure_field(lp, qgs, field, zh=_zh(options)) if field else None
+    if options.plugin_link and not field:
         write_link(qgs, sp, out)
     qgs.writeEntryBool("Paths", "/Absolute", False)
     ext = grids_extent(lp) if options.zoom_to_grids else None
@@ -490,7 +496,7 @@ def write_qgz(project: str, out: str, *, options: QgzOptions | None = None, feed
                 os.remove(extra)
     n = len(lp.layer_ids)
     qgs.clear()
-    return {"layers": n, "forms": sorted(lp.forms), "out": out}
+    return {"layers": n, "forms": sorted(lp.forms), "out": out, "field": field_summary}
 
 
 def run_in_qgis(op, kwargs: dict, feedback=None) -> dict:

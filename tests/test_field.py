@@ -55,7 +55,7 @@ def make(project, tmp_path, cli, *extra):
     out = tmp_path / "pkgs"
     out.mkdir(exist_ok=True)
     code, so, err = cli(["field", "package", project, "--by", "community", "--areas", AREA, "--out", out,
-                         "--surveyor", "张三", "--json", *extra])
+                         "--surveyor", "张三", "--json", "--no-qgz", *extra])
     assert code == 0, err
     return out / AREA, json.loads(so)
 
@@ -272,7 +272,7 @@ def test_packages_return_in_any_order(project, tmp_path, cli):
     out1, out2 = tmp_path / "a", tmp_path / "b"
     out1.mkdir(), out2.mkdir()
     for out in (out1, out2):
-        code, so, err = cli(["field", "package", project, "--by", "community", "--areas", AREA, "--out", out])
+        code, so, err = cli(["field", "package", project, "--by", "community", "--areas", AREA, "--out", out, "--no-qgz"])
         assert code == 0, err
     m1 = json.loads((out1 / AREA / "manifest.json").read_text(encoding="utf-8"))
     uu = sorted(m1["layers"]["component_point"]["features"])
@@ -345,3 +345,20 @@ def test_declared_modes_are_the_packaged_ones():
     from surveytools.field import common, ops
 
     assert tuple(common.MODES) == ops.MODES
+
+
+@pytest.mark.skipif(__import__("surveytools.qgisproject", fromlist=["x"]).find_qgis_process() is None,
+                    reason="QGIS (qgis_process) is not installed")
+def test_package_writes_the_qfield_project_through_qgis_process(project, tmp_path, cli):
+    out = tmp_path / "q"
+    out.mkdir()
+    code, so, err = cli(["field", "package", project, "--by", "community", "--areas", AREA, "--out", out])
+    assert code == 0, err
+    m = json.loads((out / AREA / "manifest.json").read_text(encoding="utf-8"))
+    assert m["qgz"] == "survey.qgz" and (out / AREA / "survey.qgz").is_file()
+    with zipfile.ZipFile(out / f"{AREA}.zip") as z:
+        assert f"{AREA}/survey.qgz" in z.namelist()
+        with zipfile.ZipFile(z.open(f"{AREA}/survey.qgz")) as q:
+            xml = q.read(next(n for n in q.namelist() if n.endswith(".qgs"))).decode("utf-8")
+    assert "./survey.gpkg|layername=components_point" in xml and "UuidGenerator" in xml
+    assert "@position_horizontal_accuracy" in xml and str(tmp_path) not in xml  # relative paths only

@@ -12,8 +12,8 @@ group("field", Text("外业调查（QField）：外业包、回收合并、冲�
 
 
 @operation("field", "package",
-           Text("按街道、社区或工作网格为每个作业区生成 QField 外业包（survey.gpkg、manifest.json、DCIM/，并打成 ZIP）",
-                "Make a QField package per work area (street, community or work grid): survey.gpkg, "
+           Text("按街道、社区或工作网格为每个作业区生成 QField 外业包（survey.gpkg、survey.qgz、manifest.json、DCIM/，并打成 ZIP）",
+                "Make a QField package per work area (street, community or work grid): survey.gpkg, survey.qgz, "
                 "manifest.json, DCIM/, and a ZIP of it"),
            params=[Param("project", "project", Text("调查项目库（.gpkg）", "Survey project (.gpkg)"), required=True,
                          positional=True, file_filter="GeoPackage (*.gpkg)"),
@@ -31,12 +31,15 @@ group("field", Text("外业调查（QField）：外业包、回收合并、冲�
                                                     "Surveyor (project variable @surveyor, the forms' default)")),
                    Param("mode", "enum", Text("外业包类型：survey 普查", "Package mode: survey"), default="survey",
                          choices=tuple(MODES)),
+                   Param("qgz", "bool", Text("写出 QField 项目 survey.qgz（由 QGIS 的 qgis_process 写出）",
+                                             "Write the QField project survey.qgz (written by QGIS's qgis_process)"),
+                         default=True),
                    Param("overwrite", "bool", Text("覆盖已存在的外业包", "Replace existing packages"), default=False)])
-def field_package(project, by, out, areas=None, basemap=None, surveyor=None, mode="survey", overwrite=False,
+def field_package(project, by, out, areas=None, basemap=None, surveyor=None, mode="survey", qgz=True, overwrite=False,
                   feedback=None) -> Result:
     from .package import package
 
-    d = package(project, by, out, areas=areas, basemap=basemap, surveyor=surveyor, mode=mode,
+    d = package(project, by, out, areas=areas, basemap=basemap, surveyor=surveyor, mode=mode, qgz=qgz,
                 overwrite=overwrite, feedback=feedback)
     n = len(d["packages"])
     feats = sum(sum(p["features"].values()) for p in d["packages"])

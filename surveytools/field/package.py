@@ -8,6 +8,8 @@ Per area a folder ``OUT/<code>/`` and a ZIP ``OUT/<code>.zip`` of it, holding:
                    background layers (roads, door plates, places, areas) around it, the dictionary
                    tables the forms need, the ``photos`` table (1:n, by feature UUID) and the
                    ``field_package`` metadata table;
+``survey.qgz``     the QGIS/QField project with native forms, written by QGIS (``surveytools
+                   project qgis`` on the package's survey.gpkg: ``qgis_plugin/field_project.py``);
 ``manifest.json``  area, package ID, project ID, profile, creation time and, for every packaged
                    feature, its UUID, ID and version hash (:func:`~.common.feature_hashes`);
 ``DCIM/``          where QField stores the photos (relative paths);
@@ -139,7 +141,7 @@ def project_id(proj) -> str:
     return proj.meta.get("project_id") or ""
 
 
-def package(project, by, out, areas=None, basemap=None, surveyor=None, mode="survey", overwrite=False,
+def package(project, by, out, areas=None, basemap=None, surveyor=None, mode="survey", qgz=True, overwrite=False,
             feedback=None) -> dict:
     import shapely
 
@@ -312,8 +314,12 @@ def package(project, by, out, areas=None, basemap=None, surveyor=None, mode="sur
             if basemap:
                 bm = "basemap" + Path(basemap).suffix.lower()
                 shutil.copyfile(basemap, tmp / bm)
+            if qgz:  # written by QGIS itself (qgis_process), as `surveytools project qgis` does
+                from ..qgisproject import project_qgis
+
+                project_qgis(str(gpkg), out=str(tmp / C.QGZ))
             manifest = dict(info, basemap=bm, background=background, photo_dir=C.PHOTO_DIR, gpkg=C.GPKG,
-                            qgz=None, layers=manifest_layers, extra_columns=list(extra_cols))
+                            qgz=C.QGZ if qgz else None, layers=manifest_layers, extra_columns=list(extra_cols))
             (tmp / C.MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
             counts = {k: len(v["features"]) for k, v in manifest_layers.items()}
             pkg_rows.append({"package_id": pkg_id, "area_by": by, "area_code": code, "area_name": area["name"],
