@@ -280,14 +280,16 @@ def test_packages_return_in_any_order(project, tmp_path, cli):
     fs.update(con, "components_point", uu[5], Material="外业铸铁A")
     con.close()
     con = fs.connect(out2 / AREA / "survey.gpkg")
-    fs.update(con, "components_point", uu[6], Material="外业复合B")
+    fs.update(con, "components_point", uu[6], Material="外业复合B", ClassCode="0999")  # a class change: reported
     fs.insert_feature(con, "components_point", {"ClassCode": "0103"},
                       shapely.Point(*fs.from_blob(fs.rows(con, "components_point")[0]["geom"]).coords[0]))
     con.close()
     code, so, err = cli(["field", "return", project, out2 / AREA, out1 / AREA, "--json"])
     assert code == 0, err
-    t = json.loads(so)["totals"]
+    doc = json.loads(so)
+    t = doc["totals"]
     assert (t["updated"], t["new"], t["conflicts"]) == (2, 1, 0)
+    assert any("0999" in w["en"] and "not applied" in w["en"] for w in doc["warnings"])
     ids = m1["layers"]["component_point"]["features"]
     a = layer(project, "components_point").set_index("ObjID")
     assert a.loc[ids[uu[5]]["id"], "Material"] == "外业铸铁A" and a.loc[ids[uu[6]]["id"], "Material"] == "外业复合B"

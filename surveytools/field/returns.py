@@ -273,6 +273,14 @@ def apply_package(proj, pkg: Package, *, date=None, feedback=None) -> dict:
             if cols is None:
                 cols = {n: pt.column(n).to_pylist() for n in pt.column_names}
             surveyor = _pkg_surveyor(pkg, kt, i)
+            ccf = f("class_code")
+            if ccf and ccf in kt.column_names and ccf in cols and C._norm(kt.column(ccf)[i].as_py()) != C._norm(cols[ccf][j]):
+                # the class is part of the ID: a reclassification is decided in the office, never on return
+                warnings.append(Text(f"部件 {cid} 在外业改了类别（{cols[ccf][j]} → {kt.column(ccf)[i].as_py()}），类别决定标识码，"
+                                     f"未采用；请在内业核实后重新编码",
+                                     f"component {cid} got another class in the field ({cols[ccf][j]} → "
+                                     f"{kt.column(ccf)[i].as_py()}); the class is part of the ID, so it was not applied: "
+                                     f"check it in the office and recode"))
             for n in applied_fields:
                 if n not in kt.column_names or n not in cols:
                     continue
