@@ -414,3 +414,25 @@ def test_a_rewrite_refuses_when_the_layer_was_edited_elsewhere_meanwhile(lamps):
     con.close()
     # adding records is not a rewrite: an intake still lands
     assert intake(str(p), str(csv))["imported"]["component_point"] == 3
+
+
+def test_project_history_command_writes_the_layer_as_it_was(lamps, tmp_path, cli):
+    from surveytools.components.intake import intake
+
+    p, csv = lamps
+    intake(str(p), str(csv))
+    con = sqlite3.connect(p)
+    before = con.execute("SELECT max(time) FROM edit_log").fetchone()[0]
+    time.sleep(0.01)
+    _gdal_functions(con)
+    con.execute("DELETE FROM components_point WHERE fid = 2")
+    con.commit()
+    con.close()
+    out = tmp_path / "then.gpkg"
+    rc, stdout, err = cli(["project", "history", p, "--at", before, "--out", out, "--json"])
+    assert rc == 0, err
+    assert json.loads(stdout)["features"] == 3
+    then = pyogrio.read_dataframe(str(out), layer="components_point")
+    assert len(then) == 3 and then.geometry.notna().all() and set(then["ObjName"]) == {"路灯"}
+    rc, stdout, _ = cli(["project", "history", p, "--at", "2000-01-01", "--out", tmp_path / "empty.gpkg", "--json"])
+    assert rc == 0 and json.loads(stdout)["features"] == 0
