@@ -13,7 +13,7 @@ import traceback
 import click
 
 from . import __version__
-from .errors import SurveyError
+from .errors import SurveyError, environment_error
 from .feedback import ConsoleFeedback
 from .i18n import Text
 from .ops import DEFAULT_COMMANDS, GROUPS, KINDS, Operation, load_all
@@ -64,6 +64,12 @@ def run_operation(op: Operation, as_json: bool, quiet: bool, kwargs: dict) -> in
         _emit_error({"code": "cancelled"}, as_json, "已取消 / Cancelled")
         return 130
     except Exception as e:  # never a traceback for the user unless asked for
+        env = environment_error(e)  # permissions, full disk, a folder for a file: the user's to fix (exit 2)
+        if env is not None:
+            if os.environ.get("SURVEYTOOLS_DEBUG"):
+                traceback.print_exc()
+            _emit_error(env.as_dict(), as_json, env.render())
+            return env.exit_code
         if os.environ.get("SURVEYTOOLS_DEBUG"):
             traceback.print_exc()
         msg = Text(f"内部错误：{type(e).__name__}: {e}。输出未被修改；请设置 SURVEYTOOLS_DEBUG=1 重试并报告此问题。",

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-import tempfile
 from pathlib import Path
 
 import pyarrow as pa
@@ -77,26 +76,111 @@ def list_layers(path) -> list[str]:
     return store_list_layers(path)
 
 
-@contextlib.contextmanager
-def atomic_output(target, *, overwrite: bool = False, suffix: str = ".gpkg"):
-    """Yield a temporary path beside ``target``; on success rename it onto ``target``."""
+def check_output_target(target, *, overwrite: bool = False, folder: bool = False) -> Path:
+    """Refuse, before any work, an output that cannot be written: an existing file without ``overwrite``,
+    a folder where a file is expected (or the reverse), a missing or read-only parent folder.  Returns the
+    parent folder."""
     target = Path(target)
-    if target.exists() and not overwrite:
+    parent = target.parent if str(target.parent) else Path(".")
+    if target.is_dir() and not folder:
+        raise SurveyError(Text("输出应为文件，但该路径是一个文件夹", "the output must be a file, but the path is a folder"),
+                          code="is_a_directory", file=str(target),
+                          hint=Text("请给出文件名，例如 out/result" + (target.suffix or ".gpkg"),
+                                    "give a file name, e.g. out/result" + (target.suffix or ".gpkg")))
+    if target.exists() and folder and not target.is_dir():
+        raise SurveyError(Text("输出应为文件夹，但该路径是一个文件", "the output must be a folder, but the path is a file"),
+                          code="not_a_directory", file=str(target))
+    if target.exists() and not overwrite and not folder:
         raise SurveyError(Text("输出文件已存在；如需覆盖请使用 --overwrite", "the output already exists; use --overwrite to replace it"),
                           code="exists", file=str(target))
-    parent = target.parent if str(target.parent) else Path(".")
     if not parent.exists():
         raise SurveyError(Text("输出目录不存在", "the output folder does not exist"), code="no_dir", file=str(parent))
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp" + suffix, dir=parent)
-    os.close(fd)
-    os.unlink(tmp)  # GDAL must create the file itself
+    if not parent.is_dir():
+        raise SurveyError(Text("输出路径的上一级不是文件夹", "the output's parent is not a folder"), code="not_a_directory",
+                          file=str(parent))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise SurveyError(Text("没有写入输出文件夹的权限（只读或属于其他用户）",
+                               "no permission to write into the output folder (read-only or another user's)"),
+                          code="permission_denied", file=str(parent),
+                          hint=Text("换一个有写权限的输出位置", "choose an output location you can write to"))
+    return parent
+
+
+@contextlib.contextmanager
+def atomic_output(target, *, overwrite: bool = False, suffix: str = ".gpkg"):
+    """Yield a temporary path beside ``target``; on success rename it onto ``target``.
+
+    The temporary name is tied to the target and this process (:mod:`surveytools.tempfiles`), and the
+    leftovers of killed runs on the same target are removed first.  A failure of the environment inside
+    the block (permissions, full disk …) becomes a :class:`SurveyError` naming ``target``; the temporary
+    file is always removed and ``target`` keeps its previous content."""
+    from .errors import environment_error
+    from .tempfiles import remove, temp_path
+
+    target = Path(target)
+    check_output_target(target, overwrite=overwrite)
+    tmp = temp_path(target, suffix)
     try:
-        yield Path(tmp)
+        yield tmp
         os.replace(tmp, target)
+    except SurveyError:
+        raise
+    except Exception as e:
+        env = environment_error(e, path=target)
+        if env is not None:
+            raise env from None
+        raise
     finally:
-        for extra in (tmp, tmp + "-journal", tmp + "-wal", tmp + "-shm"):
-            if os.path.exists(extra):
-                os.unlink(extra)
+        remove(tmp)
+
+
+@contextlib.contextmanager
+def atomic_folder(target):
+    """Yield a new temporary folder beside the output folder ``target``; the caller moves its files into
+    place (:func:`move_into`).  Like :func:`atomic_output`: stale leftovers removed first, environment
+    failures named, the temporary folder always removed."""
+    from .errors import environment_error
+    from .tempfiles import remove, temp_dir
+
+    target = Path(target)
+    check_output_target(target, folder=True)
+    if target.exists() and not os.access(target, os.W_OK | os.X_OK):
+        raise SurveyError(Text("没有写入输出文件夹的权限（只读或属于其他用户）",
+                               "no permission to write into the output folder (read-only or another user's)"),
+                          code="permission_denied", file=str(target))
+    try:
+        tmp = temp_dir(target)
+    except OSError as e:
+        raise (environment_error(e, path=target) or e) from None
+    try:
+        yield tmp
+    except SurveyError:
+        raise
+    except Exception as e:
+        env = environment_error(e, path=target)
+        if env is not None:
+            raise env from None
+        raise
+    finally:
+        remove(tmp)
+
+
+def move_into(tmp: Path, out_dir: Path, files=None) -> None:
+    """Move the files of the temporary folder ``tmp`` into ``out_dir``: a new folder is renamed into place
+    in one step; into an existing one each file is renamed (each file replaced atomically)."""
+    out_dir = Path(out_dir)
+    if not out_dir.exists() and files is None:
+        os.replace(tmp, out_dir)
+        return
+    out_dir.mkdir(exist_ok=True)
+    srcs = [tmp / f for f in files] if files is not None else sorted(p for p in tmp.rglob("*") if p.is_file())
+    for src in srcs:
+        dst = out_dir / src.relative_to(tmp)
+        if dst.is_dir():
+            raise SurveyError(Text("输出应为文件，但该路径是一个文件夹", "the output must be a file, but the path is a folder"),
+                              code="is_a_directory", file=str(dst))
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dst)
 
 
 def sqlite_connect(path) -> sqlite3.Connection:

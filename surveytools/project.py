@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,6 +182,13 @@ class Project:
     path: Path
     meta: dict
     profile: Profile
+    #: the project file a transaction's working copy was made from (None: this is the project file)
+    origin: Path | None = None
+
+    @property
+    def display_path(self) -> Path:
+        """The path to show users and to store in records: the project file, never a temporary copy."""
+        return self.origin or self.path
 
     @classmethod
     def open(cls, path) -> "Project":
@@ -373,6 +381,29 @@ def _transaction(self: "Project", *, timeout=None):
 
     @contextlib.contextmanager
     def cm():
+        folder = self.path.parent if str(self.path.parent) else Path(".")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise SurveyError(Text("项目库所在的文件夹不可写（只读或属于其他用户）：修改项目要在它旁边写锁文件和暂存文件",
+                                   "the project's folder is not writable (read-only or another user's): a change writes "
+                                   "the lock and staging files beside the project"),
+                              code="permission_denied", file=str(self.path),
+                              hint=Text("把项目库复制到可写的文件夹，或修改文件夹权限",
+                                        "copy the project to a writable folder, or change the folder's permissions"))
+        try:
+            with _locked_transaction() as work:
+                yield work
+        except SurveyError:
+            raise
+        except Exception as e:  # a read-only file, a full disk …: the user's to fix, named
+            from .errors import environment_error
+
+            env = environment_error(e, path=self.path)
+            if env is not None:
+                raise env from None
+            raise
+
+    @contextlib.contextmanager
+    def _locked_transaction():
         key = store_gpkg._key(self.path)
         if key in store_gpkg._ACTIVE:  # nested: the outer transaction commits
             yield store_gpkg._ACTIVE[key].project

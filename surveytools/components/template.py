@@ -206,6 +206,8 @@ def write_template(out, classes, *, profile="cjt", project=None, overwrite=False
         info.cell(row=i, column=1, value=f"{zh}（{name}，{role}，{typ}，{'必填 mandatory' if cons == 'M' else '选填 optional'}）")
     for i, (role, zh, en) in enumerate(coord_cols, start=r1 + 1 + len(columns)):
         info.cell(row=i, column=1, value=f"{zh}（{en}）")
+    from ..tabular import save_workbook
+
     with atomic_output(out, overwrite=overwrite, suffix=".xlsx") as tmp:
-        wb.save(tmp)
+        save_workbook(wb, tmp, atomic=False)
     return {"out": str(out), "classes": codes, "columns": header, "departments": len(depts), "profile": prof.id}

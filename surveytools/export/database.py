@@ -64,7 +64,8 @@ def plan(proj, *, kind: str = "full", scope: str = "") -> Release:
             "profile_edition": proj.meta.get("profile_edition", proj.profile.edition), "county": proj.county,
             "county_name": proj.meta.get("county_name", ""), "crs": proj.meta.get("crs", crs), "srid": str(srid),
             "crs_wkt": proj.meta.get("crs_wkt", ""), "title": proj.meta.get("title", ""),
-            "surveytools_version": _version(), "source_project": str(proj.path), "tables": "",
+            "surveytools_version": _version(), "source_project": str(proj.path),
+            "project_created": str(proj.meta.get("created", "")), "tables": "",
             "geocode_tables": json.dumps([s.name for s in geo], ensure_ascii=False)}
     return Release(proj, specs, meta)
 
@@ -265,6 +266,151 @@ def _raw_geometry(proj, spec) -> str | None:
     info = _store.read_info(proj.path, spec.project_table)
     g = info.get("geometry_type")
     return g if g else None
+
+
+# ----------------------------------------------------------------------------------------------
+# what a release may replace
+
+#: tables of a GeoPackage that belong to the format, not to anyone's data
+GPKG_SYSTEM = ("gpkg_", "rtree_", "sqlite_", "gpkgext_")
+
+
+def release_table_names(rel: Release) -> set:
+    """Every table name a release of this product writes (also those of older schema versions)."""
+    return {s.name for s in rel.specs} | {s.name for s in tables()} | {META_TABLE, "release_info", STYLES_TABLE}
+
+
+def meta_table_names(meta: dict | None) -> set:
+    """The tables a release lists in its own release_meta (``tables`` and ``geocode_tables``)."""
+    if not meta:
+        return set()
+    out = {META_TABLE, "release_info"}
+    for key in ("tables", "geocode_tables"):
+        try:
+            v = json.loads(meta.get(key) or "null")
+        except (TypeError, ValueError):
+            continue
+        if isinstance(v, dict):
+            out |= {str(k) for k in v}
+        elif isinstance(v, list):
+            out |= {str(k) for k in v}
+    return out
+
+
+def same_project(meta: dict, proj) -> bool:
+    """Is ``meta`` (a target's release_meta) a release of ``proj``?  County and profile must match, and the
+    project's creation time when both sides record it."""
+    if str(meta.get("county", "")) != str(proj.county) or str(meta.get("profile", "")) != str(proj.profile.id):
+        return False
+    mine, theirs = str(proj.meta.get("created", "")), str(meta.get("project_created", ""))
+    return not (mine and theirs and mine != theirs)
+
+
+def describe_release(meta: dict | None) -> Text:
+    if not meta:
+        return Text("不是本软件的发布（没有 release_meta）", "not a release of this product (no release_meta)")
+    return Text(f"另一个项目的发布（县 {meta.get('county', '?')} {meta.get('county_name', '')}，标准配置 {meta.get('profile', '?')}，"
+                f"项目创建于 {meta.get('project_created') or '?'}，发布于 {meta.get('release_time', '?')}）",
+                f"a release of another project (county {meta.get('county', '?')} {meta.get('county_name', '')}, profile "
+                f"{meta.get('profile', '?')}, project created {meta.get('project_created') or '?'}, released "
+                f"{meta.get('release_time', '?')})")
+
+
+def plan_replacement(rel: Release, existing: set, meta: dict | None, *, target: str, replace_foreign: bool,
+                     kind: Text) -> set:
+    """Which existing tables of the target a full release replaces; refuses what it must not touch.
+
+    ``existing``: the target's tables; ``meta``: its release_meta (None when it has none).  A release of
+    the same project is replaced (its own tables only).  Anything else — another project's release, or
+    tables that are not a release at all — is refused unless ``replace_foreign``; even then only the
+    product's own tables are dropped, and a user's table that happens to have a release table's name is
+    never dropped (refused, named)."""
+    ours = release_table_names(rel)
+    existing = {t for t in existing if not t.startswith(GPKG_SYSTEM)}
+    if not existing:
+        return set()
+    own = existing & (ours | meta_table_names(meta)) if meta is not None else set()
+    others = sorted(existing - own)
+    if meta is None or not same_project(meta, rel.proj):
+        if not replace_foreign:
+            what = describe_release(meta)
+            listed = ", ".join(others[:12]) + (" …" if len(others) > 12 else "")
+            raise SurveyError(
+                Text(f"发布目标{kind.zh}已存在且{what.zh}，未作任何改动" + (f"；其中的表：{listed}" if others else ""),
+                     f"the release target {kind.en} exists and is {what.en}; nothing was changed"
+                     + (f"; it holds: {listed}" if others else "")),
+                code="foreign_target", file=target,
+                hint=Text("换一个发布目标；确要替换时加 --replace-foreign（只删除本软件的发布表，其他表保留）",
+                          "choose another target; to replace it anyway add --replace-foreign (only this product's "
+                          "release tables are dropped, other tables are kept)"))
+    clash = sorted((existing - own) & ours)
+    if clash:
+        raise SurveyError(
+            Text(f"发布目标{kind.zh}中有与发布表同名、但不属于发布的表：{', '.join(clash)}；这些表不会被删除，未作任何改动",
+                 f"the release target {kind.en} holds tables with release table names that are not part of a release: "
+                 f"{', '.join(clash)}; they are never dropped, so nothing was changed"),
+            code="foreign_tables", file=target,
+            hint=Text("换一个发布目标（另一个 .gpkg 文件或 ?schema=新模式名）", "choose another target (another .gpkg file or ?schema=NEW_NAME)"))
+    return own
+
+
+def gpkg_target_state(out) -> tuple[set, dict | None, bool]:
+    """(tables, release_meta or None, is_sqlite) of an existing file."""
+    import sqlite3
+    from pathlib import Path
+
+    p = Path(out)
+    with open(p, "rb") as f:
+        head = f.read(16)
+    if head != b"SQLite format 3\x00":
+        return set(), None, False
+    con = sqlite3.connect(f"file:{p.as_posix()}?mode=ro", uri=True)
+    try:
+        names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+        meta = None
+        mt = META_TABLE if META_TABLE in names else ("release_info" if "release_info" in names else None)
+        if mt:
+            meta = dict(con.execute(f'SELECT "key", "value" FROM "{mt}"').fetchall())
+    except sqlite3.DatabaseError:
+        return set(), None, False
+    finally:
+        con.close()
+    return names, meta, True
+
+
+def check_gpkg_target(rel: Release, out, replace_foreign: bool = False) -> None:
+    """Refuse to replace a GeoPackage that is not a release of this project (see :func:`plan_replacement`).
+    A release file is written whole, so a file holding anything but release tables is never replaced."""
+    from pathlib import Path
+
+    p = Path(out)
+    if not p.is_file():
+        return
+    try:
+        if p.resolve() == Path(rel.proj.path).resolve():
+            raise SurveyError(Text("发布目标就是项目库本身，不能覆盖", "the release target is the survey project itself; it is never "
+                                   "overwritten"), code="target_is_project", file=str(out))
+        names, meta, is_sqlite = gpkg_target_state(p)
+    except OSError as e:
+        from ..errors import environment_error
+
+        raise (environment_error(e, path=out) or e) from None
+    kind = Text(" GeoPackage", " GeoPackage")
+    if not is_sqlite:
+        if replace_foreign:
+            return
+        raise SurveyError(Text("发布目标文件已存在且不是 GeoPackage，未作任何改动", "the release target exists and is not a GeoPackage; "
+                               "nothing was changed"), code="foreign_target", file=str(out),
+                          hint=Text("换一个文件名；确要替换时加 --replace-foreign", "choose another file name; to replace it "
+                                    "anyway add --replace-foreign"))
+    own = plan_replacement(rel, names, meta, target=str(out), replace_foreign=replace_foreign, kind=kind)
+    user = sorted(t for t in names if not t.startswith(GPKG_SYSTEM) and t not in own)
+    if user:  # a GeoPackage release replaces the whole file: it must not hold anyone else's tables
+        raise SurveyError(Text(f"发布目标 GeoPackage 中还有不属于发布的表（{', '.join(user[:12])}），整文件替换会删除它们，未作任何改动",
+                               f"the release target GeoPackage also holds tables that are not part of a release "
+                               f"({', '.join(user[:12])}); replacing the file would delete them, so nothing was changed"),
+                          code="foreign_tables", file=str(out),
+                          hint=Text("换一个文件名", "choose another file name"))
 
 
 def check_target_path(out) -> None:

@@ -14,10 +14,6 @@ file; the attribute tables (departments, dispatch matrix, class dictionaries, do
 """
 from __future__ import annotations
 
-import csv
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from ..errors import SurveyError
@@ -83,15 +79,13 @@ def export_files(proj, fmt: str, out_dir, encoding: str | None, feedback) -> dic
     if fmt == "geojson" and enc != "UTF-8":
         raise SurveyError(Text("GeoJSON（RFC 7946）只能用 UTF-8 编码", "GeoJSON (RFC 7946) is always UTF-8"),
                           code="geojson_encoding", value=encoding)
+    from ..gpkg import atomic_folder, move_into
+    from ..tabular import write_rows_csv
+
     out_dir = Path(out_dir)
-    parent = out_dir.parent if str(out_dir.parent) else Path(".")
-    if not parent.exists():
-        raise SurveyError(Text("输出目录的上级目录不存在", "the parent of the output folder does not exist"),
-                          code="no_dir", file=str(parent))
     rel = plan(proj)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=parent))
-    report = {"format": fmt, "encoding": enc, "files": [], "warnings": [], "field_mapping": []}
-    try:
+    report = {"format": fmt, "encoding": enc, "files": [], "warnings": [], "field_mapping": [], "unencodable": []}
+    with atomic_folder(out_dir) as tmp:
         (tmp / "tables").mkdir()
         specs = [s for s in rel.specs if s.geometry]
         for i, spec in enumerate(specs):
@@ -99,7 +93,7 @@ def export_files(proj, fmt: str, out_dir, encoding: str | None, feedback) -> dic
             feedback.progress(5 + 80 * i / len(specs))
             if t.num_rows == 0:
                 continue
-            df = t.drop(["geom"]).to_pandas()
+            df = _check_encoding(t.drop(["geom"]).to_pandas(), enc, spec.name, fmt, report)
             geoms = shapely.from_wkb(t.column("geom").to_numpy(zero_copy_only=False))
             gdf = gpd.GeoDataFrame(df, geometry=geoms, crs=proj.crs)
             if fmt == "shp":
@@ -108,7 +102,7 @@ def export_files(proj, fmt: str, out_dir, encoding: str | None, feedback) -> dic
                     report["field_mapping"].append({"table": spec.name, "file": f"{spec.name}.shp", "field": src,
                                                     "shp_field": dst, "renamed": src != dst})
                 for c in df.columns:
-                    if df[c].dtype == object or str(df[c].dtype).startswith("string"):
+                    if df[c].dtype == object or pd.api.types.is_string_dtype(df[c].dtype):
                         nb = df[c].dropna().astype(str).map(lambda v: len(v.encode(enc.lower(), errors="replace")))
                         if len(nb) and nb.max() > 254:
                             report["warnings"].append(Text(f"{spec.name}.{c} 有 {int((nb > 254).sum())} 个值超过 Shapefile 的 254 字节上限，已截断",
@@ -143,39 +137,91 @@ def export_files(proj, fmt: str, out_dir, encoding: str | None, feedback) -> dic
         for name in ATTRIBUTE_TABLES:
             spec = next(s for s in rel.specs if s.name == name)
             t = table_data(rel, spec)
-            _write_csv(t.to_pandas(), tmp / "tables" / f"{name}.csv", enc)
+            _write_csv(_check_encoding(t.to_pandas(), enc, name, "tables/csv", report), tmp / "tables" / f"{name}.csv", enc)
             report["files"].append(f"tables/{name}.csv")
         if fmt == "shp":
-            with open(tmp / "field_mapping.csv", "w", newline="", encoding="utf-8-sig") as f:
-                w = csv.DictWriter(f, ["table", "file", "field", "shp_field", "renamed"])
-                w.writeheader()
-                w.writerows(report["field_mapping"])
+            write_rows_csv(tmp / "field_mapping.csv", ["table", "file", "field", "shp_field", "renamed"],
+                           report["field_mapping"])
             report["files"].append("field_mapping.csv")
+        if report["unencodable"]:
+            bad = report["unencodable"]
+            write_rows_csv(tmp / UNENCODABLE_FILE, ["file", "table", "feature", "id_field", "id", "field", "value", "characters"],
+                           bad)
+            report["files"].append(UNENCODABLE_FILE)
+            sample_zh = "；".join(f"{b['table']} 第 {b['feature']} 行（{b['id_field']}={b['id']}）字段 {b['field']}：{b['characters']}"
+                                 for b in bad[:5])
+            sample_en = "; ".join(f"{b['table']} row {b['feature']} ({b['id_field']}={b['id']}) field {b['field']}: {b['characters']}"
+                                 for b in bad[:5])
+            report["warnings"].append(Text(
+                f"有 {len(bad)} 个值含有 {enc} 编码无法表示的字符（如表情符号、扩展汉字），这些字符在文件中被替换为“?”；"
+                f"全部清单见 {UNENCODABLE_FILE}：{sample_zh}。如需原样保留，请用 --encoding utf-8 重新导出",
+                f"{len(bad)} values hold characters that {enc} cannot represent (e.g. emoji, CJK extension characters); "
+                f"they were replaced by '?' in the files; every one is listed in {UNENCODABLE_FILE}: {sample_en}. "
+                "Export again with --encoding utf-8 to keep them"))
+            feedback.warning(report["warnings"][-1])
         (tmp / "README.txt").write_text(_readme(rel, fmt, enc), encoding="utf-8")
         report["files"].append("README.txt")
         feedback.progress(95)
-        _move_into(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        move_into(tmp, out_dir)
     report["warnings"] += rel.warnings
     return report
 
 
+UNENCODABLE_FILE = "unencodable_values.csv"
+
+
+def _check_encoding(df, enc: str, table: str, fmt: str, report: dict):
+    """Find every text value ``enc`` cannot hold; list it in ``report["unencodable"]`` (row, id, field, value,
+    the characters) and return ``df`` with those characters replaced by '?' (so none vanish silently)."""
+    import pandas as pd
+
+    if enc == "UTF-8":
+        return df
+    codec = enc.lower()
+    out = df
+    id_field = df.columns[0] if len(df.columns) else ""
+    for c in df.columns:
+        s = df[c]
+        if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
+            continue
+        try:
+            text = s.astype("string")
+        except (TypeError, ValueError):
+            continue
+        nonascii = ~text.str.isascii().fillna(True).astype(bool)
+        if not nonascii.any():
+            continue
+        cand = text[nonascii]
+        back = cand.str.encode(codec, errors="replace").str.decode(codec)
+        bad = cand[back != cand]
+        if not len(bad):
+            continue
+        ext = {"shp": ".shp", "csv": ".csv"}.get(fmt, ".csv")
+        file = f"tables/{table}.csv" if fmt == "tables/csv" else f"{table}{ext}"
+        for idx, v in bad.items():
+            chars = "".join(dict.fromkeys(ch for ch in v if not _encodable(ch, codec)))
+            report["unencodable"].append({"file": file, "table": table, "feature": int(df.index.get_loc(idx)) + 1,
+                                          "id_field": id_field, "id": df.at[idx, id_field] if id_field else "",
+                                          "field": c, "value": v,
+                                          "characters": " ".join(f"{ch} U+{ord(ch):04X}" for ch in chars)})
+        if out is df:
+            out = df.copy()
+        out.loc[bad.index, c] = back[back != cand]
+    return out if isinstance(out, pd.DataFrame) else df
+
+
+def _encodable(ch: str, codec: str) -> bool:
+    try:
+        ch.encode(codec)
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def _write_csv(df, path, enc: str) -> None:
-    df.to_csv(path, index=False, encoding="utf-8-sig" if enc == "UTF-8" else "gbk", errors="strict")
+    from ..tabular import write_csv
 
-
-def _move_into(tmp: Path, out_dir: Path) -> None:
-    """A new folder is renamed into place in one step; into an existing one each file is renamed."""
-    if not out_dir.exists():
-        os.replace(tmp, out_dir)
-        return
-    for src in sorted(tmp.rglob("*")):
-        if src.is_file():
-            dst = out_dir / src.relative_to(tmp)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(src, dst)
+    write_csv(df, path, encoding="utf-8-sig" if enc == "UTF-8" else "gbk", errors="strict")
 
 
 def _readme(rel, fmt, enc) -> str:

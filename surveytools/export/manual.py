@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -367,13 +364,10 @@ def write_pdf(html: str, path) -> int:
 
 
 def build_manual(proj, out, formats, feedback) -> dict:
+    from ..gpkg import atomic_folder, move_into
+
     out = Path(out)
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.exists():
-        raise SurveyError(Text("输出目录的上级目录不存在", "the parent of the output folder does not exist"), code="no_dir",
-                          file=str(parent))
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
-    try:
+    with atomic_folder(out) as tmp:
         mapdir = tmp / "maps"
         mapdir.mkdir()
         data = collect(proj, mapdir, feedback)
@@ -392,13 +386,7 @@ def build_manual(proj, out, formats, feedback) -> dict:
             files.append("manual.pdf")
         feedback.progress(97)
         files += [f"maps/{p.name}" for p in sorted(mapdir.glob("*.png"))]
-        out.mkdir(exist_ok=True)
-        for f in files:
-            dst = out / f
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp / f, dst)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        move_into(tmp, out, files)
     return {"out": str(out), "files": files, "pdf_pages": pages, "maps": len(data["maps"]),
             "component_classes": data["classes"][0]["count"], "event_classes": data["classes"][1]["count"],
             "sections": [s["zh"] for s in data["sections"]], "warnings": data["warnings"]}

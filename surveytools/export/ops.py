@@ -35,10 +35,16 @@ def _is_pg(target: str) -> bool:
                                               "Target: OUT.gpkg or postgresql://USER@HOST:PORT/DB[?schema=NAME]"), required=True, widget="release_target"),
                    Param("incremental", "bool", Text("增量发布（仅 PostGIS）", "Incremental release (PostGIS only)"), default=False),
                    Param("street", "string", Text("增量发布：只推送该街道（9 位代码）", "Incremental: push this street only (9-digit code)")),
-                   Param("community", "string", Text("增量发布：只推送该社区（12 位代码）", "Incremental: push this community only (12-digit code)"))])
-def db(project, to, incremental=False, street=None, community=None, feedback=None) -> Result:
+                   Param("community", "string", Text("增量发布：只推送该社区（12 位代码）", "Incremental: push this community only (12-digit code)")),
+                   Param("replace_foreign", "bool", Text("允许替换不属于本项目的发布目标（其他项目的发布，或不是发布的 .gpkg / 模式）；"
+                                                         "即使这样也只删除本软件的发布表，用户的其他表保留",
+                                                         "Allow replacing a target that is not a release of this project (another "
+                                                         "project's release, or a .gpkg / schema that is no release); even then only "
+                                                         "this product's release tables are dropped, a user's other tables are kept"),
+                         default=False)])
+def db(project, to, incremental=False, street=None, community=None, replace_foreign=False, feedback=None) -> Result:
     from ..project import Project
-    from .database import check_target_path, plan, write_gpkg
+    from .database import check_gpkg_target, check_target_path, plan, write_gpkg
 
     feedback = feedback or Feedback()
     proj = Project.open(project)
@@ -53,7 +59,7 @@ def db(project, to, incremental=False, street=None, community=None, feedback=Non
             rel, counts, scope = export_incremental(proj, url, schema, street=street, community=community, feedback=feedback)
         else:
             rel = plan(proj)
-            counts = export_full(rel, url, schema, feedback)
+            counts = export_full(rel, url, schema, feedback, replace_foreign=bool(replace_foreign))
             scope = ""
         where = Text(f"PostGIS 模式 {schema}", f"PostGIS schema {schema}")
         target = f"{url.split('?')[0]}?schema={schema}"
@@ -64,6 +70,7 @@ def db(project, to, incremental=False, street=None, community=None, feedback=Non
                                    "to a temporary file, then renamed into place)"), code="incremental_gpkg", file=str(to))
         check_target_path(to)
         rel = plan(proj)
+        check_gpkg_target(rel, to, replace_foreign=bool(replace_foreign))
         counts = write_gpkg(rel, to, feedback)
         where = Text(f"GeoPackage {to}", f"GeoPackage {to}")
         target = str(to)
@@ -94,8 +101,11 @@ def db(project, to, incremental=False, street=None, community=None, feedback=Non
            params=[P_PROJECT,
                    Param("format", "enum", Text("格式", "Format"), required=True, choices=("shp", "geojson", "csv")),
                    Param("out", "dir_out", Text("输出目录", "Output folder"), required=True),
-                   Param("encoding", "enum", Text("字符编码（Shapefile 默认 gbk，其余默认 utf-8）",
-                                                  "Encoding (Shapefile: gbk by default; others: utf-8)"), choices=("gbk", "utf-8"))])
+                   Param("encoding", "enum", Text("字符编码（Shapefile 默认 gbk，其余默认 utf-8）；GBK 无法表示的字符（表情符号、扩展汉字）"
+                                                  "逐个列入 unencodable_values.csv 并给出警告",
+                                                  "Encoding (Shapefile: gbk by default; others: utf-8); characters GBK cannot hold "
+                                                  "(emoji, CJK extensions) are each listed in unencodable_values.csv with a warning"),
+                         choices=("gbk", "utf-8"))])
 def files(project, format, out, encoding=None, feedback=None) -> Result:  # noqa: A002 - the CLI flag is --format
     from ..project import Project
     from .files import export_files
@@ -105,7 +115,7 @@ def files(project, format, out, encoding=None, feedback=None) -> Result:  # noqa
     rep = export_files(proj, format, out, encoding, feedback)
     feedback.progress(100)
     spatial = [f for f in rep["files"] if not f.startswith("tables/") and f.endswith((".shp", ".geojson", ".csv"))
-               and f != "field_mapping.csv"]
+               and f not in ("field_mapping.csv", "unencodable_values.csv")]
     renamed = sum(1 for m in rep["field_mapping"] if m["renamed"])
     summary = Text(f"已导出 {len(spatial)} 个{format}图层和 {sum(1 for f in rep['files'] if f.startswith('tables/'))} 个属性表到 {out}"
                    f"（编码 {rep['encoding']}" + (f"，{renamed} 个字段名被截短，见 field_mapping.csv" if format == "shp" else "") + "）。",
@@ -113,7 +123,8 @@ def files(project, format, out, encoding=None, feedback=None) -> Result:  # noqa
                    f"attribute tables to {out} (encoding {rep['encoding']}" +
                    (f"; {renamed} field names were cut, see field_mapping.csv" if format == "shp" else "") + ").")
     return Result(summary, data={"out": str(out), "format": format, "encoding": rep["encoding"], "files": rep["files"],
-                                 "field_mapping": rep["field_mapping"]},
+                                 "field_mapping": rep["field_mapping"],
+                                 "unencodable": [{k: str(v) for k, v in u.items()} for u in rep["unencodable"]]},
                   outputs={"PROJECT": str(proj.path), "OUT": str(out)}, warnings=rep["warnings"])
 
 

@@ -152,12 +152,15 @@ QGIS_STYLES_DDL = """CREATE TABLE IF NOT EXISTS public.layer_styles (
 
 
 def write_public_styles(cur, rel: Release, schema: str, catalog: str) -> int:
-    """The QGIS styles in ``public.layer_styles`` (where QGIS looks), replacing this schema's rows."""
+    """The QGIS styles in ``public.layer_styles`` (where QGIS looks), replacing this schema's rows of the
+    release tables (styles of a user's other tables in the schema are kept)."""
+    from .database import release_table_names
     from .styles import style_rows
 
     cur.execute(QGIS_STYLES_DDL)
     cur.execute("ALTER TABLE public.layer_styles ADD COLUMN IF NOT EXISTS type varchar")
-    cur.execute("DELETE FROM public.layer_styles WHERE f_table_catalog = %s AND f_table_schema = %s", (catalog, schema))
+    cur.execute("DELETE FROM public.layer_styles WHERE f_table_catalog = %s AND f_table_schema = %s "
+                "AND f_table_name = ANY(%s)", (catalog, schema, sorted(release_table_names(rel))))
     rows = style_rows(rel.specs, rel.profile, catalog=catalog, schema=schema)
     # type stays NULL: QGIS matches "type = <the URI's geometry type> OR type IS NULL", and a URI without
     # an explicit type would otherwise miss the style
@@ -201,20 +204,59 @@ def _write_meta(cur, rel: Release, schema: str, counts: dict) -> None:
     cur.execute(f"CREATE UNIQUE INDEX release_meta_key_idx ON {_q(schema)}.{META_TABLE} (key)")
 
 
-def export_full(rel: Release, url: str, schema: str, feedback) -> dict:
-    """Write a whole release into ``schema`` (replacing it) in one transaction."""
+def schema_tables(cur, schema: str) -> set:
+    """Tables, views and other relations of ``schema`` (empty when it does not exist)."""
+    cur.execute("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f')", (schema,))
+    return {r[0] for r in cur.fetchall()}
+
+
+def schema_meta(cur, schema: str, names: set) -> dict | None:
+    table = META_TABLE if META_TABLE in names else ("release_info" if "release_info" in names else None)
+    if table is None:
+        return None
+    cur.execute(f"SELECT key, value FROM {_q(schema)}.{_q(table)}")
+    return {str(k): v for k, v in cur.fetchall()}
+
+
+def _target_label(url: str, schema: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"postgresql://{host}{port}{parts.path}?schema={schema}"
+
+
+def export_full(rel: Release, url: str, schema: str, feedback, *, replace_foreign: bool = False) -> dict:
+    """Write a whole release into ``schema`` in one transaction.
+
+    Only the product's own tables are ever dropped: the previous release's tables (when ``schema`` holds a
+    release of this project, or any release with ``replace_foreign``) are dropped one by one and the new
+    ones moved in from the staging schema; a user's other tables and views in ``schema`` stay (see
+    :func:`surveytools.export.database.plan_replacement`)."""
     from pyproj import CRS
+
+    from .database import plan_replacement, release_table_names
 
     stage = f"{schema}__staging"
     crs = CRS.from_user_input(rel.proj.crs)
+    target = _target_label(url, schema)
     with connect(url) as con:
         cur = con.cursor()
         cur.execute("SET LOCAL lock_timeout = '60s'")
+        existing = schema_tables(cur, schema)
+        to_drop = plan_replacement(rel, existing, schema_meta(cur, schema, existing), target=target,
+                                   replace_foreign=replace_foreign, kind=Text(f"（模式 {schema}）", f"(schema {schema})"))
+        staged = schema_tables(cur, stage)
+        if staged - release_table_names(rel):
+            raise SurveyError(Text(f"暂存模式 {stage} 已存在且含有不属于发布的表，未作任何改动",
+                                   f"the staging schema {stage} exists and holds tables that are not part of a release; "
+                                   "nothing was changed"), code="foreign_tables", file=target,
+                              value=", ".join(sorted(staged - release_table_names(rel))[:12]))
         ensure_postgis(cur, int(rel.meta["srid"]), crs)
         cur.execute("SELECT current_database()")
         catalog = cur.fetchone()[0]
         rel.catalog, rel.schema = catalog, schema
-        cur.execute(f"DROP SCHEMA IF EXISTS {_q(stage)} CASCADE")
+        cur.execute(f"DROP SCHEMA IF EXISTS {_q(stage)} CASCADE")  # only release tables (checked above)
         cur.execute(f"CREATE SCHEMA {_q(stage)}")
         feedback.progress(5)
         counts = _write_all(cur, rel, stage, feedback)
@@ -223,13 +265,41 @@ def export_full(rel: Release, url: str, schema: str, feedback) -> dict:
         for name in counts:
             cur.execute(f"ANALYZE {_q(stage)}.{_q(name)}")
         feedback.progress(92)
-        cur.execute(f"DROP SCHEMA IF EXISTS {_q(schema)} CASCADE")
-        cur.execute(f"ALTER SCHEMA {_q(stage)} RENAME TO {_q(schema)}")
+        _swap_in(cur, schema, stage, to_drop, list(counts), target)
         write_public_styles(cur, rel, schema, catalog)
         feedback.check()
         con.commit()
     rel.counts = counts
     return counts
+
+
+def _swap_in(cur, schema: str, stage: str, to_drop: set, names: list, target: str) -> None:
+    """Replace the previous release's tables in ``schema`` by the staged ones (same transaction)."""
+    import psycopg
+
+    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(schema)}")
+    for name in sorted(to_drop):
+        cur.execute("SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = %s AND c.relname = %s", (schema, name))
+        row = cur.fetchone()
+        if row is None:
+            continue
+        kind = {"v": "VIEW", "m": "MATERIALIZED VIEW", "f": "FOREIGN TABLE"}.get(row[0], "TABLE")
+        cur.execute("SAVEPOINT st_drop")
+        try:
+            cur.execute(f"DROP {kind} {_q(schema)}.{_q(name)}")  # never CASCADE: a user's view on it stops us
+        except psycopg.errors.DependentObjectsStillExist as e:
+            cur.execute("ROLLBACK TO SAVEPOINT st_drop")
+            detail = (e.diag.message_detail or str(e)).strip()
+            raise SurveyError(Text(f"不能替换发布表 {schema}.{name}：还有其他对象依赖它（{detail}），未作任何改动",
+                                   f"cannot replace the release table {schema}.{name}: other objects depend on it "
+                                   f"({detail}); nothing was changed"), code="dependent_objects", file=target,
+                              layer=name, hint=Text("先删除或改写依赖它的视图，再发布", "drop or change the views that "
+                                                    "depend on it, then release again")) from None
+        cur.execute("RELEASE SAVEPOINT st_drop")
+    for name in names:
+        cur.execute(f"ALTER TABLE {_q(stage)}.{_q(name)} SET SCHEMA {_q(schema)}")
+    cur.execute(f"DROP SCHEMA {_q(stage)}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -369,6 +439,15 @@ def export_incremental(proj, url: str, schema: str, *, street=None, community=No
             raise SurveyError(Text(f"模式 {schema} 中还没有发布，请先整库发布（不加 --incremental）",
                                    f"schema {schema} holds no release yet; release the whole database first (without --incremental)"),
                               code="no_release", value=schema)
+        from .database import describe_release, same_project
+
+        meta = schema_meta(cur, schema, schema_tables(cur, schema))
+        if meta is not None and not same_project(meta, proj):
+            what = describe_release(meta)
+            raise SurveyError(Text(f"模式 {schema} 中是{what.zh}，不能向其增量发布，未作任何改动",
+                                   f"schema {schema} holds {what.en}; an incremental release cannot go there, nothing was changed"),
+                              code="foreign_target", file=_target_label(url, schema),
+                              hint=Text("发布到本项目自己的模式（?schema=…）", "release into this project's own schema (?schema=…)"))
         migrated = migrate_pg(cur, schema)
         cur.execute(f"SELECT value FROM {_q(schema)}.{META_TABLE} WHERE key = 'release_time'")
         since = cur.fetchone()[0]

@@ -64,6 +64,9 @@ META_KEYS = [
     ("title", "项目名称", "Title", ""),
     ("surveytools_version", "导出软件版本", "surveytools version", ""),
     ("source_project", "来源项目库", "Source project", "path of the survey project"),
+    ("project_created", "项目创建时间", "Project created",
+     "creation time of the survey project; with county and profile it identifies the project whose release this is "
+     "(a target holding another project's release is only replaced with --replace-foreign)"),
     ("tables", "数据表清单", "Tables", "JSON: table -> feature or row count"),
     ("geocode_tables", "地理编码表", "Geocoding tables", "JSON list; empty when the project has none"),
 ]

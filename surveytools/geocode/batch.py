@@ -67,7 +67,9 @@ def write_table_file(df: pd.DataFrame, path, overwrite: bool = True) -> None:
         raise SurveyError(Text("输出文件应以 .csv 或 .xlsx 结尾", "the output must end in .csv or .xlsx"), code="bad_format",
                           file=str(p))
     with atomic_output(p, overwrite=overwrite, suffix=ext) as tmp:
+        from ..tabular import write_csv, write_frame_xlsx
+
         if ext == ".csv":
-            df.to_csv(tmp, index=False, encoding="utf-8-sig")
+            write_csv(df, tmp, encoding="utf-8-sig")
         else:
-            df.to_excel(tmp, index=False)
+            write_frame_xlsx(df, tmp)

@@ -27,10 +27,10 @@ def rename(work, layer: str, old: str, new: str, date) -> dict:
     hit = df[F("name")] == old
     if not hit.any():
         raise SurveyError(Text(f"地址库中没有名为“{old}”的要素", f"no feature named '{old}' in the address base"),
-                          code="not_found", file=str(work.path), layer=work.table(layer), field=F("name"), value=old)
+                          code="not_found", file=str(work.display_path), layer=work.table(layer), field=F("name"), value=old)
     if (df[F("name")] == new).any():
         raise SurveyError(Text(f"“{new}”已被另一要素使用", f"'{new}' is already the name of another feature"),
-                          code="name_taken", file=str(work.path), layer=work.table(layer), field=F("name"), value=new)
+                          code="name_taken", file=str(work.display_path), layer=work.table(layer), field=F("name"), value=new)
     code = df.loc[hit, F("place_code")].iloc[0]
     al = df.loc[hit, F("aliases")].fillna("").iloc[0]
     df.loc[hit, F("aliases")] = "|".join([a for a in str(al).split("|") if a] + [old])

@@ -293,7 +293,9 @@ def import_classes(source, base="cjt", kind: str = "component", out=None, profil
     out = Path(out) if out else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        rep.to_csv(out / "mapping_report.csv", index=False, encoding="utf-8")
+        from ..tabular import write_csv
+
+        write_csv(rep, out / "mapping_report.csv", encoding="utf-8")
         (out / "mapping_report.md").write_text(report_markdown(result, base_p, kind), encoding="utf-8")
         result.report_files = [str(out / "mapping_report.csv"), str(out / "mapping_report.md")]
     if counts["invalid"] and not skip_invalid:

@@ -69,18 +69,8 @@ def new_workbook():
 
 
 def save_atomic(wb, path) -> None:
-    """Save beside the target and rename into place."""
-    import os
-    import tempfile
-    from pathlib import Path
+    """Save beside the target and rename into place, every formula-like text cell made plain text
+    (:func:`surveytools.tabular.save_workbook`)."""
+    from ..tabular import save_workbook
 
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.xlsx", dir=path.parent if str(path.parent) else ".")
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    save_workbook(wb, path)

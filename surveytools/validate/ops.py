@@ -104,7 +104,7 @@ def run(project, out, scheme="default", checkpoints=None, checkpoint_id_field=No
     extra = {"profile": proj.profile.id, "out": str(out_dir)}
     if write_project:
         with proj.transaction() as work:
-            write_project_tables(work, result, extra)
+            write_project_tables(work, result, {**extra, "project": str(proj.path)})
     feedback.progress(100)
     counts = result.counts()
     errors_gpkg = str(out_dir / "errors.gpkg")

@@ -119,7 +119,8 @@ def write_project_tables(work, result, extra: dict) -> None:
     write_error_layers(work.path, result.errors, work.crs, prefix="validation_errors_")
     write_table(work, "validation_steps", steps_frame(result))
     write_table(work, "validation_layers", result.layers)
-    s = summary_rows(result, work.path, extra)
+    # the project's own path, never the transaction's temporary copy
+    s = summary_rows(result, extra.get("project", work.path), {k: v for k, v in extra.items() if k != "project"})
     write_table(work, "validation_summary", pd.DataFrame({"key": [k for k, _ in s], "value": [v for _, v in s]}))
 
 
@@ -281,7 +282,9 @@ def write_xlsx(path, result, project_path, profile_id) -> None:
     if len(e) > XLSX_ROW_LIMIT:
         s.append([f"仅列出前 {XLSX_ROW_LIMIT} 条，共 {len(e)} 条；完整清单见 errors.gpkg",
                   f"only the first {XLSX_ROW_LIMIT} of {len(e)} rows; see errors.gpkg for all"])
-    wb.save(path)
+    from ..tabular import save_workbook
+
+    save_workbook(wb, path, atomic=False)  # path is the caller's temporary file
 
 
 def counts_json(result) -> str:
