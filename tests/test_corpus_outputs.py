@@ -251,3 +251,27 @@ def test_environment_error_mapping():
     assert environment_error(ValueError("bad value")) is None
     assert environment_error(KeyError("x")) is None
     assert environment_error(FileNotFoundError(errno.ENOENT, "No such file", "/nope")) is None  # may be our bug
+
+
+def test_a_10000_digit_number_in_an_address_is_no_internal_error(tmp_path):
+    """A run of digits too long to be a door number is simply no door number (it used to be exit 3)."""
+    import json
+
+    res = _run("geocode", "parse", "贵溪市雄石路" + "9" * 10000 + "号", "--json")
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    el = json.loads(res.stdout)["elements"]
+    assert el["road"] == "雄石路" and el["number"] is None
+    res = _run("geocode", "parse", "贵溪市雄石路12-14号3单元5层", "--json")
+    el = json.loads(res.stdout)["elements"]
+    assert (el["number"], el["number_end"], el["unit"], el["floor"]) == (12, 14, 3, 5)
+
+
+@pytest.mark.parametrize("value", ["abc", ".nan", "[1, 2]", "true"])
+def test_a_scheme_parameter_of_the_wrong_type(project, tmp_path, value):
+    scheme = tmp_path / "scheme.yaml"
+    scheme.write_text("id: bad\nprofile: cjt\nsteps:\n  - {rule: geometry.extent, params: {tolerance_m: " + value + "}}\n",
+                      encoding="utf-8")
+    res = _run("validate", project, "--out", tmp_path / "qc", "--scheme", scheme, "--no-write-project")
+    _check(res, scheme)
+    assert "tolerance_m" in res.stderr and "number" in res.stderr
+    assert not (tmp_path / "qc").exists()

@@ -84,13 +84,15 @@ def normalise(text: str) -> str:
 # -- the rest of the address ----------------------------------------------------------------------
 ROAD_SUFFIX = "大道|大街|胡同|公路|马路|路|街|巷|弄|道|里|段|线"
 _COMMUNITY = re.compile(r"((?:(?![号栋幢座层室楼路街巷弄])[\u4e00-\u9fff]){2,10}?(?:社区居委会|社区居民委员会|社区|居委会|村委会|居民委员会))")
-_DOOR = re.compile(r"(?P<n>\d+)(?:-(?P<n2>\d+))?(?:号附(?P<a1>\d+)号?|附(?P<a2>\d+)号|号(?!楼)(?:之(?P<z>[一二三四五六七八九十\d]+))?)")
-_LANE = re.compile(r"(?P<n>\d+)弄")
+# numbers have at most 9 digits: a longer run of digits is no door, unit or floor number (and int() of a
+# 10,000-digit run would fail)
+_DOOR = re.compile(r"(?<!\d)(?P<n>\d{1,9})(?:-(?P<n2>\d{1,9}))?(?:号附(?P<a1>\d+)号?|附(?P<a2>\d+)号|号(?!楼)(?:之(?P<z>[一二三四五六七八九十\d]+))?)")
+_LANE = re.compile(r"(?<!\d)(?P<n>\d{1,9})弄")
 _ROAD_END = re.compile(rf"([\u4e00-\u9fffA-Za-z0-9\-]*?(?:{ROAD_SUFFIX}))$")
 _ROAD_ANY = re.compile(rf"([\u4e00-\u9fff]{{1,12}}?(?:{ROAD_SUFFIX}))(?![\u4e00-\u9fff]{{0,1}}(?:{ROAD_SUFFIX}))")
 _BUILDING = re.compile(r"(?P<b>[A-Za-z]?\d+[A-Za-z]?|[A-Za-z]|[\u4e00-\u9fff]{1,8}?)(?P<t>号楼|栋|幢|座)")
-_UNIT = re.compile(r"(\d+)单元")
-_FLOOR = re.compile(r"(?:第)?(-?\d+)(?:层|楼|[Ff](?![A-Za-z]))")
+_UNIT = re.compile(r"(?<!\d)(\d{1,9})单元")
+_FLOOR = re.compile(r"(?:第)?(?<!\d)(-?\d{1,9})(?:层|楼|[Ff](?![A-Za-z]))")
 _ROOM = re.compile(r"(\d+[A-Za-z]?|[A-Za-z]\d+)(?:室|房|号房|户)?$")
 _TEXT_RUN = re.compile(r"[\u4e00-\u9fffA-Za-z][\u4e00-\u9fffA-Za-z0-9\-]*[\u4e00-\u9fffA-Za-z]")
 _SHORT_BLOCK = frozenset("路街巷弄道桥门村")

@@ -217,3 +217,4 @@ def _steps(path: Path, seen: tuple) -> list[dict]:
     for s in steps:
         s.pop("after", None)
     return steps
+
