@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,7 +202,14 @@ class Project:
                 rows = con.execute(f"SELECT key, value FROM {META_TABLE}").fetchall()
             finally:
                 con.close()
-        except Exception:
+        except Exception as e:
+            if isinstance(e, sqlite3.OperationalError) and not os.access(path.parent, os.W_OK | os.X_OK):
+                # a WAL-mode GeoPackage cannot be opened in a folder where SQLite may not write its -shm file
+                raise SurveyError(Text(f"无法在只读文件夹中打开项目库（SQLite：{e}）",
+                                       f"the project cannot be opened in a read-only folder (SQLite: {e})"),
+                                  code="permission_denied", file=str(path),
+                                  hint=Text("把项目库复制到可写的文件夹，或修改文件夹权限",
+                                            "copy the project to a writable folder, or change the folder's permissions")) from None
             raise SurveyError(Text("该文件不是 surveytools 调查项目库（缺少元数据表）",
                                    "this file is not a surveytools survey project (no metadata table)"),
                               code="not_project", file=str(path), layer=META_TABLE,

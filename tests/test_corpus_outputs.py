@@ -149,8 +149,8 @@ def test_project_in_a_read_only_folder(project, tmp_path):
         res = _run("validate", p, "--out", tmp_path / "qc")
         _check(res, p)
         assert _digest(p) == before
-        res = _run("project", "info", p)
-        assert res.returncode == 0, res.stderr
+        res = _run("project", "info", p)  # reading: works, or (a WAL-mode file) says the folder is read-only
+        assert res.returncode == 0 or ("只读" in res.stderr and "read-only" in res.stderr and str(p) in res.stderr), res.stderr
 
 
 # ----------------------------------------------------------------------------------------------
@@ -226,6 +226,7 @@ def test_full_disk_under_a_project_change(project, tmp_path):
     with full_disk(tmp_path, size=f"{int(size * 1.5) // 1024}k") as full:
         p = full / project.name
         shutil.copyfile(project, p)
+        _fill(full, leave=48 * 1024)
         before = _digest(p)
         res = _run("validate", p, "--out", tmp_path / "qc")
         _check(res, p)
