@@ -98,10 +98,12 @@ def harden_workbook(wb) -> int:
     """Turn every formula-like text cell of ``wb`` into plain text (see the module doc); return how many."""
     n = 0
     for ws in wb.worksheets:
-        for row in ws.iter_rows():
-            for cell in row:
-                if cell.data_type in ("f", "s") and isinstance(cell.value, str) and cell.value[:1] in FORMULA_START:
-                    n += harden_cell(cell)
+        # the cells that exist (openpyxl keeps them in ws._cells); iter_rows() would also make empty ones
+        cells = ws._cells.values() if hasattr(ws, "_cells") else (c for row in ws.iter_rows() for c in row)
+        for cell in cells:
+            v = cell._value if hasattr(cell, "_value") else cell.value
+            if v.__class__ is str and v[:1] in FORMULA_START:
+                n += harden_cell(cell)
     return n
 
 
