@@ -5,6 +5,7 @@ live in a module that the child can import: the tests put this folder on ``PYTHO
 the module in ``SURVEYTOOLS_EXTRA_OPS``.
 """
 import json
+import os
 import time
 from pathlib import Path
 
@@ -45,7 +46,9 @@ def echo(feedback=None, **kw):
 def loop(feedback=None, out=None, steps=100):
     marker = Path(str(out) + ".step")
     for i in range(steps):
-        marker.write_text(str(i))
+        tmp = marker.with_name(marker.name + ".new")  # replaced whole: a cancel mid-write never leaves it empty
+        tmp.write_text(str(i))
+        os.replace(tmp, marker)
         feedback.progress(100.0 * i / steps)
         time.sleep(0.05)
     Path(out).write_text("finished", encoding="utf-8")
