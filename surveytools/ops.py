@@ -30,6 +30,7 @@ OPERATION_MODULES = [
     "surveytools.grid.ops",
     "surveytools.components.ops",
     "surveytools.geocode.ops",
+    "surveytools.acceptance.ops",
     "surveytools.validate.ops",
     "surveytools.responsibility.ops", "surveytools.export.ops",
     "surveytools.components.mapping_ops",
