@@ -306,3 +306,23 @@ def test_plan_guards_recorded_checks_and_bad_arguments(planned, tmp_path, cli):
     init(str(fresh), county="360681")
     rc, out, err = cli(["acceptance", "report", fresh, "--out", tmp_path / "r"])
     assert rc == 2 and "acceptance plan" in err
+
+
+def test_a_city_profile_overrides_the_thresholds(tmp_path):
+    from surveytools.acceptance.rates import grade, load_thresholds
+    from surveytools.profiles import load_profile
+
+    city = tmp_path / "testcity"
+    city.mkdir()
+    (city / "profile.yaml").write_text("id: testcity\nextends: cjt\nstatus: local\n", encoding="utf-8")
+    (city / "acceptance.yaml").write_text("min_checked: 10\ngrades:\n  - {grade: 合格, error_rate: 0.08, source: contract 2026}\n",
+                                          encoding="utf-8")
+    th = load_thresholds(load_profile(str(city)))
+    assert th["min_checked"] == 10 and th["sources"][-1] == str(city / "acceptance.yaml")
+    ok = next(g for g in th["grades"] if g["grade"] == "合格")
+    assert ok["error_rate"] == 0.08 and ok["omission_rate"] == 0.05 and ok["source"] == "contract 2026"
+    base = load_thresholds(load_profile("cjt"))
+    assert all(g["provenance"] == "reconstructed" and g["source"] for g in base["grades"])
+    rates = {"checked": 100, "error_rate": 0.07, "omission_rate": 0.0, "position_error_rate": 0.0}
+    assert grade(rates, th)["grade"] == "合格" and grade(rates, base)["grade"] == "不合格"
+    assert grade(dict(rates, checked=9), th)["grade"] == "未评定"
