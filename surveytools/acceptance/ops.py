@@ -41,17 +41,23 @@ P_PROJECT = Param("project", "project", Text("调查项目库（.gpkg）", "Surv
                    Param("overwrite", "bool", Text("替换已有的抽样方案（其检查记录将被清空）",
                                                    "Replace an existing plan (its check records are cleared)"), default=False)])
 def plan(project, rate, out, min_per_street=1, seed=None, overwrite=False, feedback=None) -> Result:
-    from ..gpkg import list_layers
     from ..project import Project
-    from .checklist import write_checklist
-    from .record import CHECKS_TABLE
-    from .sample import PLAN_TABLE, make_plan, write_plan
 
     feedback = feedback or Feedback()
     proj = Project.open(project)
     out_dir = Path(out)
     if out_dir.exists() and not out_dir.is_dir():
         raise SurveyError(Text("输出路径不是目录", "the output path is not a folder"), code="not_dir", file=str(out_dir))
+    with proj.lock():  # what is read decides what is written: no other writer in between
+        return _plan(proj, rate, out_dir, min_per_street, seed, overwrite, feedback)
+
+
+def _plan(proj, rate, out_dir, min_per_street, seed, overwrite, feedback) -> Result:
+    from ..gpkg import list_layers
+    from .checklist import write_checklist
+    from .record import CHECKS_TABLE
+    from .sample import PLAN_TABLE, make_plan, write_plan
+
     names = set(list_layers(proj.path))
     if PLAN_TABLE in names and not overwrite:
         import pyogrio
@@ -105,7 +111,8 @@ def record(project, checks, feedback=None) -> Result:
 
     feedback = feedback or Feedback()
     proj = Project.open(project)
-    rep = do_record(proj, checks, feedback)
+    with proj.lock():  # the plan read for validation cannot change before the records are written
+        rep = do_record(proj, checks, feedback)
     feedback.progress(100)
     r = rep["results"]
     summary = Text(f"已导入检查记录：检查 {rep['checked']} 个（正确 {r['正确']}、属性错误 {r['属性错误']}、位置错误 {r['位置错误']}、多余 {r['多余']}），"
