@@ -62,9 +62,9 @@ def _plan(proj, rate, out_dir, min_per_street, seed, overwrite, feedback) -> Res
 
     names = set(list_layers(proj.path))
     if PLAN_TABLE in names and not overwrite:
-        import pyogrio
+        from .. import store
 
-        recorded = CHECKS_TABLE in names and pyogrio.read_info(str(proj.path), layer=CHECKS_TABLE)["features"] > 0
+        recorded = CHECKS_TABLE in names and store.feature_count(proj.path, CHECKS_TABLE) > 0
         if recorded:
             raise SurveyError(Text("项目中已有验收抽样方案及其检查记录；如确需重新抽样（旧检查记录将被清空），请加 --overwrite",
                                    "the project already has an acceptance plan with check records; to draw a new one "

@@ -118,15 +118,14 @@ def record(proj, checks, feedback=None) -> dict:
 
 
 def read_records(proj) -> tuple[pd.DataFrame, pd.DataFrame]:
-    import pyogrio
-
+    from .. import store
     from ..gpkg import list_layers
 
     names = set(list_layers(proj.path))
     if CHECKS_TABLE not in names:
         return empty_checks(), empty_missing()
-    ch = pyogrio.read_dataframe(str(proj.path), layer=CHECKS_TABLE, read_geometry=False)
-    mi = pyogrio.read_dataframe(str(proj.path), layer=MISSING_TABLE, read_geometry=False) \
+    ch = store.read_dataframe(proj.path, CHECKS_TABLE, read_geometry=False)
+    mi = store.read_dataframe(proj.path, MISSING_TABLE, read_geometry=False) \
         if MISSING_TABLE in names else empty_missing()
     ch = ch.reindex(columns=CHECK_COLS)
     mi = mi.reindex(columns=MISSING_COLS)

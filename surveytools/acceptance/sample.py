@@ -218,8 +218,7 @@ def write_plan(work, plan: Plan) -> None:
 
 def read_plan(proj) -> tuple[dict, pd.DataFrame]:
     """(plan metadata, items) of the project's current plan; a clear error when there is none."""
-    import pyogrio
-
+    from .. import store
     from ..gpkg import list_layers
 
     names = set(list_layers(proj.path))
@@ -227,9 +226,9 @@ def read_plan(proj) -> tuple[dict, pd.DataFrame]:
         raise SurveyError(Text("项目中还没有验收抽样方案；请先运行 surveytools acceptance plan",
                                "the project has no acceptance plan yet; run surveytools acceptance plan first"),
                           code="no_plan", file=str(proj.path), layer=PLAN_TABLE)
-    m = pyogrio.read_dataframe(str(proj.path), layer=PLAN_TABLE, read_geometry=False)
+    m = store.read_dataframe(proj.path, PLAN_TABLE, read_geometry=False)
     meta = dict(zip(m["key"].astype(str), m["value"].astype(str)))
-    items = pyogrio.read_dataframe(str(proj.path), layer=ITEMS_TABLE, read_geometry=False)
+    items = store.read_dataframe(proj.path, ITEMS_TABLE, read_geometry=False)
     for c in ("X", "Y"):
         items[c] = pd.to_numeric(items[c], errors="coerce")
     items["item_no"] = pd.to_numeric(items["item_no"], errors="coerce").astype(np.int64)
