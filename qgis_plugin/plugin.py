@@ -41,8 +41,11 @@ class SurveyToolsPlugin:
         self.toolbar_actions = []
         self.project_dock = None
         self.results_dock = None
-        self.deps_task = None
-        self.missing_requirements = None
+        from . import deps
+        from .deps_ui import DependencyManager
+
+        deps.configure_runner()  # the interpreter set in the settings (surveytools/python)
+        self.deps = DependencyManager(iface)
         self.translator = install_translator()
 
     # -- Processing ---------------------------------------------------------------------------
@@ -138,62 +141,12 @@ class SurveyToolsPlugin:
 
     # -- dependencies -------------------------------------------------------------------------
     def check_dependencies(self, report_ok: bool = False):
-        """Check the library's Python dependencies in the child interpreter (a background task,
-        never an import in QGIS); offer a one-click install when some are missing."""
-        from . import deps
-        from .tasks import start
+        """Self-check of the child interpreter (a background task, never an import in QGIS); offers
+        the one-click install when something is missing (see deps_ui.py)."""
+        return self.deps.check(report_ok)
 
-        def done(ok, result):
-            self.deps_task = None
-            if not ok or not isinstance(result, dict):
-                return
-            self.missing_requirements = deps.missing(result)
-            if self.missing_requirements:
-                self._offer_install(self.missing_requirements, result)
-            elif report_ok and self.iface is not None:
-                self.iface.messageBar().pushMessage(
-                    "SurveyTools", tr("All Python dependencies are installed ({python}).").format(
-                        python=deps.python_executable()), level("Success"), 6)
-
-        self.deps_task = start(tr("SurveyTools: check Python dependencies"), lambda fb: deps.check(), done)
-
-    def _offer_install(self, requirements, result):
-        from qgis.PyQt.QtWidgets import QPushButton
-
-        from . import deps
-
-        if self.iface is None:
-            return
-        names = ", ".join(requirements)
-        log(f"missing: {result}", "Warning")
-        bar = self.iface.messageBar()
-        text = tr("Missing Python packages for SurveyTools: {names}. Install them into {folder}?").format(
-            names=names, folder=deps.deps_path())
-        widget = bar.createMessage("SurveyTools", text)
-        button = QPushButton(tr("Install"), widget)
-        button.clicked.connect(lambda: self.install_dependencies(requirements))
-        widget.layout().addWidget(button)
-        bar.pushWidget(widget, level("Warning"), 0)
-
-    def install_dependencies(self, requirements):
-        from . import deps
-        from .tasks import start
-
-        def work(fb):
-            return deps.install(requirements, feedback=lambda _line: fb.is_canceled())
-
-        def done(ok, result):
-            success = ok and result and result[0]
-            if not success:
-                log(str(result[1] if ok and result else result), "Critical")
-            if self.iface is not None:
-                self.iface.messageBar().pushMessage(
-                    "SurveyTools",
-                    tr("Dependencies installed into {folder}.").format(folder=deps.deps_path()) if success else
-                    tr("Installing the dependencies failed; see the message log (SurveyTools)."),
-                    level("Success" if success else "Critical"), 10)
-
-        start(tr("SurveyTools: install Python dependencies"), work, done)
+    def install_dependencies(self, *_args):
+        return self.deps.install()
 
     def show_toolbox(self):
         """Open the Processing Toolbox and filter it to this plugin's algorithms."""
@@ -213,13 +166,7 @@ class SurveyToolsPlugin:
             search.setText("surveytools")
 
     def unload(self):
-        if self.deps_task is not None:
-            try:
-                self.deps_task.done = None
-                self.deps_task.cancel()
-            except RuntimeError:  # already deleted by the task manager
-                pass
-            self.deps_task = None
+        self.deps.unload()
         for action in self.toolbar_actions:
             if self.iface is not None:
                 self.iface.removeToolBarIcon(action)

@@ -36,6 +36,7 @@ OPERATION_MODULES = [
     "surveytools.components.mapping_ops",
     "surveytools.qgisproject",
     "surveytools.field.ops",
+    "surveytools.selfcheck",
 ]
 
 #: Parameter kinds understood by the CLI and the Processing wrapper.

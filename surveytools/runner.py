@@ -58,12 +58,21 @@ def cli_argv(op: Operation, kwargs: dict) -> list[str]:
     return argv
 
 
+#: the interpreter chosen in the QGIS plugin's settings (QgsSettings ``surveytools/python``; the
+#: plugin sets this, see qgis_plugin/deps.py); ``$SURVEYTOOLS_PYTHON`` still wins
+configured_python: str | None = None
+
+
 def python_executable() -> str:
-    """The interpreter that runs the library: ``$SURVEYTOOLS_PYTHON``, else this one when it is a
-    Python (not the QGIS binary embedding Python), else ``python3`` on PATH."""
+    """The interpreter that runs the library: ``$SURVEYTOOLS_PYTHON``, else
+    :data:`configured_python`, else this one when it is a Python (not the QGIS binary embedding
+    Python), else ``<sys.exec_prefix>/bin/python3`` (Debian/Ubuntu QGIS: ``/usr/bin/python3``) or
+    ``<sys.exec_prefix>/python.exe`` (OSGeo4W: ``apps\\Python3x\\python.exe``), else ``python3`` on PATH."""
     env = os.environ.get("SURVEYTOOLS_PYTHON")
     if env:
         return env
+    if configured_python:
+        return configured_python
     exe = sys.executable or ""
     if os.path.basename(exe).lower().startswith("python"):
         return exe

@@ -503,5 +503,21 @@
         <source>suggestion</source>
         <translation>建议</translation>
     </message>
+    <message>
+        <source>SurveyTools needs Python packages in {python}: {problems}. Install them into {folder}?</source>
+        <translation>SurveyTools 在 {python} 中需要的 Python 包：{problems}。是否安装到 {folder}？</translation>
+    </message>
+    <message>
+        <source>Installing the Python dependencies</source>
+        <translation>正在安装 Python 依赖</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>Installation cancelled; nothing was changed.</source>
+        <translation>安装已取消，未做任何更改。</translation>
+    </message>
 </context>
 </TS>

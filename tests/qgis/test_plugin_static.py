@@ -1,5 +1,7 @@
-"""QGIS 4 readiness and the dependency check: scoped enums only, qgis.PyQt only (see
-test_processing_provider.py), every library dependency known to the installer."""
+"""QGIS 4 readiness and the dependency settings: scoped enums only, qgis.PyQt only (see
+test_processing_provider.py); the installer's settings reach the child (the installer itself:
+tests/test_plugin_deps.py)."""
+import os
 import re
 import sys
 from pathlib import Path
@@ -68,40 +70,68 @@ def test_plugin_uses_scoped_enums_only():
     assert not bad, "use scoped enums (Qt.AlignmentFlag.AlignLeft) or compat.enum_value():\n" + "\n".join(bad)
 
 
-def test_the_installer_knows_every_library_dependency():
-    import tomllib
-
-    from qgis_plugin import deps
-
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    names = {re.split(r"[<>=!~\[ ]", d, 1)[0].lower() for d in pyproject["project"]["dependencies"]}
-    known = {re.split(r"[<>=!~\[ ]", r, 1)[0].lower() for r in [*deps.REQUIREMENTS.values(), *deps.OPTIONAL.values()]}
-    assert names <= known, names - known
-
-
-def test_dependency_check_runs_in_the_child_interpreter(qgis_app, monkeypatch, tmp_path):
+def test_dependency_settings_reach_the_child(qgis_app, monkeypatch, tmp_path):
+    """QgsSettings surveytools/deps_path and surveytools/python decide the folder and the
+    interpreter of every child (check, install, algorithms); $SURVEYTOOLS_PYTHON wins."""
     from qgis.core import QgsSettings
 
     from qgis_plugin import algorithm, deps
+    from surveytools import runner
 
-    monkeypatch.setenv("SURVEYTOOLS_PYTHON", sys.executable)
-    res = deps.check(["yaml", "surely_not_a_module_xyz"])
-    assert res["yaml"] is None and "ModuleNotFoundError" in res["surely_not_a_module_xyz"]
-    full = deps.check()
-    assert deps.missing(full) == [], full
-    # the folder the one-click install writes to reaches the child processes
     folder = tmp_path / "deps"
     (folder / "stfake_dep").mkdir(parents=True)
     (folder / "stfake_dep" / "__init__.py").write_text("", encoding="utf-8")
     settings = QgsSettings()
+    monkeypatch.delenv("SURVEYTOOLS_PYTHON", raising=False)
     try:
         settings.setValue(deps.SETTINGS_KEY, str(folder))
+        settings.setValue(deps.PYTHON_KEY, sys.executable)
         assert deps.extra_paths() == [str(folder)] == algorithm._deps_paths()
-        assert deps.check(["stfake_dep"]) == {"stfake_dep": None}
-        cmd = deps.install_command(["rapidfuzz>=3.0"])
-        assert cmd[1:4] == ["-m", "pip", "install"] and cmd[cmd.index("--target") + 1] == str(folder)
+        assert deps.python_executable() == sys.executable == runner.python_executable()
+        env = deps.child_env()
+        assert env["PYTHONPATH"].split(os.pathsep)[1] == str(folder)
+        rep = deps.check(quick=True)
+        assert rep["ok"] and rep["python"] == sys.executable and rep["probes"] == [], deps.describe(rep)
+        monkeypatch.setenv("SURVEYTOOLS_PYTHON", str(tmp_path / "no-python"))
+        bad = deps.check()
+        assert bad["ok"] is False and "no-python" in bad["python_error"]
+        assert "pandas" in deps.missing(bad) and "no-python" in deps.describe(bad)["zh"]
     finally:
         settings.remove(deps.SETTINGS_KEY)
-    assert deps.deps_path().endswith("surveytools-deps")
-    bad = deps.check(["yaml"], python=str(tmp_path / "no-python"))
-    assert "__python__" in bad and deps.missing(bad) == list(deps.REQUIREMENTS.values())
+        settings.remove(deps.PYTHON_KEY)
+        deps.configure_runner()
+    assert runner.configured_python is None
+    assert deps.deps_path() == os.path.join(qgis_app.qgisSettingsDirPath(), "python", "surveytools-deps")
+
+
+def test_install_button_reports_a_failed_install(qgis_iface, monkeypatch, tmp_path):
+    """The install task (pip in a child) ends with a message, and the folder is left alone."""
+    from qgis.core import QgsSettings
+    from qgis.PyQt.QtCore import QCoreApplication
+
+    from qgis_plugin import deps
+    from qgis_plugin.deps_ui import DependencyManager
+
+    monkeypatch.setenv("SURVEYTOOLS_PYTHON", sys.executable)
+    empty = tmp_path / "wheels"
+    empty.mkdir()
+    settings = QgsSettings()
+    settings.setValue(deps.SETTINGS_KEY, str(tmp_path / "deps"))
+    settings.setValue(deps.WHEELS_KEY, str(empty))
+    messages = []
+    monkeypatch.setattr(qgis_iface.messageBar(), "pushMessage", lambda *a: messages.append(a), raising=False)
+    try:
+        mgr = DependencyManager(qgis_iface)
+        task = mgr.install()
+        import time
+
+        t0 = time.time()
+        while mgr.task is not None and time.time() - t0 < 120:
+            QCoreApplication.processEvents()
+            time.sleep(0.05)
+        assert mgr.task is None, "the install task did not finish"
+    finally:
+        settings.remove(deps.SETTINGS_KEY)
+        settings.remove(deps.WHEELS_KEY)
+    assert task is not None and not (tmp_path / "deps").exists()
+    assert messages and "pip" in messages[-1][1], messages
