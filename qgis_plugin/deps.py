@@ -378,12 +378,14 @@ def _run_pip(cmd, lines, n_reqs, progress, is_canceled, log, timeout) -> int:
                 proc.kill()
                 proc.wait()
             t.join(timeout=5)
+            proc.stdout.close()
             if is_canceled():
                 raise Cancelled()
             lines.append(f"timeout after {timeout:.0f} s\n")
             return -1
         time.sleep(0.2)
     t.join(timeout=10)
+    proc.stdout.close()
     return proc.returncode
 
 

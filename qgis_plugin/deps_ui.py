@@ -33,6 +33,8 @@ class DependencyManager:
         self.iface = iface
         self.task = None
         self.last_report = None
+        #: the last message shown: ``(level name, text)`` (the offer, the outcome)
+        self.last_message = None
         self._bar_item = None
 
     # -- check ------------------------------------------------------------------------------
@@ -66,6 +68,7 @@ class DependencyManager:
         bar = self.iface.messageBar()
         text = tr("SurveyTools needs Python packages in {python}: {problems}. Install them into {folder}?").format(
             python=rep.get("python"), problems=_text(deps.describe(rep)), folder=deps.deps_path())
+        self.last_message = ("Warning", text)
         widget = bar.createMessage("SurveyTools", text)
         button = QPushButton(tr("Install"), widget)
         button.setObjectName("surveytoolsInstallDeps")
@@ -144,6 +147,7 @@ class DependencyManager:
         return self.task
 
     def _push(self, text: str, level_name: str):
+        self.last_message = (level_name, text)
         if self.iface is not None:
             self.iface.messageBar().pushMessage("SurveyTools", text, level(level_name),
                                                 0 if level_name == "Critical" else 10)
