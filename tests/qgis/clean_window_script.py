@@ -111,6 +111,13 @@ def plugin():
     return plugins.get(PKG)
 
 
+def size_window():
+    """The Xvfb screen has no window manager (no maximise): fill the 1600x1000 screen."""
+    w = iface.mainWindow()
+    w.showNormal()
+    w.setGeometry(0, 0, 1600, 1000)
+
+
 # -- phase 1 ------------------------------------------------------------------------------------
 def p1_loaded():
     p = plugin()
@@ -119,7 +126,7 @@ def p1_loaded():
     prov = QgsApplication.processingRegistry().providerById("surveytools")
     report["algorithms"] = sorted(a.id() for a in prov.algorithms()) if prov else []
     report["panel"] = getattr(p, "project_dock", None) is not None
-    iface.mainWindow().showMaximized()
+    size_window()
     wait_for(lambda: _install_button() is not None, p1_click_install, 120, "install button offered")
 
 
@@ -197,6 +204,7 @@ def p1_save():
 
 # -- phase 2 ------------------------------------------------------------------------------------
 def p2_opened():
+    size_window()
     prj = QgsProject.instance()
     report["project_file"] = prj.fileName()
     report["layer_count"] = len(prj.mapLayers())
@@ -243,11 +251,25 @@ def p2_add_component():
         canvas.refresh()
     except Exception:
         _fail("zoom to the new component")
+    try:  # the new component's form, as the user sees it after adding the point
+        dlg = iface.getFeatureForm(lyr, got)
+        dlg.setGeometry(330, 120, 560, 760)
+        dlg.show()
+        report["_form"] = dlg
+    except Exception:
+        _fail("open the form")
     QTimer.singleShot(4000, lambda: p2_done(lyr))
 
 
 def p2_done(lyr):
-    grab(cfg["png"])
+    dlg = report.pop("_form", None)
+    if dlg is not None:  # the whole X screen: the main window and the form above it
+        QgsApplication.processEvents()
+        shot = QgsApplication.primaryScreen().grabWindow(0)
+        report.setdefault("screenshots", {})[os.path.basename(cfg["png"])] = bool(shot.save(cfg["png"], "PNG"))
+        dlg.close()
+    else:
+        grab(cfg["png"])
     lyr.rollBack()  # the project is left as it was
     finish()
 

@@ -11,10 +11,6 @@ buffer with the form's defaults must get its ID, grid, street and community.
 
 Screenshots: ``out/clean_window_*.png``; with ``SURVEYTOOLS_DOCS_SCREENSHOTS=1`` also
 ``docs/img/plugin_clean_*.png`` (the ones docs/plugin.md shows).
-
-Parts that depend on helper "qgz"'s work (issue 11 points 1 and 3: the panel in a clean QGIS,
-every algorithm without pandas in QGIS's process, the ``.qgz`` restoring the panel, default-value
-expressions) are ``xfail(strict=False)`` until that lands.
 """
 from __future__ import annotations
 
@@ -39,7 +35,6 @@ QGIS = "/usr/bin/qgis"
 PKG = "surveytools_plugin"
 OUT = ROOT / "out"
 DOCS_IMG = ROOT / "docs" / "img"
-PENDING_QGZ = "needs helper qgz's work (issue 11 points 1/3): clean in-process imports, .qgz restore, form defaults"
 
 #: computed in a child Python (no geopandas in this QGIS test process): a point inside one unit
 #: grid of the sample project, and that grid's, street's and community's codes
@@ -185,7 +180,6 @@ def test_project_saved_as_qgz_and_reopened_in_a_new_qgis(session):
         assert (OUT / f"clean_window_{phase}.png").stat().st_size > 20000
 
 
-@pytest.mark.xfail(strict=False, reason=PENDING_QGZ)
 def test_panel_appears_with_every_algorithm(session):
     from surveytools import ops
 
@@ -194,13 +188,11 @@ def test_panel_appears_with_every_algorithm(session):
     assert rep["algorithms"] == sorted(f"surveytools:{op.id}" for op in ops.load_all().values())
 
 
-@pytest.mark.xfail(strict=False, reason=PENDING_QGZ)
 def test_reopened_qgz_restores_the_panel(session):
     rep = session["rep2"]
     assert rep["panel"] and rep["panel_project"] and rep["enabled_steps"], rep
 
 
-@pytest.mark.xfail(strict=False, reason=PENDING_QGZ)
 def test_new_component_gets_id_grid_street_community(session):
     rep, exp = session["rep2"], session["expected"]
     assert rep["added"], rep

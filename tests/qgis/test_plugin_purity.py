@@ -8,9 +8,9 @@ not the venv.  Any other import fails there, and afterwards every loaded module 
 one of those places.  The plugin object is then created through ``classFactory`` and its
 Processing provider loaded (which imports the operation registry at call time).
 
-Modules listed in :data:`PENDING` still import more than that; the fixes are helper "qgz"'s
-(issue 11, point 1).  They are ``xfail(strict=True)``: once a module is clean, its case XPASSes
-and fails, so the entry must be removed here — the test then holds the line.
+:data:`PENDING` may list a module that still imports more than that, as
+``xfail(strict=True)`` naming who fixes it (a clean module then XPASSes and fails, so the entry
+must go).  It is empty: every in-process module is clean.
 """
 from __future__ import annotations
 
@@ -32,17 +32,7 @@ QGIS_PLUGINS = Path("/usr/share/qgis/python/plugins")
 PKG = "surveytools_plugin"
 
 #: module → why it still fails (owner); see the module docstring
-PENDING = {
-    "autofill": "imports numpy through surveytools.codes: helper qgz's fix (issue 11 point 1)",
-    "classwidget": "imports pandas through surveytools.profiles: helper qgz's fix (issue 11 point 1)",
-    "forms": "imports pandas through surveytools.profiles: helper qgz's fix (issue 11 point 1)",
-    "layers": "imports numpy through autofill → surveytools.codes: helper qgz's fix (issue 11 point 1)",
-    "panel": "imports numpy through layers → autofill → surveytools.codes: helper qgz's fix (issue 11 point 1)",
-    "projectdata": "imports pandas through surveytools.profiles: helper qgz's fix (issue 11 point 1)",
-    "results": "imports pandas through surveytools.profiles: helper qgz's fix (issue 11 point 1)",
-    "provider()": "loading the operations imports numpy/pandas/pyarrow in QGIS's process (12 of the "
-                  "operation modules fail): helper qgz's fix (issue 11 point 1)",
-}
+PENDING: dict = {}
 
 CHILD = r"""
 import json, os, sys, traceback
