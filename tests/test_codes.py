@@ -253,20 +253,18 @@ def test_check_codes_numeric_series():
     assert vec.empty
 
 
-def test_check_codes_million_speed():
-    import time
+def test_check_codes_vectorised_on_many_valid_codes():
+    """check_codes on 200,000 valid random IDs finds nothing (its speed is measured in
+    benchmarks/bench_codes.py, never here)."""
     p = load_profile("cjt")
     rng = np.random.default_rng(0)
     counties = np.array(sorted(D.county_codes))
     classes = p.component_classes["code"].to_numpy()
-    n = 1_000_000
+    n = 200_000
     codes = pd.Series(np.char.add(np.char.add(rng.choice(counties, n).astype("U6"), rng.choice(classes, n).astype("U4")),
                                   np.char.zfill(rng.integers(1, 999999, n).astype("U6"), 6)))
-    t = time.perf_counter()
     out = check_codes("component_id", codes, p)
-    dt = time.perf_counter() - t
     assert out.empty
-    assert dt < 2.0, dt
 
 
 # --------------------------------------------------------------------------------------------
