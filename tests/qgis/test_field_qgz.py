@@ -122,7 +122,13 @@ def test_package_qgz_is_a_qfield_project_and_its_edits_come_back(editors, clean_
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     feats = manifest["layers"]["component_point"]["features"]
     olds = {f["uuid"]: f.id() for f in pts.getFeatures()}
-    uu = sorted(feats)
+    # components whose ObjID is unique in the project (the sample has planted duplicate IDs, whose
+    # field edits are duplicate_id conflicts by design); UUIDs are random, so pick deterministically
+    dup = {r[0] for r in sql(p, "SELECT ObjID FROM (SELECT ObjID FROM components_point UNION ALL "
+                                 "SELECT ObjID FROM components_line UNION ALL SELECT ObjID FROM components_polygon) "
+                                 "GROUP BY ObjID HAVING count(*) > 1")}
+    uu = sorted((u for u in feats if feats[u]["id"] not in dup), key=lambda u: feats[u]["id"])
+    assert len(uu) >= 4
     assert pts.startEditing()
     assert pts.addFeature(feat)
     assert pts.changeAttributeValue(olds[uu[0]], pts.fields().indexOf("ObjState"), "破损")
