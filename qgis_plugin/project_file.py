@@ -296,6 +296,9 @@ def configure_native_form(layer, group: str, ctx: FormContext, *, project=None, 
         setup = None
         if role == "class_code" and group == "component" and ctx.classes is not None:
             rel = class_relation(project, layer, ctx.classes, name)
+            major = ctx.classes.fields().indexOf("major_name")
+            if major >= 0:  # the filter combo's first entry is the field's display name: say 大类, not major_name
+                ctx.classes.setFieldAlias(major, "大类" if zh else "Major class")
             if rel is not None:
                 setup = QgsEditorWidgetSetup("RelationReference", {
                     "Relation": rel.id(), "AllowNULL": True, "ShowForm": False, "ShowOpenFormButton": False,

@@ -94,6 +94,9 @@ def test_project_qgis_writes_a_qgz_that_works_without_the_plugin(provider, edito
     cls = pts.editorWidgetSetup(pts.fields().indexOf("ClassCode"))
     assert cls.type() == "RelationReference" and cls.config()["FilterFields"] == ["major_name"]
     assert qgs.relationManager().relation(cls.config()["Relation"]).isValid()
+    classes = qgs.relationManager().relation(cls.config()["Relation"]).referencedLayer()
+    # the filter combo's first entry is the field's display name: a Chinese word, not 'major_name'
+    assert classes.attributeDisplayName(classes.fields().indexOf("major_name")) in ("大类", "Major class")
     assert pts.editorWidgetSetup(pts.fields().indexOf("ObjState")).type() == "ValueMap"
     assert pts.editorWidgetSetup(pts.fields().indexOf("ORDate")).type() == "DateTime"
     # Chinese constraint messages
