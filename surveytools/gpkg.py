@@ -114,15 +114,27 @@ def atomic_output(target, *, overwrite: bool = False, suffix: str = ".gpkg"):
     leftovers of killed runs on the same target are removed first.  A failure of the environment inside
     the block (permissions, full disk …) becomes a :class:`SurveyError` naming ``target``; the temporary
     file is always removed and ``target`` keeps its previous content."""
-    from .errors import environment_error
     from .tempfiles import remove, temp_path
 
     target = Path(target)
     check_output_target(target, overwrite=overwrite)
     tmp = temp_path(target, suffix)
     try:
-        yield tmp
-        os.replace(tmp, target)
+        with environment_errors_named(target):
+            yield tmp
+            os.replace(tmp, target)
+    finally:
+        remove(tmp)
+
+
+@contextlib.contextmanager
+def environment_errors_named(target):
+    """Inside the block, a failure of the environment (permissions, full disk, a folder where a file
+    is expected …) becomes a :class:`SurveyError` naming ``target``; anything else passes unchanged."""
+    from .errors import environment_error
+
+    try:
+        yield
     except SurveyError:
         raise
     except Exception as e:
@@ -130,8 +142,6 @@ def atomic_output(target, *, overwrite: bool = False, suffix: str = ".gpkg"):
         if env is not None:
             raise env from None
         raise
-    finally:
-        remove(tmp)
 
 
 @contextlib.contextmanager
@@ -153,14 +163,8 @@ def atomic_folder(target):
     except OSError as e:
         raise (environment_error(e, path=target) or e) from None
     try:
-        yield tmp
-    except SurveyError:
-        raise
-    except Exception as e:
-        env = environment_error(e, path=target)
-        if env is not None:
-            raise env from None
-        raise
+        with environment_errors_named(target):
+            yield tmp
     finally:
         remove(tmp)
 

@@ -397,18 +397,11 @@ def _transaction(self: "Project", *, timeout=None):
                               code="permission_denied", file=str(self.path),
                               hint=Text("把项目库复制到可写的文件夹，或修改文件夹权限",
                                         "copy the project to a writable folder, or change the folder's permissions"))
-        try:
-            with _locked_transaction() as work:
-                yield work
-        except SurveyError:
-            raise
-        except Exception as e:  # a read-only file, a full disk …: the user's to fix, named
-            from .errors import environment_error
+        from .gpkg import environment_errors_named
 
-            env = environment_error(e, path=self.path)
-            if env is not None:
-                raise env from None
-            raise
+        # a read-only file, a full disk …: the user's to fix, named
+        with environment_errors_named(self.path), _locked_transaction() as work:
+            yield work
 
     @contextlib.contextmanager
     def _locked_transaction():
