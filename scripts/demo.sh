@@ -43,8 +43,12 @@ set -e
 [ $rc -eq 0 ] || [ $rc -eq 2 ] || exit $rc
 echo "质检报告 / report: $OUT/qc/report.html, $OUT/qc/report.xlsx, $OUT/qc/errors.gpkg"
 step "6. 发布案件系统数据库 / release the case-system database (GeoPackage)"
-$ST export db "$P" --to "$OUT/release.gpkg"
-if [ -n "${SURVEYTOOLS_PG_URL:-}" ]; then $ST export db "$P" --to "$SURVEYTOOLS_PG_URL?schema=guixi_release"; fi
+# The demo builds a new project on every run, so the release left by the previous run belongs to "another
+# project" and export db refuses it by default; the demo says on purpose that replacing it is wanted.
+$ST export db "$P" --to "$OUT/release.gpkg" --replace-foreign
+if [ -n "${SURVEYTOOLS_PG_URL:-}" ]; then
+  $ST export db "$P" --to "$SURVEYTOOLS_PG_URL?schema=guixi_release" --replace-foreign
+fi
 step "7. 交换文件 / exchange files (Shapefile GBK)"
 $ST export files "$P" --format shp --out "$OUT/exchange_shp"
 step "8. 指挥手册 / command manual (XLSX, HTML, PDF)"
