@@ -180,16 +180,9 @@ def _read_vector(path, layer, stream: bool = False) -> list:
     import pyogrio
     from pyproj import CRS
 
-    from ..io import check_shapefile, detect_dbf_encoding
-    from ..io.tables import check_input_file
+    from ..io import check_shapefile, detect_dbf_encoding, list_vector_layers
 
-    if os.path.isfile(path):
-        check_input_file(path)
-    try:
-        layers = pyogrio.list_layers(path)
-    except Exception as e:
-        raise SurveyError(Text(f"无法打开矢量数据：{e}", f"cannot open the vector data: {e}"), code="unreadable",
-                          file=path) from None
+    layers = list_vector_layers(path)
     names = [str(n) for n, g in layers]
     spatial = [str(n) for n, g in layers if g is not None]
     if layer is not None and layer not in names:

@@ -136,6 +136,22 @@ def _normalise_encoding(enc: str) -> str:
     return enc
 
 
+def list_vector_layers(path: str):
+    """The ``(name, geometry type)`` pairs of the vector data at ``path``, after the input-file checks
+    (missing, empty, a folder …); a file GDAL cannot open is a clear error naming it."""
+    import pyogrio
+
+    from .tables import check_input_file
+
+    if os.path.isfile(path):
+        check_input_file(path)
+    try:
+        return pyogrio.list_layers(path)
+    except Exception as e:
+        raise SurveyError(Text(f"无法打开矢量数据：{e}", f"cannot open the vector data: {e}"), code="unreadable",
+                          file=path) from None
+
+
 def read_vector(spec, *, to_crs=None, columns=None, encoding: str | None = None, what: Text | None = None):
     """Read ``PATH[:LAYER]`` into a GeoDataFrame; return (gdf, Source).
 
@@ -145,15 +161,7 @@ def read_vector(spec, *, to_crs=None, columns=None, encoding: str | None = None,
 
     path, layer = parse_layer_spec(spec)
     src = Source(path=path, layer=layer)
-    if os.path.isfile(path):
-        from .tables import check_input_file
-
-        check_input_file(path)
-    try:
-        layers = pyogrio.list_layers(path)
-    except Exception as e:
-        raise SurveyError(Text(f"无法打开矢量数据：{e}", f"cannot open the vector data: {e}"), code="unreadable",
-                          file=path) from None
+    layers = list_vector_layers(path)
     names = [str(n) for n, _ in layers]
     if layer is None:
         if len(names) > 1:

@@ -275,11 +275,15 @@ def _load_cached(path_str: str, _mtime: float) -> LightProfile:
     return _load(Path(path_str), seen=())
 
 
+def folder_mtime(d: Path) -> float:
+    """The newest modification time of the files in a profile folder (the profile caches' key)."""
+    return max((p.stat().st_mtime for p in d.iterdir()), default=0.0)
+
+
 def load_light_profile(name_or_path="cjt") -> LightProfile:
     """Load a profile by id or folder path with the standard library only."""
     d = profile_dir(name_or_path)
-    mtime = max((p.stat().st_mtime for p in d.iterdir()), default=0.0)
-    return _load_cached(str(d), mtime)
+    return _load_cached(str(d), folder_mtime(d))
 
 
 __all__ = ["CodeSpec", "LayerSpec", "LightProfile", "ProfileError", "field_group", "find_standards_dir", "list_profiles",

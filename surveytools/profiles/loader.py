@@ -28,6 +28,7 @@ import yaml
 from ..i18n import Text
 from .light import (CodeSpec, LayerSpec, ProfileError, code_specs, find_standards_dir, layer_spec, layer_specs,
                     list_profiles, parent_dir)
+from .light import folder_mtime
 from .light import profile_dir as _profile_dir
 
 CLASS_COLUMNS = ["code", "major_code", "major_name", "name", "geometry", "accuracy", "aliases",
@@ -209,8 +210,7 @@ def _load_cached(path_str: str, _mtime: float) -> Profile:
 def load_profile(name_or_path="cjt") -> Profile:
     """Load a profile by id (``cjt``, ``gbt30428``, ``gbt47678``, a city id) or by folder path."""
     d = _profile_dir(name_or_path)
-    mtime = max((p.stat().st_mtime for p in d.iterdir()), default=0.0)
-    return _load_cached(str(d), mtime)
+    return _load_cached(str(d), folder_mtime(d))
 
 
 def _load(d: Path, seen: tuple) -> Profile:
