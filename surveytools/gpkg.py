@@ -71,7 +71,7 @@ def _configure_gdal() -> None:
 
 def list_layers(path) -> list[str]:
     """Layer names of a GeoPackage (of a project: as the running operation sees it)."""
-    from .store.gpkg import list_layers as store_list_layers
+    from .store import list_layers as store_list_layers
 
     return store_list_layers(path)
 

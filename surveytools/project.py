@@ -110,9 +110,16 @@ def _classes_table(df) -> pa.Table:
            ])
 def init(project, county, profile="cjt", crs=None, title=None, overwrite=False, feedback=None) -> Result:
     from .feedback import Feedback
+    from .store import is_postgres
+
     feedback = feedback or Feedback()
-    path = Path(project)
-    if path.suffix.lower() != ".gpkg":
+    on_pg = is_postgres(project)
+    if on_pg:
+        from .store import pg as store_pg
+
+        store_pg.location(project)  # a bad schema name: refused before any work
+    path = Path(project) if not on_pg else None
+    if not on_pg and path.suffix.lower() != ".gpkg":
         raise SurveyError(Text("项目库文件应以 .gpkg 结尾", "the project file must end in .gpkg"),
                           code="not_gpkg", file=str(path))
     county, cinfo, warnings = check_county(county)
@@ -125,7 +132,14 @@ def init(project, county, profile="cjt", crs=None, title=None, overwrite=False, 
     now = _dt.datetime.now().replace(microsecond=0).isoformat()
     feedback.progress(5)
     layers = {}
-    with atomic_output(path, overwrite=overwrite) as tmp:
+    if on_pg:
+        import tempfile
+
+        stage_dir = tempfile.mkdtemp(prefix="surveytools-init-")
+        out_cm = _pg_init_target(project, stage_dir, overwrite)
+    else:
+        out_cm = atomic_output(path, overwrite=overwrite)
+    with out_cm as tmp:
         keys = list(prof.layers)
         for i, key in enumerate(keys):
             spec = prof.layers[key]
@@ -159,9 +173,16 @@ def init(project, county, profile="cjt", crs=None, title=None, overwrite=False, 
         from .store import gpkg as store_gpkg
         from .store import log as edit_log
 
-        store_gpkg.enable_wal(tmp)
-        edit_log.install(tmp, Project(Path(tmp), meta, prof))
+        if on_pg:
+            store_pg.init_project(project, str(tmp), Project(project, meta, prof),
+                                  list(layers.values()) + list(DICT_TABLES.values()) + [META_TABLE],
+                                  overwrite=overwrite)
+        else:
+            store_gpkg.enable_wal(tmp)
+            edit_log.install(tmp, Project(Path(tmp), meta, prof))
         feedback.progress(95)
+    if on_pg:
+        path = store_pg.label(project)
     feedback.progress(100)
     summary = Text(
         f"已创建调查项目库 {path}：标准配置 {prof.id}（{prof.edition}），县 {county} {meta['county_name']}，"
@@ -176,10 +197,27 @@ def init(project, county, profile="cjt", crs=None, title=None, overwrite=False, 
                   outputs={"PROJECT": str(path)}, warnings=warnings)
 
 
+def _pg_init_target(uri, stage_dir: str, overwrite: bool):
+    """``project init`` on PostGIS: GDAL writes the new layers into a local GeoPackage that
+    :func:`surveytools.store.pg.init_project` then pushes into the schema in one transaction."""
+    import contextlib
+    import shutil
+
+    @contextlib.contextmanager
+    def cm():
+        try:
+            yield os.path.join(stage_dir, "init.gpkg")
+        finally:
+            shutil.rmtree(stage_dir, ignore_errors=True)
+
+    return cm()
+
+
 @dataclass
 class Project:
     """An opened survey project: its metadata, profile and layer names."""
 
+    #: the project: a GeoPackage path, or the ``postgresql://…?schema=NAME`` URI (a str) of a PostGIS project
     path: Path
     meta: dict
     profile: Profile
@@ -191,8 +229,37 @@ class Project:
         """The path to show users and to store in records: the project file, never a temporary copy."""
         return self.origin or self.path
 
+    @property
+    def uri(self) -> str:
+        """The project's address as a string (a path or a ``postgresql://`` URI)."""
+        return str(self.path)
+
+    @property
+    def is_postgres(self) -> bool:
+        from .store import is_postgres
+
+        return is_postgres(self.path)
+
+    @property
+    def label(self) -> str:
+        """How to name the project to users (no password)."""
+        from .store import display
+
+        return display(self.display_path)
+
     @classmethod
     def open(cls, path) -> "Project":
+        from .store import is_postgres
+
+        if is_postgres(path):
+            from .store import pg as store_pg
+
+            meta = store_pg.read_meta(path)
+            try:
+                prof = load_profile(meta["profile"])
+            except SurveyError:
+                prof = load_profile(meta.get("profile_path", meta["profile"]))
+            return cls(str(path), meta, prof)
         path = Path(path)
         if not path.exists():
             raise SurveyError(Text("项目库文件不存在", "the project file does not exist"), code="not_found", file=str(path))
@@ -233,13 +300,11 @@ class Project:
         return self.profile.layer(key).table
 
     def counts(self) -> dict:
-        import pyogrio
-
         from . import store
 
         out = {}
-        for name, geom in pyogrio.list_layers(str(self.path)):
-            info = store.read_info(self.path, str(name))
+        for name, geom in store.layer_geometries(self.path).items():
+            info = {"features": store.feature_count(self.path, str(name))}
             out[str(name)] = {"features": int(info["features"]), "geometry": None if geom is None else str(geom)}
         return out
 
@@ -253,10 +318,10 @@ def info(project, feedback=None) -> Result:
     p = Project.open(project)
     counts = p.counts()
     meta = {k: v for k, v in p.meta.items() if k != "crs_wkt"}
-    lines_zh = [f"调查项目库 {p.path}", f"  标准配置：{p.profile.id}（{p.meta['profile_edition']}，{p.meta['profile_status']}）",
+    lines_zh = [f"调查项目库 {p.label}", f"  标准配置：{p.profile.id}（{p.meta['profile_edition']}，{p.meta['profile_status']}）",
                 f"  县：{p.county} {p.meta.get('county_name', '')}", f"  坐标系：{p.meta['crs']}",
                 f"  创建：{p.meta['created']}  更新：{p.meta['updated']}", "  图层："]
-    lines_en = [f"Survey project {p.path}", f"  profile: {p.profile.id} ({p.meta['profile_edition']}, {p.meta['profile_status']})",
+    lines_en = [f"Survey project {p.label}", f"  profile: {p.profile.id} ({p.meta['profile_edition']}, {p.meta['profile_status']})",
                 f"  county: {p.county} {p.meta.get('county_name', '')}", f"  CRS: {p.meta['crs']}",
                 f"  created: {p.meta['created']}  updated: {p.meta['updated']}", "  layers:"]
     titles = {spec.table: spec.title for spec in p.profile.layers.values()}
@@ -266,7 +331,7 @@ def info(project, feedback=None) -> Result:
         lines_zh.append(f"    {name:<24} {c['features']:>9} {'个要素' if spatial else '行    '}  {t.zh if t else ''}")
         lines_en.append(f"    {name:<24} {c['features']:>9} {'features' if spatial else 'rows    '}  {t.en if t else ''}")
     return Result(Text("\n".join(lines_zh), "\n".join(lines_en)),
-                  data={"project": str(p.path), "meta": meta, "layers": counts}, outputs={"PROJECT": str(p.path)})
+                  data={"project": p.label, "meta": meta, "layers": counts}, outputs={"PROJECT": str(p.path)})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -387,6 +452,11 @@ def _transaction(self: "Project", *, timeout=None):
     from .store import gpkg as store_gpkg
     from .store.lock import project_lock
 
+    if self.is_postgres:
+        from .store import pg as store_pg
+
+        return store_pg.transaction(self, timeout=timeout)
+
     @contextlib.contextmanager
     def cm():
         folder = self.path.parent if str(self.path.parent) else Path(".")
@@ -436,6 +506,11 @@ def _lock(self: "Project", *, timeout=None):
 
     from .store import gpkg as store_gpkg
     from .store.lock import project_lock
+
+    if self.is_postgres:
+        from .store import pg as store_pg
+
+        return store_pg.lock(self, timeout=timeout)
 
     @contextlib.contextmanager
     def cm():

@@ -1,7 +1,8 @@
 """The project store: how every operation opens, reads and writes a survey project.
 
 A project is addressed by a URI: a ``.gpkg`` path (the GeoPackage backend, :mod:`.gpkg`) or
-``postgresql://…?schema=NAME`` (a PostGIS schema; see docs/store.md for what runs there today).
+``postgresql://user@host:port/db?schema=NAME`` (a PostGIS schema, :mod:`.pg`).  Every function here
+takes either and dispatches on it.
 
 * :func:`open_project` — the :class:`~surveytools.project.Project` at a URI;
 * ``project.transaction()`` — one operation = one database transaction, in place, under the
@@ -14,25 +15,93 @@ A project is addressed by a URI: a ``.gpkg`` path (the GeoPackage backend, :mod:
 """
 from __future__ import annotations
 
-from .gpkg import (active, feature_count, field_names, list_layers, read_arrow, read_dataframe,  # noqa: F401
-                   read_info, table_exists)
-from .lock import holder, is_locked, project_lock  # noqa: F401
+from . import gpkg as _gpkg
+from . import lock as _lock
+from .gpkg import active  # noqa: F401
+from .pg import is_postgres  # noqa: F401
 
 
-def is_postgres(uri) -> bool:
-    return str(uri).lower().startswith(("postgresql://", "postgres://"))
+def _backend(uri):
+    if is_postgres(uri):
+        from . import pg
+
+        return pg
+    return _gpkg
+
+
+def read_arrow(uri, layer: str, **kw):
+    """``(meta, Arrow table)`` of ``layer`` as the running operation sees it (``columns=``, ``where=``,
+    ``bbox=``, ``read_geometry=``, ``return_fids=`` as in ``pyogrio.read_arrow``)."""
+    return _backend(uri).read_arrow(uri, layer, **kw)
+
+
+def read_dataframe(uri, layer: str, **kw):
+    """A (Geo)DataFrame of ``layer`` (the dtypes of ``pyogrio.read_dataframe`` on a GeoPackage)."""
+    return _backend(uri).read_dataframe(uri, layer, **kw)
+
+
+def read_info(uri, layer: str, **kw) -> dict:
+    return _backend(uri).read_info(uri, layer, **kw)
+
+
+def feature_count(uri, layer: str) -> int:
+    return _backend(uri).feature_count(uri, layer)
+
+
+def field_names(uri, layer: str) -> list:
+    return _backend(uri).field_names(uri, layer)
+
+
+def list_layers(uri) -> list:
+    return _backend(uri).list_layers(uri)
+
+
+def layer_geometries(uri) -> dict:
+    """layer -> geometry type (None for an attribute table) of the committed layers."""
+    if is_postgres(uri):
+        from . import pg
+
+        return pg.layer_geometries(uri)
+    import pyogrio
+
+    return {str(n): (None if not g else str(g)) for n, g in pyogrio.list_layers(str(uri))}
+
+
+def table_exists(uri, name: str) -> bool:
+    return _backend(uri).table_exists(uri, name)
+
+
+def holder(uri) -> dict | None:
+    """Who holds (or last held) the project's writer lock."""
+    return _backend(uri).holder(uri) if is_postgres(uri) else _lock.holder(uri)
+
+
+def is_locked(uri) -> bool:
+    return _backend(uri).is_locked(uri) if is_postgres(uri) else _lock.is_locked(uri)
+
+
+def project_lock(uri, **kw):
+    """The project's writer lock for a block (flock beside a GeoPackage, an advisory lock on PostGIS)."""
+    if is_postgres(uri):
+        from . import pg
+
+        return pg.project_lock(uri, **kw)
+    return _lock.project_lock(uri, **kw)
+
+
+def display(uri) -> str:
+    """The project's URI as shown to users (no password)."""
+    if is_postgres(uri):
+        from . import pg
+
+        return pg.label(uri)
+    return str(uri)
 
 
 def open_project(uri):
-    """The survey project at ``uri`` (a .gpkg path)."""
-    from ..errors import SurveyError
-    from ..i18n import Text
+    """The survey project at ``uri`` (a .gpkg path or a ``postgresql://…?schema=NAME`` URI)."""
     from ..project import Project
 
-    if is_postgres(uri):
-        raise SurveyError(Text("PostGIS 项目库尚不能直接运行操作；请用 export db 发布到 PostGIS",
-                               "operations cannot run on a PostGIS project yet; publish to PostGIS with export db"),
-                          code="postgis_project", value=str(uri).split("@")[-1])
     return Project.open(uri)
 
 
@@ -43,7 +112,7 @@ def _tx(work):
     tx = active(work.path)
     if tx is None:
         raise SurveyError(Text("只能在事务中修改项目库", "a project can only be changed inside a transaction"),
-                          code="no_transaction", file=str(work.path))
+                          code="no_transaction", file=display(work.path))
     return tx
 
 

@@ -46,6 +46,10 @@ BUSY_TIMEOUT_MS = 60_000
 
 
 def _key(path) -> str:
+    if str(path).lower().startswith(("postgresql://", "postgres://")):
+        from .pg import key
+
+        return key(path)
     return os.path.realpath(str(path))
 
 
@@ -597,6 +601,11 @@ def write_target(path, layer: str, append: bool) -> tuple[str, bool]:
     project inside a transaction of this process, else ``path`` itself."""
     tx = active(path)
     if tx is None:
+        if str(path).lower().startswith(("postgresql://", "postgres://")):
+            from .pg import label
+
+            raise SurveyError(Text("只能在事务中修改项目库", "a project can only be changed inside a transaction"),
+                              code="no_transaction", file=label(path), layer=layer)
         return str(path), append
     return tx.target(layer, append)
 

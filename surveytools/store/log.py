@@ -237,26 +237,26 @@ def state_at(project, key: str, when: str):
     import numpy as np
     import pandas as pd
     import pyarrow as pa
-    import pyogrio
 
+    from .. import store
     from ..errors import SurveyError
     from ..i18n import Text
 
     table = project.table(key)
     if not is_logged(project, table):
         raise SurveyError(Text(f"图层 {key} 没有编辑日志", f"layer {key} has no edit log"), code="not_logged",
-                          file=str(project.path), layer=table)
+                          file=store.display(project.path), layer=table)
     when = _normalise_time(when)
-    path = str(project.path)
-    meta, cur = pyogrio.read_arrow(path, layer=table, return_fids=True)
+    path = project.path
+    meta, cur = store.read_arrow(path, table, return_fids=True)
     gname = meta.get("geometry_name") or "geom"
     fcol = meta.get("fid_column") or "fid"
     fids = np.asarray(cur.column(fcol), dtype=np.int64)
     cur = cur.drop([fcol])
-    names = [layer for layer, _ in pyogrio.list_layers(path)]
+    names = store.list_layers(path)
     if LOG_TABLE in names:
-        log = pyogrio.read_dataframe(path, layer=LOG_TABLE, read_geometry=False, use_arrow=True,
-                                     where=f"layer = '{table}' AND time > '{when}'", fid_as_index=True)
+        log = store.read_dataframe(path, LOG_TABLE, read_geometry=False, use_arrow=True,
+                                   where=f"layer = '{table}' AND time > '{when}'", fid_as_index=True)
     else:
         log = pd.DataFrame(columns=LOG_COLUMNS)
     log = _expand_ranges(log.sort_index())  # log fid = order of the changes
@@ -276,8 +276,8 @@ def state_at(project, key: str, when: str):
     old_geom = []
     if len(old):
         # old_geom is GeoPackage binary: strip its header to get WKB
-        raw = pyogrio.read_dataframe(path, layer=LOG_TABLE, read_geometry=False, columns=["old_geom"],
-                                     where=f"fid IN ({','.join(str(int(i)) for i in old.index)})", fid_as_index=True)
+        raw = store.read_dataframe(path, LOG_TABLE, read_geometry=False, columns=["old_geom"],
+                                   where=f"fid IN ({','.join(str(int(i)) for i in old.index)})", fid_as_index=True)
         blobs = raw["old_geom"].reindex(old.index)
         old_geom = [_gpkg_to_wkb(b) for b in blobs]
     old_attrs = pa.Table.from_pandas(old_df.astype(object).where(old_df.notna(), None), preserve_index=False)

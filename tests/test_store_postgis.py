@@ -1,0 +1,396 @@
+"""The PostGIS project backend: init, reads, transactions in place (kill -9 included), the
+advisory lock with two real processes, the edit log by PL/pgSQL triggers, history and export —
+against the real PostGIS that scripts/run_tests.sh starts (SURVEYTOOLS_PG_URL)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from surveytools import project
+from surveytools.errors import SurveyError
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_URL = os.environ.get("SURVEYTOOLS_PG_URL")
+
+if not PG_URL:
+    if os.environ.get("CI", "").lower() == "true":
+        raise RuntimeError("CI=true but SURVEYTOOLS_PG_URL is not set: the PostGIS backend tests must run in CI")
+    pytest.skip("SURVEYTOOLS_PG_URL is not set (no PostGIS server; scripts/run_tests.sh starts one)",
+                allow_module_level=True)
+
+
+def _env(**extra):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def _pg():
+    import psycopg
+
+    return psycopg.connect(PG_URL, autocommit=True)
+
+
+def _sql(sql, params=()):
+    with _pg() as con:
+        cur = con.cursor()
+        cur.execute(sql, params)
+        return cur.fetchall() if cur.description else None
+
+
+def _grids(n, x0=0.0):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    return gpd.GeoDataFrame({"BGID": [f"3606810010{i:05d}" for i in range(n)], "BGName": [f"网格{i}" for i in range(n)]},
+                            geometry=[box(x0 + i * 10, 0, x0 + i * 10 + 9, 9) for i in range(n)], crs=4548)
+
+
+@pytest.fixture
+def schema():
+    name = "st_" + uuid.uuid4().hex[:10]
+    yield name
+    _sql(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+@pytest.fixture
+def empty(schema) -> str:
+    uri = f"{PG_URL}?schema={schema}"
+    project.init(project=uri, county="360681")
+    return uri
+
+
+@pytest.fixture
+def grid_project(schema, components_grid_project) -> str:
+    """The components fixture's unit grids, communities and streets in a PostGIS project."""
+    from surveytools.project import read_layer, write_project_layer
+
+    uri = f"{PG_URL}?schema={schema}"
+    project.init(project=uri, county="360681")
+    src = project.Project.open(components_grid_project)
+    prj = project.Project.open(uri)
+    with prj.transaction() as w:
+        for key in ("unit_grid", "community", "street"):
+            write_project_layer(w, key, read_layer(src, key))
+    return uri
+
+
+# ------------------------------------------------------------------------------------------------
+# A. init, open, reads
+
+def test_init_creates_the_schema_with_typed_layers_indexes_and_bookkeeping(empty, schema):
+    prj = project.Project.open(empty)
+    assert prj.is_postgres and prj.meta["county"] == "360681" and prj.profile.id == "cjt"
+    assert "@" in prj.label and "password" not in prj.label
+    rows = dict(_sql("SELECT f_table_name, srid FROM geometry_columns WHERE f_table_schema = %s", (schema,)))
+    assert rows["components_point"] == 4548 and rows["unit_grids"] == 4548
+    idx = {r[0] for r in _sql("SELECT indexname FROM pg_indexes WHERE schemaname = %s", (schema,))}
+    assert {"components_point_pkey", "components_point_geom_idx", "unit_grids_geom_idx"} <= idx
+    trig = {r[0] for r in _sql("SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                               "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
+                               "AND t.tgname = 'surveytools_log'", (schema,))}
+    assert {"components_point", "components_line", "components_polygon", "events", "unit_grids", "geo_doorplates"} <= trig
+    assert _sql(f"SELECT count(*) FROM {schema}.dict_component_classes")[0][0] == len(prj.profile.component_classes)
+    assert _sql(f"SELECT count(*) FROM {schema}.edit_log")[0][0] == 0  # init is no edit
+    info = project.info(empty).data
+    assert info["layers"]["components_point"] == {"features": 0, "geometry": "Point"}
+    assert info["layers"]["dict_component_classes"]["geometry"] is None
+
+
+def test_init_refuses_a_schema_that_is_not_ours_and_overwrite_keeps_a_user_table(empty, schema):
+    other = "st_" + uuid.uuid4().hex[:10]
+    _sql(f"CREATE SCHEMA {other}; CREATE TABLE {other}.mine (a int)")
+    try:
+        with pytest.raises(SurveyError) as e:
+            project.init(project=f"{PG_URL}?schema={other}", county="360681")
+        assert e.value.code == "foreign_schema" and "mine" in e.value.render()
+        assert _sql(f"SELECT count(*) FROM {other}.mine")[0][0] == 0
+    finally:
+        _sql(f"DROP SCHEMA {other} CASCADE")
+    with pytest.raises(SurveyError) as e:
+        project.init(project=empty, county="360681")
+    assert e.value.code == "exists"
+    _sql(f"CREATE TABLE {schema}.user_notes (a int); INSERT INTO {schema}.user_notes VALUES (7)")
+    project.init(project=empty, county="360681", overwrite=True)
+    assert _sql(f"SELECT a FROM {schema}.user_notes")[0][0] == 7  # never drops a table that is not ours
+    assert project.Project.open(empty).meta["county"] == "360681"
+
+
+def test_a_schema_without_a_project_is_a_clear_error(schema):
+    _sql(f"CREATE SCHEMA {schema}")
+    with pytest.raises(SurveyError) as e:
+        project.Project.open(f"{PG_URL}?schema={schema}")
+    assert e.value.code == "not_project"
+
+
+def test_reads_columns_where_bbox_in_fid_order_with_the_gpkg_dtypes(empty, tmp_path):
+    from surveytools import store
+    from surveytools.project import read_layer
+
+    prj = project.Project.open(empty)
+    with prj.transaction() as w:
+        project.write_project_layer(w, "unit_grid", _grids(5))
+    meta, tab = store.read_arrow(empty, "unit_grids", columns=["BGID"], where="\"BGID\" > '360681001000001'")
+    assert tab.column_names == ["BGID", "geom"] and tab.column("BGID").to_pylist() == [
+        "360681001000002", "360681001000003", "360681001000004"]
+    assert meta["geometry_name"] == "geom" and meta["crs"] == "EPSG:4548"
+    _, tab = store.read_arrow(empty, "unit_grids", bbox=(9.5, 0, 19.5, 9), read_geometry=False)
+    assert tab.column("BGID").to_pylist() == ["360681001000001"]  # as GDAL's spatial filter on a GeoPackage
+    df = read_layer(prj, "unit_grid")
+    assert df.crs.to_epsg() == 4548 and df.geometry.area.sum() == 5 * 81
+    # the same frame as from a GeoPackage project
+    gp_path = tmp_path / "same.gpkg"
+    project.init(project=str(gp_path), county="360681")
+    gp = project.Project.open(gp_path)
+    with gp.transaction() as w:
+        project.write_project_layer(w, "unit_grid", _grids(5))
+    for kw in ({"read_geometry": False}, {"read_geometry": False, "use_arrow": True}, {"fid_as_index": True}):
+        ref = store.read_dataframe(gp.path, "unit_grids", **kw)
+        got = store.read_dataframe(empty, "unit_grids", **kw)
+        assert list(got.columns) == list(ref.columns)
+        assert {c: str(t) for c, t in got.dtypes.items()} == {c: str(t) for c, t in ref.dtypes.items()}, kw
+        assert list(got.index) == list(ref.index)
+        assert got.drop(columns="geometry", errors="ignore").astype(str).equals(
+            ref.drop(columns="geometry", errors="ignore").astype(str))
+    assert store.feature_count(empty, "unit_grids") == 5
+    assert store.table_exists(empty, "unit_grids") and not store.table_exists(empty, "nope")
+    assert "BGID" in store.field_names(empty, "unit_grids")
+
+
+# ------------------------------------------------------------------------------------------------
+# B. transactions
+
+def test_a_transaction_is_one_postgres_transaction_and_reads_see_its_own_writes(empty, schema):
+    from surveytools.components import store as cstore
+    from surveytools.gpkg import list_layers, write_layer
+
+    prj = project.Project.open(empty)
+    _sql(f"CREATE ROLE st_reader_{schema} NOLOGIN")
+    try:
+        _sql(f"GRANT SELECT ON {schema}.unit_grids TO st_reader_{schema}")
+        with prj.transaction() as w:
+            project.write_project_layer(w, "unit_grid", _grids(3))
+            assert cstore.layer_count(w, "unit_grid") == 3
+            assert _sql(f"SELECT count(*) FROM {schema}.unit_grids")[0][0] == 0  # others: the old state
+            cstore.append_table(w, "my_log", pd.DataFrame({"a": ["x"]}))
+            cstore.append_table(w, "my_log", pd.DataFrame({"a": ["y"]}))
+            assert list(cstore.read_table(w, "my_log")["a"]) == ["x", "y"]
+            assert "my_log" in list_layers(w.path)
+        assert _sql(f"SELECT count(*) FROM {schema}.unit_grids")[0][0] == 3
+        assert [r[0] for r in _sql(f"SELECT a FROM {schema}.my_log ORDER BY fid")] == ["x", "y"]
+        # the replaced table kept its grants, indexes and trigger
+        assert _sql("SELECT has_table_privilege(%s, %s, 'SELECT')", (f"st_reader_{schema}", f"{schema}.unit_grids"))[0][0]
+        # append continues the fids
+        with prj.transaction() as w:
+            spec = prj.profile.layer("unit_grid")
+            more = _grids(2, x0=1000).assign(BGID=["360681001000010", "360681001000011"])
+            tab = project.to_arrow(more, prj.profile.layer_fields("unit_grid"))
+            write_layer(w.path, spec.table, tab, geometry_type="polygon", crs=prj.crs, append=True)
+            assert cstore.layer_count(w, "unit_grid") == 5
+        assert [r[0] for r in _sql(f"SELECT fid FROM {schema}.unit_grids ORDER BY fid")] == [1, 2, 3, 4, 5]
+        # keyed updates and deletes
+        from surveytools import store
+
+        with prj.transaction() as w:
+            store.update_rows(w, "unit_grids", "BGID", [{"BGID": "360681001000000", "BGName": "改名"}])
+            store.delete_rows(w, "unit_grids", "BGID", ["360681001000001"])
+        names = dict(_sql(f'SELECT "BGID", "BGName" FROM {schema}.unit_grids'))
+        assert names["360681001000000"] == "改名" and "360681001000001" not in names and len(names) == 4
+        # a failure changes nothing
+        with pytest.raises(RuntimeError):
+            with prj.transaction() as w:
+                project.write_project_layer(w, "unit_grid", _grids(9))
+                raise RuntimeError("boom")
+        assert _sql(f"SELECT count(*) FROM {schema}.unit_grids")[0][0] == 4
+    finally:
+        _sql(f"DROP OWNED BY st_reader_{schema}; DROP ROLE st_reader_{schema}")
+
+
+KILLED_WRITER = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, sys.argv[2])
+    from surveytools.project import Project, write_project_layer
+    from test_store_postgis import _grids
+    prj = Project.open(sys.argv[1])
+    with prj.transaction() as w:
+        write_project_layer(w, "unit_grid", _grids(int(sys.argv[3])))
+        write_project_layer(w, "component_point", _grids(0))
+    print("done", flush=True)
+""")
+
+
+def test_kill_9_at_any_moment_leaves_the_schema_as_before_or_as_after(empty, schema):
+    n = 20000
+    cmd = [sys.executable, "-c", KILLED_WRITER, empty, str(ROOT / "tests"), str(n)]
+    t0 = time.monotonic()
+    subprocess.run(cmd, check=True, env=_env(), capture_output=True, timeout=300)
+    span = time.monotonic() - t0
+    project.Project.open(empty)
+    with project.Project.open(empty).transaction() as w:
+        project.write_project_layer(w, "unit_grid", _grids(0))
+    outcomes = set()
+    for frac in (0.3, 0.5, 0.7, 0.8, 0.9, 0.97):
+        proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(span * frac)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        for _ in range(100):  # the server notices the dead client and rolls back
+            if not _sql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+                        "state LIKE 'idle in transaction%%' OR (state = 'active' AND query LIKE 'COPY%%')")[0][0]:
+                break
+            time.sleep(0.1)
+        rows = _sql(f"SELECT count(*) FROM {schema}.unit_grids")[0][0]
+        assert rows in (0, n), (frac, rows)
+        outcomes.add(rows)
+        project.Project.open(empty)
+    assert 0 in outcomes
+    with project.Project.open(empty).transaction(timeout=30) as w:
+        project.write_project_layer(w, "unit_grid", _grids(2))
+    assert _sql(f"SELECT count(*) FROM {schema}.unit_grids")[0][0] == 2
+
+
+# ------------------------------------------------------------------------------------------------
+# C. the lock
+
+HOLDER = textwrap.dedent("""
+    import sys, time
+    from surveytools.store import project_lock
+    with project_lock(sys.argv[1], operation="grid divide"):
+        print("locked", flush=True)
+        time.sleep(60)
+""")
+
+
+def test_a_second_writer_waits_then_fails_naming_the_holder_and_a_dead_holder_is_recovered(empty, schema):
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, empty], env=_env(), stdout=subprocess.PIPE, text=True)
+    prj = project.Project.open(empty)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        from surveytools import store
+
+        assert store.is_locked(empty) and store.holder(empty)["pid"] == holder.pid
+        t0 = time.monotonic()
+        with pytest.raises(SurveyError) as e:
+            with prj.transaction(timeout=1.0) as w:
+                project.write_project_layer(w, "unit_grid", _grids(1))
+        assert 0.9 < time.monotonic() - t0 < 10
+        msg = e.value.render()
+        assert e.value.code == "project_locked"
+        assert "grid divide" in msg and str(holder.pid) in msg and "进程" in msg and "pid" in msg
+        assert _sql(f"SELECT count(*) FROM {schema}.unit_grids")[0][0] == 0
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    # the holder's session died: PostgreSQL released its advisory lock
+    with prj.transaction(timeout=10) as w:
+        project.write_project_layer(w, "unit_grid", _grids(1))
+    assert _sql(f"SELECT count(*) FROM {schema}.unit_grids")[0][0] == 1
+
+
+def test_two_concurrent_intakes_both_land_with_distinct_batches(grid_project, schema, tmp_path):
+    csv = tmp_path / "lamps.csv"
+    pd.DataFrame({"部件名称": ["路灯"] * 3, "lon": [117.2210, 117.2211, 117.2212], "lat": [28.2930] * 3}).to_csv(csv, index=False)
+    cmd = [sys.executable, "-m", "surveytools.cli", "components", "intake", grid_project, str(csv), "--json"]
+    procs = [subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [pr.communicate(timeout=300) for pr in procs]
+    assert [pr.returncode for pr in procs] == [0, 0], outs
+    batches = [json.loads(o)["batch"] for o, _ in outs]
+    assert batches[0] != batches[1]
+    rows = _sql(f'SELECT "ObjID", "BatchID" FROM {schema}.components_point')
+    assert len(rows) == 6 and len({r[0] for r in rows}) == 6
+    assert sorted({r[1] for r in rows}) == sorted(batches)
+
+
+# ------------------------------------------------------------------------------------------------
+# D. the edit log
+
+def test_every_edit_is_logged_with_its_source_and_old_values_and_history_works(grid_project, schema, tmp_path):
+    from surveytools.components.intake import intake
+    from surveytools.store.log import state_at
+
+    csv = tmp_path / "lamps.csv"
+    pd.DataFrame({"部件名称": ["路灯"] * 3, "lon": [117.2210, 117.2211, 117.2212], "lat": [28.2930] * 3}).to_csv(csv, index=False)
+    from surveytools.ops import load_all
+
+    data = load_all()["components_intake"].call(project=grid_project, source=str(csv)).data
+    rng = _sql(f"SELECT action, source, operation, batch, feature_fid, fid_last FROM {schema}.edit_log "
+               "WHERE layer = 'components_point' ORDER BY fid")
+    assert rng == [("insert", "surveytools", "components intake", data["batch"], 1, 3)]
+    ids = [r[0] for r in _sql(f'SELECT "ObjID" FROM {schema}.components_point ORDER BY fid')]
+    before_edit = _sql(f"SELECT max(time) FROM {schema}.edit_log")[0][0]
+    time.sleep(0.01)
+    # a hand edit in another session (QGIS, psql): no operation settings
+    _sql(f"UPDATE {schema}.components_point SET \"ObjName\" = '改过的名字' WHERE \"ObjID\" = %s", (ids[0],))
+    _sql(f"DELETE FROM {schema}.components_point WHERE \"ObjID\" = %s", (ids[1],))
+    log = _sql(f"SELECT action, source, operation, old_values, old_geom IS NOT NULL, feature_id FROM {schema}.edit_log "
+               "WHERE source = 'qgis edit' ORDER BY fid")
+    assert [r[0] for r in log] == ["update", "delete"] and [r[5] for r in log] == ids[:2]
+    assert log[0][2] is None and json.loads(log[0][3])["ObjName"] == "路灯" and log[0][4]
+    attrs, wkb = state_at(project.Project.open(grid_project), "component_point", before_edit)
+    assert attrs.num_rows == 3 and sorted(attrs.column("ObjName").to_pylist()) == ["路灯"] * 3
+    assert all(w is not None for w in wkb.to_pylist())
+    attrs, _ = state_at(project.Project.open(grid_project), "component_point", "2000-01-01")
+    assert attrs.num_rows == 0
+    out = tmp_path / "then.gpkg"
+    r = project.history(grid_project, at=before_edit, out=str(out))
+    assert r.data["features"] == 3
+    # an operation rewriting the layer logs only the rows that changed (update in place)
+    from surveytools.project import read_layer, write_project_layer
+
+    prj = project.Project.open(grid_project)
+    n0 = _sql(f"SELECT max(fid) FROM {schema}.edit_log")[0][0]
+    pts = read_layer(prj, "component_point")
+    pts.loc[pts.index[0], "ObjState"] = "破损"
+    with prj.transaction() as w:
+        write_project_layer(w, "component_point", pts)
+    log = _sql(f"SELECT action, feature_id, source FROM {schema}.edit_log WHERE fid > %s ORDER BY fid", (n0,))
+    assert log == [("update", pts["ObjID"].iloc[0], "surveytools")]
+
+
+def test_a_rewrite_refuses_when_the_layer_was_edited_elsewhere_meanwhile(grid_project, schema, tmp_path):
+    from surveytools.components.intake import intake
+    from surveytools.project import read_layer, write_project_layer
+
+    csv = tmp_path / "lamps.csv"
+    pd.DataFrame({"部件名称": ["路灯"] * 2, "lon": [117.2210, 117.2211], "lat": [28.2930] * 2}).to_csv(csv, index=False)
+    intake(grid_project, str(csv))
+    prj = project.Project.open(grid_project)
+    with pytest.raises(SurveyError) as e:
+        with prj.transaction() as w:
+            pts = read_layer(w, "component_point")
+            _sql(f"UPDATE {schema}.components_point SET \"ObjName\" = 'x' WHERE fid = 1")
+            pts["ObjState"] = "完好"
+            write_project_layer(w, "component_point", pts)
+    assert e.value.code == "edited_meanwhile"
+    assert _sql(f"SELECT \"ObjName\" FROM {schema}.components_point WHERE fid = 1")[0][0] == "x"
+
+
+# ------------------------------------------------------------------------------------------------
+# E. export db from a PostGIS project
+
+def test_export_db_from_postgis_to_geopackage_and_to_postgis(grid_project, schema, tmp_path):
+    import pyogrio
+
+    from surveytools.export.ops import db
+
+    out = tmp_path / "release.gpkg"
+    db(grid_project, to=str(out))
+    n = _sql(f"SELECT count(*) FROM {schema}.unit_grids")[0][0]
+    assert n > 0 and len(pyogrio.read_dataframe(str(out), layer="unit_grids", read_geometry=False)) == n
+    target = "st_" + uuid.uuid4().hex[:10]
+    try:
+        db(grid_project, to=f"{PG_URL}?schema={target}")
+        assert _sql(f"SELECT count(*) FROM {target}.unit_grids")[0][0] == n
+    finally:
+        _sql(f"DROP SCHEMA IF EXISTS {target} CASCADE")
+        _sql("DELETE FROM public.layer_styles WHERE f_table_schema = %s", (target,))
