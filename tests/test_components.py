@@ -564,3 +564,56 @@ def test_chinacoords_moved_and_still_importable_from_the_sample():
     lon, lat = chinacoords.wgs84_to_gcj02(117.22, 28.29)
     back = chinacoords.gcj02_to_wgs84(lon, lat)
     assert abs(back[0] - 117.22) < 1e-8 and abs(back[1] - 28.29) < 1e-8
+
+
+def test_small_delivery_codes_through_the_id_index_like_a_full_read(project, tmp_path, monkeypatch):
+    """Issue 12 point 2: a small intake reads only the IDs it needs (the ID index), with the
+    same IDs as reading every ID: hand-inserted IDs above the registry, a malformed longer ID and
+    another county's ID with the same digits do not mislead it."""
+    import sqlite3
+
+    import pyarrow as pa
+
+    from surveytools.components import store
+    from surveytools.components.coding import IdSpec, assign_ids
+    from surveytools.components.intake import intake
+    from surveytools.locate import COMPONENT_LAYERS
+    from surveytools.project import Project
+
+    df = pd.DataFrame({"部件名称": ["路灯"] * 3, "lon": [117.2210, 117.2211, 117.2212], "lat": [28.2930] * 3})
+    df.to_csv(tmp_path / "lamps.csv", index=False)
+    intake(str(project), str(tmp_path / "lamps.csv"))
+    from surveytools.store.gpkg import _register_geometry_functions
+
+    con = sqlite3.connect(project)
+    _register_geometry_functions(con)  # what GDAL's R-tree triggers call (QGIS has them)
+    assert con.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'idx_components_point_ObjID'"
+                       ).fetchone(), "the commit indexes the standard ID"
+    # edits by hand (QGIS, SQL): a higher serial the registry never saw, a too-long ID and a
+    # neighbouring county's ID that sort above it
+    con.executemany("INSERT INTO components_point (ObjID, geom) SELECT ?, geom FROM components_point LIMIT 1",
+                    [("3606810118000040",), ("36068101180000999",), ("3606820118000777",), ("360681011800005X",)])
+    con.commit()
+    con.close()
+    proj = Project.open(project)
+    spec = IdSpec.of(proj.profile, proj.county)
+    delivered = pa.array(["3606810118000002", None, "3606810118000041"], pa.string())
+    classes = pa.array(["0118", "0118", "0118"], pa.string())
+    every, _ = store.read_ids(proj, COMPONENT_LAYERS)
+    few = store.relevant_ids(proj, COMPONENT_LAYERS, delivered, classes, spec)
+    assert few is not None and len(few) < len(every)
+    assert set(few.to_pylist()) == {"3606810118000002", "3606810118000040"}
+    a = assign_ids(delivered, classes, spec, proj.profile, existing_ids=every, registry={})
+    b = assign_ids(delivered, classes, spec, proj.profile, existing_ids=few, registry={})
+    assert a.ids.to_pylist() == b.ids.to_pylist() == ["3606810118000042", "3606810118000043", "3606810118000041"]
+    assert a.maxima["0118"] == b.maxima["0118"] == 43
+
+    # the operation itself never reads every ID for a small delivery
+    def no_full_read(*a, **k):
+        raise AssertionError("read every ID")
+
+    monkeypatch.setattr(store, "read_ids", no_full_read)
+    res = intake(str(project), str(tmp_path / "lamps.csv"))
+    assert res["ids"]["new"] == 3
+    ids = set(layer(project, "components_point", read_geometry=False)["ObjID"].dropna())
+    assert {"3606810118000041", "3606810118000042", "3606810118000043"} <= ids

@@ -163,10 +163,14 @@ def _intake(proj, project, source, mapping, source_crs, coords, code, locate, fe
     maxima = None
     if code and parts:
         spec = IdSpec.of(prof, proj.county)
-        existing, _ = store.read_ids(proj, COMPONENT_LAYERS)
         registry = store.read_registry(proj)
         all_ids = pa.concat_arrays([p.ids if p.ids is not None else pa.nulls(len(p), pa.string()) for p in parts])
         all_cls = pa.concat_arrays([p.classes for p in parts])
+        # a small delivery asks the ID index; a big one reads every ID once (faster than as many look-ups)
+        existing = store.relevant_ids(proj, COMPONENT_LAYERS, all_ids, all_cls, spec) \
+            if len(all_cls) <= store.APPEND_MAX else None
+        if existing is None:
+            existing, _ = store.read_ids(proj, COMPONENT_LAYERS)
         res = assign_ids(all_ids, all_cls, spec, prof, existing_ids=existing, registry=registry)
         maxima = res.maxima
         id_stats = {"kept": int(res.kept.sum()), "new": int(res.new.sum()),

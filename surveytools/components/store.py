@@ -354,6 +354,38 @@ def read_ids(work, keys) -> tuple:
     return pa.concat_arrays(ids), pa.concat_arrays(classes)
 
 
+def relevant_ids(work, keys, delivered: pa.Array, classes: pa.Array, spec) -> pa.Array | None:
+    """The existing IDs that matter for coding a small delivery, read through the layers' ID
+    index instead of every row (:func:`read_ids`): those equal to a delivered ID, and the highest
+    ID of each delivered class in the project's county.  :func:`~.coding.assign_ids` gives the
+    same result with these as with all IDs.  None when a layer has no ID index (the caller reads
+    every ID)."""
+    from ..store import gpkg as sg
+
+    if len(str(spec.county)) != spec.class_start:
+        return None
+    cls = [c for c in pc.unique(classes).to_pylist() if c is not None]
+    if any(len(c) != spec.class_len or not c.isdigit() for c in cls):
+        return None
+    prefixes = [str(spec.county) + c for c in cls]
+    values = [v for v in pc.unique(delivered).to_pylist() if v is not None] if delivered is not None else []
+    prof = work.profile
+    found = []
+    for key in keys:
+        if key not in prof.layers or not table_exists(work, work.table(key)):
+            continue
+        grp = layer_group(key)
+        idf = prof.field(grp, "component_id")
+        if not idf or idf not in layer_field_names(work, key):
+            continue
+        hit = sg.ids_present(work.path, work.table(key), idf, values)
+        top = sg.highest_ids(work.path, work.table(key), idf, prefixes, spec.length)
+        if hit is None or top is None:
+            return None
+        found += hit + top
+    return pa.array(sorted(set(found)), pa.string())
+
+
 # ----------------------------------------------------------------------------------------------
 # attribute tables
 

@@ -208,6 +208,7 @@ class Transaction:
                     else:
                         con.executemany(step[1], step[2])
                 log.install_triggers(con, self.project, force=replaced)
+                index_ids(con, log.logged_tables(self.project))
                 meta = dict(self.meta, updated=_dt.datetime.now().replace(microsecond=0).isoformat())
                 for k, v in meta.items():
                     cur = con.execute("UPDATE surveytools_meta SET value = ? WHERE key = ?", (str(v), k))
@@ -495,6 +496,79 @@ def _append(con, table: str) -> None:
     else:
         con.execute("UPDATE main.gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
                     "WHERE lower(table_name) = lower(?)", (table,))
+
+
+# ------------------------------------------------------------------------------------------------
+# the standard-ID index: keyed reads (which IDs exist, the highest serial of a class) and keyed
+# updates touch a few index pages instead of reading every row of a layer
+
+def id_index(table: str, field: str) -> str:
+    return f"idx_{table}_{field}"
+
+
+def index_ids(con, tables: dict) -> None:
+    """Make sure each logged layer (table -> standard ID field) has an index on its ID (created
+    once, in the transaction that first writes the project; a replaced layer gets it again)."""
+    for table, field in tables.items():
+        if field and _has_table(con, "main", table) and field in [c[0] for c in _columns(con, "main", table)]:
+            con.execute(f"CREATE INDEX IF NOT EXISTS main.{_q(id_index(table, field))} ON {_q(table)} ({_q(field)})")
+
+
+def _indexed_reader(path, table: str, field: str):
+    """A read-only connection when ``table`` has the ID index and this process has no pending
+    write of it (else None: the caller reads the layer)."""
+    tx = active(path)
+    if tx is not None and table in tx.modes:
+        return None
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    row = con.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ? AND tbl_name = ?",
+                      (id_index(table, field), table)).fetchone()
+    if row is None:
+        con.close()
+        return None
+    return con
+
+
+def ids_present(path, table: str, field: str, values) -> list | None:
+    """The values of ``values`` that are the ID of a feature of ``table`` (through the ID index;
+    None when the layer has no such index)."""
+    con = _indexed_reader(path, table, field)
+    if con is None:
+        return None
+    try:
+        values = list(values)
+        out = []
+        for i in range(0, len(values), 500):
+            part = values[i:i + 500]
+            marks = ", ".join("?" * len(part))
+            out += [r[0] for r in con.execute(f"SELECT DISTINCT {_q(field)} FROM {_q(table)} "
+                                              f"WHERE {_q(field)} IN ({marks})", part)]
+        return out
+    finally:
+        con.close()
+
+
+def highest_ids(path, table: str, field: str, prefixes, length: int) -> list | None:
+    """For each prefix, the highest ID of ``table`` that starts with it, is ``length`` characters
+    long and all digits (so the highest serial of that county and class); None without the index."""
+    con = _indexed_reader(path, table, field)
+    if con is None:
+        return None
+    try:
+        out = []
+        for pre in prefixes:
+            rest = length - len(pre)
+            row = con.execute(f"SELECT {_q(field)} FROM {_q(table)} WHERE {_q(field)} BETWEEN ? AND ? "
+                              f"AND length({_q(field)}) = ? AND {_q(field)} NOT GLOB '*[^0-9]*' "
+                              f"ORDER BY {_q(field)} DESC LIMIT 1", (pre + "0" * rest, pre + "9" * rest, length)).fetchone()
+            if row is not None:
+                out.append(row[0])
+        return out
+    finally:
+        con.close()
 
 
 # ------------------------------------------------------------------------------------------------
