@@ -20,7 +20,8 @@ sampled every 5 ms: the largest sum minus the project's size before is the extra
 needs.  For comparison, the time to copy the project file (what every write cost before: a
 copy-on-write transaction) is measured too.
 
-Usage: python benchmarks/bench_store.py [--sizes 10000,1000000] [--reps 3] [--keep DIR]
+Usage: python benchmarks/bench_store.py [--sizes 100000,1000000] [--reps 3] [--keep DIR]
+(the projects are kept under ~/.cache/surveytools/bench/store and reused; each run adds a few rows)
 Writes benchmarks/results/store.json and prints the table for docs/benchmarks.md.
 """
 import argparse
@@ -143,31 +144,27 @@ def measure(proj: Path, reps: int, one_csv: Path) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", default="10000,1000000")
+    ap.add_argument("--sizes", default="100000,1000000")
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--keep")
+    ap.add_argument("--keep", help="work folder (default ~/.cache/surveytools/bench/store, reused)")
     a = ap.parse_args()
     import pandas as pd
 
     results = {"machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()[0]}, "sizes": {}}
-    base = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="bench_store_"))
+    base = Path(a.keep) if a.keep else Path(os.path.expanduser("~/.cache/surveytools/bench/store"))
     base.mkdir(parents=True, exist_ok=True)
-    try:
-        for n in [int(s) for s in a.sizes.split(",")]:
-            work = base / f"n{n}"
-            work.mkdir(exist_ok=True)
-            proj = work / "project.gpkg"
-            if not proj.exists():
-                t0 = time.perf_counter()
-                proj = build_project(work, n)
-                print(f"built {n}: {time.perf_counter() - t0:.1f} s", flush=True)
-            one = work / "one.csv"
-            pd.DataFrame({"部件名称": ["路灯"], "lon": [117.2210], "lat": [28.2930]}).to_csv(one, index=False)
-            results["sizes"][str(n)] = measure(proj, a.reps, one)
-            print(json.dumps(results["sizes"][str(n)], ensure_ascii=False), flush=True)
-    finally:
-        if not a.keep:
-            shutil.rmtree(base, ignore_errors=True)
+    for n in [int(s) for s in a.sizes.split(",")]:
+        work = base / f"n{n}"
+        work.mkdir(exist_ok=True)
+        proj = work / "project.gpkg"
+        if not proj.exists():
+            t0 = time.perf_counter()
+            proj = build_project(work, n)
+            print(f"built {n}: {time.perf_counter() - t0:.1f} s", flush=True)
+        one = work / "one.csv"
+        pd.DataFrame({"部件名称": ["路灯"], "lon": [117.2210], "lat": [28.2930]}).to_csv(one, index=False)
+        results["sizes"][str(n)] = measure(proj, a.reps, one)
+        print(json.dumps(results["sizes"][str(n)], ensure_ascii=False), flush=True)
     results["machine"]["load_after"] = os.getloadavg()[0]
     results["setup_intake"] = BUILD
     out = ROOT / "benchmarks" / "results" / "store.json"
