@@ -193,7 +193,7 @@ def _intake(proj, project, source, mapping, source_crs, coords, code, locate, fe
                 p.columns[f("component_id")] = p.ids
     feedback.progress(45)
     lap("classify_code")
-    loc = Locator(proj) if locate and parts else None
+    loc = _locator(proj, parts) if locate and parts else None
     level = loc.level if loc is not None else None
     counter = {"unlocated": 0}
     written = {}
@@ -243,6 +243,22 @@ def _intake(proj, project, source, mapping, source_crs, coords, code, locate, fe
             "encoding": info0.encoding, "encoding_detected": info0.encoding_detected, "source_crs": info0.crs,
             "coords": coords, "mapping": mapping, "timings": timings,
             "fields": {m.column: m.role for m in prep.field_matches}}
+
+
+def _locator(proj, parts) -> Locator:
+    """The location frame; for a small delivery only the unit grids around it (read through the
+    grid layer's R-tree), so that a one-row intake does not read a city's grids."""
+    if sum(len(p) for p in parts) <= store.APPEND_MAX and store.table_exists(proj, proj.table("unit_grid")):
+        import shapely
+
+        from ..store import read_dataframe
+
+        b = shapely.total_bounds(np.concatenate([np.asarray(p.geoms.shapely(), dtype=object) for p in parts]))
+        if np.all(np.isfinite(b)):
+            grids = read_dataframe(proj.path, proj.table("unit_grid"), use_arrow=True, bbox=tuple(float(v) for v in b))
+            if len(grids):  # none around: the whole layer decides (and says the records lie in no grid)
+                return Locator(proj, grids)
+    return Locator(proj)
 
 
 def _stream(work, p, spec, fields, prof, loc, batch, report, counter, writer, feedback) -> int:
