@@ -157,7 +157,7 @@ def _intake(proj, project, source, mapping, source_crs, coords, code, locate, fe
     parts = [prep.parts[k] for k in COMPONENT_LAYERS if k in prep.parts]
     for p in parts:
         fill_class_fields(p, prof, "component", report, batch)
-        p.columns[f("batch")] = pa.array(np.full(len(p), batch, dtype=object), pa.string())
+        p.columns[f("batch")] = pa.repeat(pa.scalar(batch, pa.string()), len(p))
     # IDs across all layers at once (unique per county and class whatever the geometry)
     id_stats = {"kept": 0, "new": 0, "replaced": 0}
     maxima = None
@@ -173,13 +173,13 @@ def _intake(proj, project, source, mapping, source_crs, coords, code, locate, fe
             existing, _ = store.read_ids(proj, COMPONENT_LAYERS)
         res = assign_ids(all_ids, all_cls, spec, prof, existing_ids=existing, registry=registry)
         maxima = res.maxima
-        id_stats = {"kept": int(res.kept.sum()), "new": int(res.new.sum()),
-                    "replaced": int(sum(r is not None for r in res.reasons))}
+        replaced = np.not_equal(res.reasons, None)
+        id_stats = {"kept": int(res.kept.sum()), "new": int(res.new.sum()), "replaced": int(replaced.sum())}
         start = 0
         for p in parts:
             sl = slice(start, start + len(p))
             p.columns[f("component_id")] = res.ids.slice(start, len(p))
-            for i in np.flatnonzero(np.array([r is not None for r in res.reasons[sl]], dtype=bool)):
+            for i in np.flatnonzero(replaced[sl]):
                 j = start + i
                 old = res.old[j].as_py()
                 msg = describe_bad_id(old, res.reasons[j], prof, proj.county)
@@ -248,10 +248,11 @@ def _intake(proj, project, source, mapping, source_crs, coords, code, locate, fe
 def _locator(proj, parts) -> Locator:
     """The location frame; for a small delivery only the unit grids around it (read through the
     grid layer's R-tree), so that a one-row intake does not read a city's grids."""
-    if sum(len(p) for p in parts) <= store.APPEND_MAX and store.table_exists(proj, proj.table("unit_grid")):
-        import shapely
+    from ..store import is_postgres, read_dataframe
 
-        from ..store import read_dataframe
+    if sum(len(p) for p in parts) <= store.APPEND_MAX and not is_postgres(proj.path) \
+            and store.table_exists(proj, proj.table("unit_grid")):
+        import shapely
 
         b = shapely.total_bounds(np.concatenate([np.asarray(p.geoms.shapely(), dtype=object) for p in parts]))
         if np.all(np.isfinite(b)):

@@ -361,9 +361,10 @@ def relevant_ids(work, keys, delivered: pa.Array, classes: pa.Array, spec) -> pa
     same result with these as with all IDs.  None when a layer has no ID index (the caller reads
     every ID)."""
     from ..store import gpkg as sg
+    from ..store import is_postgres
 
-    if len(str(spec.county)) != spec.class_start:
-        return None
+    if is_postgres(work.path) or len(str(spec.county)) != spec.class_start:
+        return None  # PostGIS: the caller reads every ID (one indexed query there is a later step)
     cls = [c for c in pc.unique(classes).to_pylist() if c is not None]
     if any(len(c) != spec.class_len or not c.isdigit() for c in cls):
         return None
