@@ -134,6 +134,10 @@ def configure_field(lp, qgs, field: dict, *, zh: bool = True) -> dict:
     package's survey.gpkg) a QField project; returns a summary for tests and reports."""
     from .projectdata import PROP_KEY
 
+    if field.get("mode") == "check":  # an acceptance check package: check_project.py
+        from .check_project import configure_check
+
+        return configure_check(lp, qgs, field, zh=zh)
     prof = lp.sp.profile
     summary = {"editable": [], "relations": [], "readonly": []}
     for var, key in (("surveyor", "surveyor"), ("survey_package", "package_id"), ("survey_area", "area")):

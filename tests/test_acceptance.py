@@ -26,7 +26,7 @@ def planned(base, tmp_path):
 
     p = tmp_path / "p.gpkg"
     shutil.copyfile(base, p)
-    res = plan(str(p), rate=0.05, min_per_street=3, seed=7, out=str(tmp_path / "plan"))
+    res = plan(str(p), rate=0.05, min_per_street=3, seed=7, out=str(tmp_path / "plan"), qgz=False)
     return p, tmp_path / "plan" / "checklist.xlsx", res
 
 
@@ -50,7 +50,7 @@ def test_plan_is_reproducible_and_stratified(base, tmp_path):
     for i, seed in enumerate((11, 11, 12)):
         p = tmp_path / f"p{i}.gpkg"
         shutil.copyfile(base, p)
-        res = plan(str(p), rate=0.05, min_per_street=4, seed=seed, out=str(tmp_path / f"o{i}"))
+        res = plan(str(p), rate=0.05, min_per_street=4, seed=seed, out=str(tmp_path / f"o{i}"), package=False)
         wb = load_workbook(tmp_path / f"o{i}" / "checklist.xlsx")
         ids = [r[0] for r in wb["检查记录"].iter_rows(min_row=2, values_only=True)]
         runs.append((p, res, ids))
@@ -294,11 +294,11 @@ def test_plan_guards_recorded_checks_and_bad_arguments(planned, tmp_path, cli):
 
     p, xlsx, _ = planned
     record(str(p), str(_plant(xlsx, tmp_path / "f.xlsx", {_items(xlsx)[0]["row"]: ("正确", None, "")})))
-    rc, out, err = cli(["acceptance", "plan", p, "--rate", "0.1", "--out", tmp_path / "o2"])
+    rc, out, err = cli(["acceptance", "plan", p, "--rate", "0.1", "--out", tmp_path / "o2", "--no-qgz"])
     assert rc == 2 and "--overwrite" in err and _checks_count(p) == 1
-    rc, out, err = cli(["acceptance", "plan", p, "--rate", "0.1", "--out", tmp_path / "o2", "--overwrite", "--json"])
+    rc, out, err = cli(["acceptance", "plan", p, "--rate", "0.1", "--out", tmp_path / "o2", "--overwrite", "--json", "--no-package"])
     assert rc == 0 and json.loads(out)["seed"] >= 0 and _checks_count(p) == 0
-    rc, out, err = cli(["acceptance", "plan", p, "--rate", "1.5", "--out", tmp_path / "o3", "--overwrite"])
+    rc, out, err = cli(["acceptance", "plan", p, "--rate", "1.5", "--out", tmp_path / "o3", "--overwrite", "--no-package"])
     assert rc == 2 and "rate" in err
     fresh = tmp_path / "fresh.gpkg"
     from surveytools.project import init

@@ -166,6 +166,9 @@ class CheckRecords:
     plan_id: str | None
     unchecked: int
     problems: list = field(default_factory=list)
+    #: where problems are: workbook sheets and rows, or package layers and features
+    unit: str = "sheet"
+    missing_name: str = MISSING_SHEET
 
 
 def _blank(v) -> bool:
@@ -355,12 +358,17 @@ def _read(wb, path, known_ids, items, class_codes) -> CheckRecords:
                         pd.DataFrame(missing, columns=["class_code", "X", "Y", "note", "row"]), plan_id, unchecked)
 
 
-def _error(path, problems: list) -> SurveyError:
-    """One error for all problems: the first located precisely, up to 20 listed."""
+def _error(path, problems: list, unit: str = "sheet") -> SurveyError:
+    """One error for all problems: the first located precisely, up to 20 listed.  ``unit``:
+    ``sheet`` (a workbook: sheet, row, column) or ``layer`` (a package: layer, feature, field)."""
     first = problems[0]
 
     def line(p: Problem, zh: bool) -> str:
-        where = (f"工作表 {p.sheet} 第 {p.row} 行 列 {p.column}" if zh else f"sheet {p.sheet} row {p.row} column {p.column}")
+        if unit == "layer":
+            feat = (f" 要素 {p.row}" if zh else f" feature {p.row}") if p.row else ""
+            where = (f"图层 {p.sheet}{feat} 字段 {p.column}" if zh else f"layer {p.sheet}{feat} field {p.column}")
+        else:
+            where = (f"工作表 {p.sheet} 第 {p.row} 行 列 {p.column}" if zh else f"sheet {p.sheet} row {p.row} column {p.column}")
         val = "" if p.value is None else (f" 值 {p.value!r}" if zh else f" value {p.value!r}")
         return f"  {where}{val}: {p.message.zh if zh else p.message.en}"
 
@@ -371,7 +379,8 @@ def _error(path, problems: list) -> SurveyError:
                f"the check records have {len(problems)} problems; nothing was imported:\n" +
                "\n".join(line(p, False) for p in shown) + more_en)
     err = SurveyError(msg, code="bad_checks", file=str(path), layer=first.sheet,
-                      feature=f"row {first.row}" if first.row else None, field=first.column or None, value=first.value)
+                      feature=(f"{'fid' if unit == 'layer' else 'row'} {first.row}") if first.row else None,
+                      field=first.column or None, value=first.value)
     err.problems = [{"sheet": p.sheet, "row": p.row, "column": p.column, "value": None if p.value is None else str(p.value),
                      "message": p.message.as_dict()} for p in problems]
     return err

@@ -1,8 +1,9 @@
 """``surveytools acceptance …`` operations (and the matching Processing algorithms).
 
-``acceptance plan``    stratified random sample of unit grids; the ``acceptance_sample`` layer and
-                       DIR/checklist.xlsx
-``acceptance record``  read the filled checklist into the project (validated, all or nothing)
+``acceptance plan``    stratified random sample of unit grids; the ``acceptance_sample`` layer,
+                       DIR/checklist.xlsx and the check package DIR/check/ (+ DIR/check.zip)
+``acceptance record``  read the filled checklist or the returned check package into the project
+                       (validated, all or nothing)
 ``acceptance report``  error, omission and position-error rates, RMS, per class and street, the
                        grade; DIR/report.html, report.xlsx, report.pdf
 """
@@ -26,12 +27,14 @@ P_PROJECT = Param("project", "project", Text("调查项目库（.gpkg）", "Surv
 @operation("acceptance", "plan",
            help=Text("按街道分层随机抽取单元网格（每个街道至少 --min-per-street 个，按 --rate 比例；部件很少的类别也至少抽到一个网格），"
                      "同一种子结果相同。抽中网格写入项目的 acceptance_sample 图层，抽中部件清单写入 acceptance_items 表，"
-                     "并在输出目录写出现场检查记录表 checklist.xlsx（检查记录、遗漏部件两个工作表）。新方案会清空旧方案的检查记录。",
+                     "并在输出目录写出现场检查记录表 checklist.xlsx（检查记录、遗漏部件两个工作表）和抽中网格的 QField 检查包 check/"
+                     "（及 check.zip：检查结果、偏差、实测检查点、遗漏部件图层；survey.qgz 需要 QGIS）。新方案会清空旧方案的检查记录。",
                      "Draw a stratified random sample of unit grids (per street at least --min-per-street, --rate of them; "
                      "a class with few components still gets a grid), reproducible with --seed. Writes the sampled grids "
                      "as the project's acceptance_sample layer, the sampled components as the acceptance_items table, and "
-                     "the field checklist DIR/checklist.xlsx (sheets 检查记录 and 遗漏部件). A new plan clears the check "
-                     "records of the old one."),
+                     "the field checklist DIR/checklist.xlsx (sheets 检查记录 and 遗漏部件) and the QField check package of "
+                     "the sampled grids DIR/check/ (and check.zip: result, offset, measured check points, missing "
+                     "components; its survey.qgz needs QGIS). A new plan clears the check records of the old one."),
            params=[P_PROJECT,
                    Param("rate", "float", Text("抽样比例（0–1，如 0.1 = 10% 的单元网格）", "Sampling rate (0-1, e.g. 0.1 = 10 % of the unit grids)"),
                          required=True, minimum=0.0001, maximum=1.0),
@@ -39,10 +42,19 @@ P_PROJECT = Param("project", "project", Text("调查项目库（.gpkg）", "Surv
                          minimum=0, maximum=10000),
                    Param("seed", "int", Text("随机种子（不给则随机生成并记录）", "Random seed (drawn and recorded when not given)"),
                          minimum=0, maximum=2 ** 31 - 1),
-                   Param("out", "dir_out", Text("输出目录（写 checklist.xlsx）", "Output folder (for checklist.xlsx)"), required=True),
+                   Param("out", "dir_out", Text("输出目录（写 checklist.xlsx 和检查包 check/）",
+                                                "Output folder (for checklist.xlsx and the check package check/)"), required=True),
                    Param("overwrite", "bool", Text("替换已有的抽样方案（其检查记录将被清空）",
-                                                   "Replace an existing plan (its check records are cleared)"), default=False)])
-def plan(project, rate, out, min_per_street=1, seed=None, overwrite=False, feedback=None) -> Result:
+                                                   "Replace an existing plan (its check records are cleared)"), default=False),
+                   Param("package", "bool", Text("同时生成 QField 检查包（check/ 和 check.zip）",
+                                                 "Also write the QField check package (check/ and check.zip)"), default=True),
+                   Param("checker", "string", Text("检查员（检查包的项目变量 @surveyor，表单默认值）",
+                                                   "Checker (the check package's project variable @surveyor, the forms' default)")),
+                   Param("qgz", "bool", Text("检查包中写出 QField 项目 survey.qgz（需要 QGIS 的 qgis_process；找不到时只写 GeoPackage 和清单）",
+                                             "Write the check package's QField project survey.qgz (needs QGIS's qgis_process; "
+                                             "without it only the GeoPackage and the manifest are written)"), default=True)])
+def plan(project, rate, out, min_per_street=1, seed=None, overwrite=False, package=True, checker=None, qgz=True,
+         feedback=None) -> Result:
     from ..project import Project
 
     feedback = feedback or Feedback()
@@ -51,10 +63,10 @@ def plan(project, rate, out, min_per_street=1, seed=None, overwrite=False, feedb
     if out_dir.exists() and not out_dir.is_dir():
         raise SurveyError(Text("输出路径不是目录", "the output path is not a folder"), code="not_dir", file=str(out_dir))
     with proj.lock():  # what is read decides what is written: no other writer in between
-        return _plan(proj, rate, out_dir, min_per_street, seed, overwrite, feedback)
+        return _plan(proj, rate, out_dir, min_per_street, seed, overwrite, feedback, package, checker, qgz)
 
 
-def _plan(proj, rate, out_dir, min_per_street, seed, overwrite, feedback) -> Result:
+def _plan(proj, rate, out_dir, min_per_street, seed, overwrite, feedback, package=True, checker=None, qgz=True) -> Result:
     from ..gpkg import list_layers
     from .checklist import write_checklist
     from .record import CHECKS_TABLE
@@ -79,7 +91,26 @@ def _plan(proj, rate, out_dir, min_per_street, seed, overwrite, feedback) -> Res
     out_dir.mkdir(parents=True, exist_ok=True)
     # the workbook first (atomic), then the project (one transaction): a failure leaves the project as it was
     write_checklist(out_dir / "checklist.xlsx", p.items, proj.profile.component_classes, p.meta, proj.meta.get("crs", ""))
-    feedback.progress(75)
+    feedback.progress(60)
+    warnings, pkg = [], None
+    if package:  # the check package before the plan: a failure leaves the project without the new plan
+        from ..field.package import package as field_package
+        from ..qgisproject import find_qgis_process
+        from .checkpkg import CheckScope
+
+        use_qgz = bool(qgz) and find_qgis_process() is not None
+        if qgz and not use_qgz:
+            warnings.append(Text("找不到 QGIS（qgis_process）：检查包只有 survey.gpkg 和 manifest.json，没有 survey.qgz；"
+                                 "可在装有 QGIS 的电脑上运行 surveytools project qgis check/survey.gpkg 补写",
+                                 "QGIS (qgis_process) was not found: the check package holds survey.gpkg and manifest.json "
+                                 "but no survey.qgz; write it on a computer with QGIS: surveytools project qgis "
+                                 "check/survey.gpkg"))
+        d = field_package(str(proj.path), "street", str(out_dir), surveyor=checker, mode="check", qgz=use_qgz,
+                          overwrite=True, feedback=feedback.step(60, 90),
+                          check=CheckScope(p.meta["plan_id"], p.grids, p.items))
+        pkg = dict(d["packages"][0], qgz=use_qgz)
+        pkg.pop("tmp", None)
+    feedback.progress(90)
     with proj.transaction() as work:
         write_plan(work, p)
     feedback.progress(100)
@@ -91,9 +122,15 @@ def _plan(proj, rate, out_dir, min_per_street, seed, overwrite, feedback) -> Res
                    f"to cover rare classes), {m['components_sampled']}/{m['components_total']} components, "
                    f"{m['classes_sampled']}/{m['classes_total']} classes; seed {m['seed']}, plan {m['plan_id']}; checklist "
                    f"{out_dir / 'checklist.xlsx'}")
+    if pkg is not None:
+        summary = Text(summary.zh + f"；检查包 {pkg['folder']}（{pkg['zip']}）", summary.en + f"; check package {pkg['folder']} "
+                       f"({pkg['zip']})")
     grids = sorted(p.grids["BGID"].astype(str))
-    return Result(summary, data={**m, "grids": grids, "unlocated": p.unlocated},
-                  outputs={"PROJECT": str(proj.path), "CHECKLIST": str(out_dir / "checklist.xlsx")})
+    outputs = {"PROJECT": str(proj.path), "CHECKLIST": str(out_dir / "checklist.xlsx")}
+    if pkg is not None:
+        outputs.update(CHECK_PACKAGE=pkg["folder"], CHECK_ZIP=pkg["zip"])
+    return Result(summary, data={**m, "grids": grids, "unlocated": p.unlocated, "package": pkg},
+                  outputs=outputs, warnings=warnings)
 
 
 @operation("acceptance", "record",

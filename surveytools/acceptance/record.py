@@ -6,9 +6,9 @@ Tables (attribute-only; see docs/acceptance.md):
                         street_code, plan_id, source, recorded_at
 ``acceptance_missing``  class_code, X, Y, note, row, BGID, street_code, plan_id, source, recorded_at
 
-A record replaces the previous records of the same plan: the workbook is the whole field record.
-Readers are chosen by the check file's type, so the returned field package of a check mode can be
-added beside the workbook reader.
+A record replaces the previous records of the same plan: the workbook (or the check package) is the
+whole field record.  Readers are chosen by the check file's type (:data:`READERS`): the checklist
+workbook, or the returned check package (folder or ZIP, :mod:`.checkpkg`).
 """
 from __future__ import annotations
 
@@ -47,8 +47,14 @@ def _read_xlsx(path, proj, items, meta):
     return read_checklist(path, known, items, classes)
 
 
-#: check file readers by suffix (a returned check package reader joins here)
-READERS = {".xlsx": _read_xlsx}
+def _read_package(path, proj, items, meta):
+    from .checkpkg import read_package
+
+    return read_package(path, proj, items, meta)
+
+
+#: check file readers by suffix ("/" for a folder): the workbook, the returned check package
+READERS = {".xlsx": _read_xlsx, ".zip": _read_package, "/": _read_package}
 
 
 def record(proj, checks, feedback=None) -> dict:
@@ -59,16 +65,21 @@ def record(proj, checks, feedback=None) -> dict:
 
     meta, items = read_plan(proj)
     path = Path(checks)
-    reader = READERS.get(path.suffix.lower())
+    if not path.exists():
+        raise SurveyError(Text("检查记录文件不存在", "the check file does not exist"), code="not_found", file=str(path))
+    reader = READERS.get("/" if path.is_dir() else path.suffix.lower())
     if reader is None:
-        raise SurveyError(Text(f"不支持的检查记录文件类型 {path.suffix or '（无扩展名）'}；请使用 acceptance plan 生成的 checklist.xlsx",
+        raise SurveyError(Text(f"不支持的检查记录文件类型 {path.suffix or '（无扩展名）'}；请使用 acceptance plan 生成的 checklist.xlsx "
+                               "或返回的检查包（文件夹或 ZIP）",
                                f"unsupported check file type {path.suffix or '(no suffix)'}; use the checklist.xlsx written by "
-                               "acceptance plan"), code="bad_checks_type", file=str(path))
+                               "acceptance plan or the returned check package (folder or ZIP)"), code="bad_checks_type",
+                          file=str(path))
     rec = reader(path, proj, items, meta)
     if rec.plan_id and rec.plan_id != meta.get("plan_id"):
-        raise SurveyError(Text("检查记录表属于另一个抽样方案（plan_id 不同）；请使用当前方案生成的检查记录表",
-                               "the workbook belongs to another sampling plan (plan_id differs); use the checklist of the "
-                               "current plan"), code="plan_mismatch", file=str(path), layer="说明", field="plan_id",
+        raise SurveyError(Text("检查记录（工作簿或检查包）属于另一个抽样方案（plan_id 不同）；请使用当前方案生成的检查记录表或检查包",
+                               "the check records (workbook or check package) belong to another sampling plan (plan_id "
+                               "differs); use the checklist or check package of the current plan"), code="plan_mismatch",
+                          file=str(path), layer="说明" if rec.unit == "sheet" else "field_package", field="plan_id",
                           value=rec.plan_id)
     # omitted components must lie in a sampled grid: only those grids were checked
     miss = rec.missing
@@ -80,13 +91,13 @@ def record(proj, checks, feedback=None) -> dict:
             miss["X"].to_numpy(dtype=float), miss["Y"].to_numpy(dtype=float))
         outside = np.flatnonzero(idx < 0)
         if len(outside):
-            from .checklist import MISSING_SHEET, Problem, _error
+            from .checklist import Problem, _error
 
-            raise _error(path, [Problem(MISSING_SHEET, int(miss["row"].iloc[i]), "X,Y",
+            raise _error(path, [Problem(rec.missing_name, int(miss["row"].iloc[i]), "X,Y",
                                         f"{miss['X'].iloc[i]}, {miss['Y'].iloc[i]}",
                                         Text("该点不在任何抽样网格内（坐标应为项目坐标系）",
                                              "the point is in no sampled grid (coordinates are in the project CRS)"))
-                                for i in outside])
+                                for i in outside], unit=rec.unit)
         bgid = sg["BGID"].to_numpy(dtype=object)[idx]
         street = sg["street_code"].to_numpy(dtype=object)[idx]
     now = _dt.datetime.now().replace(microsecond=0).isoformat()

@@ -3,7 +3,9 @@
 * the **field columns** every editable layer of a package carries besides the profile's fields
   (:data:`SURVEY_COLUMNS`): the feature's UUID (the key QField keeps across edits), the surveyor,
   the survey time and the GNSS quality of the position.  A package *mode* is a set of such columns
-  (:data:`MODES`): ``survey`` today; an acceptance check adds its own set.
+  (:data:`MODES`): ``survey`` (the census) and ``check`` (the acceptance check of issue 15:
+  :data:`CHECK_COLUMNS`, plus the ``check_points`` and ``check_missing`` layers of
+  :data:`CHECK_LAYERS`; the components themselves are not edited);
 * the **version hash** of a feature (:func:`feature_hashes`): SHA-256 of its profile fields and its
   geometry rounded to a millimetre, computed the same way on the project and on a returned package,
   so "changed since packaging" is a comparison of two hashes;
@@ -33,7 +35,40 @@ SURVEY_COLUMNS = {
     "gnss_quality": ("text", "定位质量", "Fix quality"),
     "gnss_sats": ("integer", "卫星数", "Satellites"),
 }
-MODES = {"survey": SURVEY_COLUMNS}
+#: columns of the check mode (acceptance, 验收): the item number of the plan, the result and offset
+#: recorded by the checker; the profile fields and the geometry stay as delivered
+CHECK_RESULTS = ("正确", "属性错误", "位置错误", "多余")
+CHECK_COLUMNS = {
+    UUID: ("text", "要素 UUID", "Feature UUID"),
+    "item_no": ("integer", "序号", "Item number"),
+    "check_result": ("text", "检查结果", "Check result"),
+    "offset_m": ("real", "偏差米", "Offset (m)"),
+    "check_note": ("text", "备注", "Note"),
+    "checker": ("text", "检查员", "Checker"),
+    "check_time": ("datetime", "检查时间", "Check time"),
+}
+#: layers only a check package has: name -> (geometry, {column: (type, alias zh, alias en)}, title zh, title en)
+CHECK_POINTS = "check_points"
+CHECK_MISSING = "check_missing"
+CHECK_LAYERS = {
+    CHECK_POINTS: ("point", {
+        UUID: ("text", "要素 UUID", "Feature UUID"),
+        "feature_uuid": ("text", "所检部件", "Checked component"),
+        "checker": ("text", "检查员", "Checker"),
+        "check_time": ("datetime", "测量时间", "Measured"),
+        "gnss_hacc": ("real", "水平精度（米）", "Horizontal accuracy (m)"),
+        "note": ("text", "备注", "Note"),
+    }, "实测位置", "Measured positions"),
+    CHECK_MISSING: ("point", {
+        UUID: ("text", "要素 UUID", "Feature UUID"),
+        "class_code": ("text", "类别代码", "Class code"),
+        "note": ("text", "备注", "Note"),
+        "checker": ("text", "检查员", "Checker"),
+        "check_time": ("datetime", "检查时间", "Check time"),
+        "gnss_hacc": ("real", "水平精度（米）", "Horizontal accuracy (m)"),
+    }, "遗漏部件", "Missing components"),
+}
+MODES = {"survey": SURVEY_COLUMNS, "check": CHECK_COLUMNS}
 #: the 1:n photo table of a package (and, with the component ID and file facts, of the project)
 PHOTO_TABLE = "photos"
 PHOTO_COLUMNS = {"photo_id": "text", "feature_uuid": "text", "layer": "text", "path": "text",

@@ -142,7 +142,12 @@ def project_id(proj) -> str:
 
 
 def package(project, by, out, areas=None, basemap=None, surveyor=None, mode="survey", qgz=True, overwrite=False,
-            feedback=None) -> dict:
+            feedback=None, check=None) -> dict:
+    """Write the packages (see the module docstring).
+
+    ``mode="check"`` (the acceptance check, run by ``acceptance plan``) needs ``check``: a
+    :class:`CheckScope` of the plan; the one package then covers exactly the sampled grids and
+    components (``by`` and ``areas`` are not used)."""
     import shapely
 
     from ..feedback import Feedback
@@ -170,9 +175,15 @@ def package(project, by, out, areas=None, basemap=None, surveyor=None, mode="sur
             raise SurveyError(Text("离线底图应为 GeoPackage 栅格（.gpkg）或 MBTiles（.mbtiles）",
                                    "the offline basemap must be a GeoPackage raster (.gpkg) or MBTiles (.mbtiles)"),
                               code="bad_basemap", file=str(bp), field="basemap")
-    all_areas = areas_of(proj, by)
+    if mode == "check" and check is None:
+        raise SurveyError(Text("检查模式的外业包由 acceptance plan 按抽样方案生成",
+                               "a check-mode package is made by acceptance plan, from its sampling plan"),
+                          code="bad_value", field="mode", value=mode)
+    all_areas = areas_of(proj, by) if check is None else []
     known = {a["code"]: a for a in all_areas}
-    if areas:
+    if check is not None:
+        chosen = [check.area()]
+    elif areas:
         wanted = [a.strip() for a in (areas if isinstance(areas, (list, tuple)) else str(areas).split(",")) if a.strip()]
         bad = [a for a in wanted if a not in known]
         if bad:
@@ -243,7 +254,10 @@ def package(project, by, out, areas=None, basemap=None, surveyor=None, mode="sur
                 t, g = comps[key]
                 idf = prof.field(field_group(key), "component_id")
                 gf = prof.field(field_group(key), "grid_code")
-                if t.num_rows:
+                if check is not None:  # exactly the plan's items (located by geometry when sampled)
+                    item_no = check.items_of(key, _text(t.column(idf)) if t.num_rows else [], g)
+                    m = item_no > 0
+                elif t.num_rows:
                     m = np.isin(np.array(_text(t.column(gf)), dtype=object), list(grids))
                 else:
                     m = np.zeros(0, dtype=bool)
@@ -269,16 +283,21 @@ def package(project, by, out, areas=None, basemap=None, surveyor=None, mode="sur
                 n = st.num_rows
                 for col, (typ, _zh, _en) in extra_cols.items():
                     cols[col] = pa.array(uu, pa.string()) if col == C.UUID else pa.nulls(n, ARROW_TYPES[typ])
+                if check is not None:
+                    cols["item_no"] = pa.array(item_no[m], pa.int64())
                 cols["geom"] = _wkb(sg)
                 write_layer(gpkg, spec.table, pa.table(cols), geometry_type=spec.geometry, crs=proj.crs,
                             description=f"{spec.title.zh} / {spec.title.en}")
                 manifest_layers[key] = {"table": spec.table, "id_field": idf,
                                         "features": {u: {"id": i, "hash": h} for u, i, h in zip(uu, ids, hashes)}}
+                if check is not None:
+                    for u, k in zip(uu, item_no[m].tolist()):
+                        manifest_layers[key]["features"][u]["item_no"] = int(k)
             # events of the area, for reference
             spec = prof.layer("event")
             t, g = C.read_layer(proj.path, spec.table)
             m = np.isin(np.array(_text(t.column(prof.field("event", "grid_code"))), dtype=object), list(grids)) \
-                if t.num_rows else np.zeros(0, dtype=bool)
+                if t.num_rows and check is None else np.zeros(t.num_rows, dtype=bool)
             write_layer(gpkg, spec.table, _select(t, m).append_column("geom", _wkb(g[m])),
                         geometry_type=spec.geometry, crs=proj.crs, description=f"{spec.title.zh} / {spec.title.en}")
             # background layers around the area
@@ -300,15 +319,21 @@ def package(project, by, out, areas=None, basemap=None, surveyor=None, mode="sur
                         background.append(spec.table)
             for name in DICT_TABLES:
                 _copy_table(proj.path, gpkg, name)
-            write_layer(gpkg, C.PHOTO_TABLE, pa.table(_empty(C.PHOTO_COLUMNS)))
+            if check is None:
+                write_layer(gpkg, C.PHOTO_TABLE, pa.table(_empty(C.PHOTO_COLUMNS)))
+            else:
+                check.write_layers(gpkg, proj.crs)
             info = {"format": C.FORMAT, "format_version": C.FORMAT_VERSION, "package_id": pkg_id, "project_id": pid,
                     "project_title": proj.meta.get("title", ""), "profile": prof.id, "county": proj.county,
                     "mode": mode, "area": {"by": by, "code": code, "name": area["name"], "grids": len(grids)},
                     "surveyor": surveyor or "", "created": created, "crs": proj.meta.get("crs", "")}
+            if check is not None:
+                info["check"] = {"plan_id": check.plan_id, "items": check.n_items}
             write_layer(gpkg, C.PACKAGE_META, pa.table({
                 "key": pa.array(["package_id", "project_id", "area_by", "area_code", "area_name", "mode", "surveyor",
-                                 "created"], pa.string()),
-                "value": pa.array([pkg_id, pid, by, code, area["name"], mode, surveyor or "", created], pa.string())}))
+                                 "created", "plan_id"], pa.string()),
+                "value": pa.array([pkg_id, pid, by, code, area["name"], mode, surveyor or "", created,
+                                   check.plan_id if check is not None else ""], pa.string())}))
             write_layer(gpkg, "surveytools_meta", _meta_rows(proj, {"project_id": pid, "field_package": pkg_id}))
             bm = None
             if basemap:

@@ -598,6 +598,11 @@ def field_return(project, packages, date=None, feedback=None) -> dict:
                     raise SurveyError(Text("外业包不属于这个项目库，未做任何修改", "the field package belongs to another project; "
                                            "nothing was applied"), code="foreign_package", file=str(p), field="project_id",
                                       value=pkg.manifest["project_id"])
+                if pkg.manifest.get("mode", "survey") != "survey":  # an acceptance check records, never edits
+                    raise SurveyError(Text("这是验收检查包，不是普查外业包；请用 surveytools acceptance record 导入检查记录",
+                                           "this is an acceptance check package, not a survey package; read it with "
+                                           "surveytools acceptance record"), code="not_survey_package", file=str(p),
+                                      field="mode", value=pkg.manifest.get("mode"))
                 opened.append(pkg)
             for n, pkg in enumerate(opened):
                 feedback.progress(100 * n / len(opened))
