@@ -346,7 +346,8 @@ def test_duplicate_ids_get_their_own_uuid_and_field_edits_to_them_are_conflicts(
 def test_declared_modes_are_the_packaged_ones():
     from surveytools.field import common, ops
 
-    assert tuple(common.MODES) == ops.MODES
+    # the check mode is made by `acceptance plan` from its sampling plan, not chosen in `field package`
+    assert tuple(m for m in common.MODES if m != "check") == ops.MODES
 
 
 @pytest.mark.skipif(__import__("surveytools.qgisproject", fromlist=["x"]).find_qgis_process() is None,

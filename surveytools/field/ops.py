@@ -5,7 +5,8 @@ from ..i18n import Text
 from ..ops import Output, Param, Result, group, operation
 
 #: package modes (the field-column sets of :data:`surveytools.field.common.MODES`), named here so
-#: that declaring the operations imports nothing beyond the standard library
+#: that declaring the operations imports nothing beyond the standard library; the ``check`` mode is
+#: made by ``acceptance plan`` (from its sampling plan), not chosen here
 MODES = ("survey",)
 
 group("field", Text("外业调查（QField）：外业包、回收合并、冲突、照片", "Field survey (QField): packages, returns, conflicts, photos"))
