@@ -51,13 +51,20 @@ STEPS = {
     "export": ("surveytools:export_db", "Export database"),
     "manual": ("surveytools:export_manual", "Command manual"),
 }
+#: the acceptance (验收) group: plan (sample + checklist + check package), record, report
+ACCEPTANCE_STEPS = {
+    "acceptance_plan": ("surveytools:acceptance_plan", "Sampling plan"),
+    "acceptance_record": ("surveytools:acceptance_record", "Record checks"),
+    "acceptance_report": ("surveytools:acceptance_report", "Acceptance report"),
+}
 
 
 def _step_label(step: str) -> str:
     # explicit tr() calls so the strings are found for the translation file
     return {"divide": tr("Divide unit grids"), "code": tr("Code unit grids"), "intake": tr("Component intake"),
             "validate": tr("Validate"), "assign": tr("Assign departments"), "export": tr("Export database"),
-            "manual": tr("Command manual")}[step]
+            "manual": tr("Command manual"), "acceptance_plan": tr("Sampling plan"),
+            "acceptance_record": tr("Record checks"), "acceptance_report": tr("Acceptance report")}[step]
 
 
 def _exec_dialog(alg_id: str, params: dict):
@@ -155,6 +162,16 @@ class ProjectDock(QDockWidget):
             grid.addWidget(b, i // 2, i % 2)
             self.step_buttons[step] = b
         lay.addWidget(steps)
+        acceptance = QGroupBox(tr("Acceptance"), body)
+        row = QHBoxLayout(acceptance)
+        for step, (alg, _text) in ACCEPTANCE_STEPS.items():
+            b = QPushButton(_step_label(step), acceptance)
+            b.setObjectName(f"surveytools_step_{step}")
+            b.setToolTip(alg)
+            b.clicked.connect(lambda _checked=False, s=step: self.run_step(s))
+            row.addWidget(b)
+            self.step_buttons[step] = b
+        lay.addWidget(acceptance)
 
         tools = QHBoxLayout()
         self.results_button = QPushButton(tr("Validation results"), body)
@@ -423,6 +440,9 @@ class ProjectDock(QDockWidget):
         if step in ("validate", "manual"):
             stem = os.path.splitext(path)[0]
             params["OUT"] = stem + ("_qc" if step == "validate" else "_manual")
+        elif step in ("acceptance_plan", "acceptance_report"):  # the plan's folder, its report inside
+            stem = os.path.splitext(path)[0] + "_acceptance"
+            params["OUT"] = stem if step == "acceptance_plan" else os.path.join(stem, "report")
         return params
 
     def confirm(self, title: str, text: str) -> bool:
@@ -434,7 +454,7 @@ class ProjectDock(QDockWidget):
         if self.project is None or self.project.sp.kind != "gpkg":
             self.message(tr("Open a GeoPackage project first."), "Warning")
             return None
-        alg_id = STEPS[step][0]
+        alg_id = (STEPS.get(step) or ACCEPTANCE_STEPS[step])[0]
         if self.project.modified_layers():
             if not self.confirm(tr("Save edits"), tr("Save the edits of the project's layers before running the step?")):
                 return None
@@ -464,4 +484,4 @@ def qt_std_buttons(*names):
     return value
 
 
-__all__ = ["ProjectDock", "STEPS", "qt_enum"]
+__all__ = ["ACCEPTANCE_STEPS", "ProjectDock", "STEPS", "qt_enum"]

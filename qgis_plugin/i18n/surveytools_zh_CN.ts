@@ -108,6 +108,22 @@
         <translation>指挥手册</translation>
     </message>
     <message>
+        <source>Acceptance</source>
+        <translation>验收</translation>
+    </message>
+    <message>
+        <source>Sampling plan</source>
+        <translation>抽样方案</translation>
+    </message>
+    <message>
+        <source>Record checks</source>
+        <translation>导入检查记录</translation>
+    </message>
+    <message>
+        <source>Acceptance report</source>
+        <translation>验收报告</translation>
+    </message>
+    <message>
         <source>Component class (major → minor)</source>
         <translation>部件类别（大类 → 小类）</translation>
     </message>

@@ -134,16 +134,20 @@ def _plan(proj, rate, out_dir, min_per_street, seed, overwrite, feedback, packag
 
 
 @operation("acceptance", "record",
-           help=Text("把填好的检查记录表（acceptance plan 生成的 checklist.xlsx）导入项目的 acceptance_checks 和 acceptance_missing 表。"
+           help=Text("把填好的检查记录表（acceptance plan 生成的 checklist.xlsx）或返回的 QField 检查包（check/ 文件夹或 ZIP）"
+                     "导入项目的 acceptance_checks 和 acceptance_missing 表。"
                      "未知标识码、不在抽样中的部件、列表外的检查结果、缺少或错误的坐标、错误的数字都会报错（指出工作表、行、列和值），"
                      "此时不导入任何内容。",
-                     "Read the filled checklist (checklist.xlsx of acceptance plan) into the project's acceptance_checks and "
+                     "Read the filled checklist (checklist.xlsx of acceptance plan) or the returned QField check package "
+                     "(the check/ folder or its ZIP) into the project's acceptance_checks and "
                      "acceptance_missing tables. Unknown IDs, components outside the sample, results outside the list, "
                      "missing or bad coordinates and bad numbers are errors naming sheet, row, column and value; then nothing "
                      "is imported."),
            params=[P_PROJECT,
-                   Param("checks", "file_in", Text("填好的检查记录表（.xlsx）", "Filled checklist (.xlsx)"), required=True,
-                         positional=True, file_filter="Excel (*.xlsx)")])
+                   Param("checks", "file_in", Text("填好的检查记录表（.xlsx），或返回的检查包（ZIP、文件夹，或其中的 survey.gpkg / manifest.json）",
+                                                   "Filled checklist (.xlsx), or the returned check package (ZIP, folder, or "
+                                                   "its survey.gpkg / manifest.json)"), required=True,
+                         positional=True, file_filter="Check records (*.xlsx *.zip *.gpkg *.json)")])
 def record(project, checks, feedback=None) -> Result:
     from ..project import Project
     from .record import record as do_record

@@ -67,6 +67,8 @@ def record(proj, checks, feedback=None) -> dict:
     path = Path(checks)
     if not path.exists():
         raise SurveyError(Text("检查记录文件不存在", "the check file does not exist"), code="not_found", file=str(path))
+    if path.is_file() and path.name in ("manifest.json", "survey.gpkg") and (path.parent / "manifest.json").is_file():
+        path = path.parent  # a file picked inside a check package folder (the Processing dialog picks files)
     reader = READERS.get("/" if path.is_dir() else path.suffix.lower())
     if reader is None:
         raise SurveyError(Text(f"不支持的检查记录文件类型 {path.suffix or '（无扩展名）'}；请使用 acceptance plan 生成的 checklist.xlsx "
