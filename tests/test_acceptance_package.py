@@ -272,3 +272,21 @@ def test_bad_check_packages_are_clear_errors_and_nothing_is_read(planned, base, 
     with pytest.raises(SurveyError) as exc:
         record(str(p), street)
     assert exc.value.code == "not_check_package" and "field return" in exc.value.message.en
+
+
+def test_without_qgis_the_package_has_its_geopackage_and_manifest(base, tmp_path, monkeypatch):
+    from surveytools.acceptance.ops import plan
+
+    monkeypatch.setenv("SURVEYTOOLS_QGIS_PROCESS", str(tmp_path / "no-qgis_process"))
+    p = tmp_path / "p.gpkg"
+    shutil.copyfile(base, p)
+    res = plan(str(p), rate=0.05, min_per_street=1, seed=3, out=str(tmp_path / "o"))
+    folder = tmp_path / "o" / "check"
+    assert (folder / "survey.gpkg").is_file() and (folder / "manifest.json").is_file()
+    assert not (folder / "survey.qgz").exists() and res.data["package"]["qgz"] is False
+    assert any("qgis_process" in w.en for w in res.warnings)
+    man = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert man["qgz"] is None
+    # --no-package: no package at all
+    res = plan(str(p), rate=0.05, seed=3, out=str(tmp_path / "n"), overwrite=True, package=False)
+    assert res.data["package"] is None and not (tmp_path / "n" / "check").exists()
