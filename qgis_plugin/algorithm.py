@@ -75,6 +75,8 @@ from .compat import ICON_PATH, enum_value, is_chinese, log, pick
 RESULT_OUTPUT = "RESULT"
 
 GPKG_FILTER = "GeoPackage (*.gpkg)"
+#: the project parameter: a GeoPackage, or a PostGIS project's URI typed in (postgresql://…?schema=NAME)
+PROJECT_FILTER = "GeoPackage (*.gpkg);;PostGIS: postgresql://user@host:port/db?schema=NAME (*)"
 
 # File formats whose path alone names exactly one layer.
 _SINGLE_LAYER_EXT = {".shp", ".geojson", ".json", ".csv", ".tab", ".kml", ".fgb", ".geojsonl"}
@@ -294,7 +296,8 @@ class SurveyToolsAlgorithm(QgsProcessingAlgorithm):
             return QgsProcessingParameterString(name, desc + " " + pick(Text("（每行一个）", "(one per line)")),
                                                 defaultValue=default, multiLine=True, optional=optional)
         if kind == "project":
-            return QgsProcessingParameterFile(name, desc, _file_behavior(), "gpkg", default, optional)
+            # a .gpkg path or a postgresql://…?schema=NAME URI: no extension check (the library checks)
+            return QgsProcessingParameterFile(name, desc, _file_behavior(), "", default, optional, PROJECT_FILTER)
         if kind == "project_new":
             return QgsProcessingParameterFileDestination(name, desc, p.file_filter or GPKG_FILTER,
                                                          default, optional)

@@ -197,9 +197,9 @@ class ProjectDock(QDockWidget):
             self.pg_combo.addItem(n, n)
 
     def _update_buttons(self):
-        gpkg = self.project is not None and self.project.sp.kind == "gpkg"
+        runnable = self.project is not None and self.project.sp.is_project  # a GeoPackage or PostGIS project
         for b in self.step_buttons.values():
-            b.setEnabled(gpkg)
+            b.setEnabled(runnable)
         self.reload_button.setEnabled(self.project is not None)
         self.pg_button.setEnabled(self.pg_combo.count() > 0)
 
@@ -435,10 +435,13 @@ class ProjectDock(QDockWidget):
 
     # -- steps ------------------------------------------------------------------------------------
     def step_params(self, step: str) -> dict:
-        path = self.project.sp.path
-        params = {"PROJECT": path}
+        sp = self.project.sp
+        params = {"PROJECT": sp.project_uri}
         if step in ("validate", "manual"):
-            stem = os.path.splitext(path)[0]
+            if sp.kind == "gpkg":
+                stem = os.path.splitext(sp.path)[0]
+            else:  # a PostGIS project: the reports go to the user's home folder
+                stem = os.path.join(os.path.expanduser("~"), f"surveytools_{sp.schema}")
             params["OUT"] = stem + ("_qc" if step == "validate" else "_manual")
         elif step in ("acceptance_plan", "acceptance_report"):  # the plan's folder, its report inside
             stem = os.path.splitext(path)[0] + "_acceptance"
@@ -451,7 +454,7 @@ class ProjectDock(QDockWidget):
 
     def run_step(self, step: str):
         """Open the step's algorithm dialog for the current project; reload afterwards."""
-        if self.project is None or self.project.sp.kind != "gpkg":
+        if self.project is None or not self.project.sp.is_project:
             self.message(tr("Open a GeoPackage project first."), "Warning")
             return None
         alg_id = (STEPS.get(step) or ACCEPTANCE_STEPS[step])[0]

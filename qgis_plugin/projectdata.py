@@ -127,6 +127,31 @@ class SurveyProject:
         return self.path if self.kind == "gpkg" else f"postgres:{self.connection}/{self.schema}"
 
     @property
+    def is_project(self) -> bool:
+        """A survey project (operations run on it), not a release."""
+        return self.kind == "gpkg" or "surveytools_meta" in self._tables
+
+    @property
+    def project_uri(self) -> str:
+        """What the algorithms take as PROJECT: the GeoPackage path, or
+        ``postgresql://user@host:port/db?schema=NAME`` built from the saved connection (its password,
+        if the connection stores one, goes in the URI; with ~/.pgpass or PGPASSWORD it need not)."""
+        if self.kind == "gpkg":
+            return self.path
+        from urllib.parse import quote
+
+        u = QgsDataSourceUri(self.base_uri)
+        user = quote(u.username() or "", safe="")
+        pw = quote(u.password() or "", safe="")
+        cred = (user + (":" + pw if pw else "") + "@") if user else ""
+        host = u.host() or ""
+        port = f":{u.port()}" if u.port() else ""
+        query = f"?schema={self.schema}"
+        if u.service():
+            query += f"&service={quote(u.service(), safe='')}"
+        return f"postgresql://{cred}{host}{port}/{quote(u.database() or '', safe='')}{query}"
+
+    @property
     def title(self) -> str:
         return self.meta.get("title") or self.meta.get("county_name") or os.path.basename(self.source_id)
 

@@ -173,7 +173,10 @@ def test_a_transaction_is_one_postgres_transaction_and_reads_see_its_own_writes(
     from surveytools.components import store as cstore
     from surveytools.gpkg import list_layers, write_layer
 
+    from surveytools.store import pg as store_pg
+
     prj = project.Project.open(empty)
+    stamp0 = store_pg.change_stamp(empty)
     _sql(f"CREATE ROLE st_reader_{schema} NOLOGIN")
     try:
         _sql(f"GRANT SELECT ON {schema}.unit_grids TO st_reader_{schema}")
@@ -187,6 +190,10 @@ def test_a_transaction_is_one_postgres_transaction_and_reads_see_its_own_writes(
             assert "my_log" in list_layers(w.path)
         assert _sql(f"SELECT count(*) FROM {schema}.unit_grids")[0][0] == 3
         assert [r[0] for r in _sql(f"SELECT a FROM {schema}.my_log ORDER BY fid")] == ["x", "y"]
+        stamp1 = store_pg.change_stamp(empty)
+        assert stamp1 != stamp0  # every commit changes the stamp (cache keys)
+        _sql(f"UPDATE {schema}.unit_grids SET \"BGName\" = 'x' WHERE fid = 3")  # so does an edit elsewhere
+        assert store_pg.change_stamp(empty) != stamp1
         # the replaced table kept its grants, indexes and trigger
         assert _sql("SELECT has_table_privilege(%s, %s, 'SELECT')", (f"st_reader_{schema}", f"{schema}.unit_grids"))[0][0]
         # append continues the fids

@@ -116,6 +116,16 @@ def connect(uri, *, autocommit: bool = False):
 
 _READ_CON: dict = {}
 _READ_GUARD = threading.Lock()
+_INHERITED: list = []  # a forked child's copies of the parent's connections: kept, never closed (closing would end the parent's sessions)
+
+
+def _after_fork() -> None:
+    _INHERITED.extend(_READ_CON.values())
+    _READ_CON.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 @contextlib.contextmanager
@@ -506,6 +516,17 @@ def table_exists(uri, name: str) -> bool:
         return has_table(cur, schema, name)
 
 
+def change_stamp(uri) -> tuple:
+    """A value that changes with every commit and every logged edit: (last edit-log fid, ``updated``,
+    ``revision``), the last two from ``surveytools_meta`` (every commit bumps ``revision``)."""
+    _, schema = location(uri)
+    with _reader(uri) as con, con.cursor() as cur:
+        cur.execute(f"SELECT (SELECT max(fid) FROM {q(schema)}.edit_log), "
+                    f"(SELECT value FROM {q(schema)}.{META_TABLE} WHERE key = 'updated'), "
+                    f"(SELECT value FROM {q(schema)}.{META_TABLE} WHERE key = 'revision')")
+        return tuple(cur.fetchone())
+
+
 def log_mark(uri) -> int:
     from .log import LOG_TABLE
 
@@ -801,7 +822,11 @@ class Transaction:
                 for table, id_field in logged.items():
                     if has_table(cur, schema, table) and not has_trigger(cur, schema, table):
                         install_trigger(cur, schema, table, id_field)
-                meta = dict(self.meta, updated=_dt.datetime.now().replace(microsecond=0).isoformat())
+                cur.execute(f"SELECT value FROM {s}.{META_TABLE} WHERE key = 'revision'")
+                row = cur.fetchone()
+                revision = int(row[0]) + 1 if row and str(row[0]).isdigit() else 1
+                meta = dict(self.meta, updated=_dt.datetime.now().replace(microsecond=0).isoformat(),
+                            revision=str(revision))
                 for k, v in meta.items():
                     cur.execute(f"UPDATE {s}.{META_TABLE} SET value = %s WHERE key = %s", (str(v), k))
                     if cur.rowcount == 0:
