@@ -401,3 +401,26 @@ def test_export_db_from_postgis_to_geopackage_and_to_postgis(grid_project, schem
     finally:
         _sql(f"DROP SCHEMA IF EXISTS {target} CASCADE")
         _sql("DELETE FROM public.layer_styles WHERE f_table_schema = %s", (target,))
+
+
+def test_incremental_release_from_postgis_carries_an_edit_made_in_another_session(grid_project, schema, tmp_path):
+    from surveytools.components.intake import intake
+    from surveytools.export.ops import db
+
+    csv = tmp_path / "lamps.csv"
+    pd.DataFrame({"部件名称": ["路灯"] * 2, "lon": [117.2210, 117.2211], "lat": [28.2930] * 2}).to_csv(csv, index=False)
+    intake(grid_project, str(csv))
+    target = "st_" + uuid.uuid4().hex[:10]
+    url = f"{PG_URL}?schema={target}"
+    try:
+        time.sleep(1.1)  # release_time has whole seconds
+        db(grid_project, to=url)
+        oid = _sql(f'SELECT "ObjID" FROM {schema}.components_point ORDER BY fid LIMIT 1')[0][0]
+        time.sleep(1.1)
+        _sql(f"UPDATE {schema}.components_point SET \"ObjName\" = '手工改名' WHERE \"ObjID\" = %s", (oid,))
+        res = db(grid_project, to=url, incremental=True)
+        assert res.data["tables"]["_changes"]["components_point"] == {"deleted": 1, "inserted": 1}
+        assert _sql(f'SELECT "ObjName" FROM {target}.components_point WHERE "ObjID" = %s', (oid,))[0][0] == "手工改名"
+    finally:
+        _sql(f"DROP SCHEMA IF EXISTS {target} CASCADE")
+        _sql("DELETE FROM public.layer_styles WHERE f_table_schema = %s", (target,))
