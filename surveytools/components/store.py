@@ -373,17 +373,13 @@ def relevant_ids(work, keys, delivered: pa.Array, classes: pa.Array, spec) -> pa
     prof = work.profile
     found = []
     for key in keys:
-        if key not in prof.layers or not table_exists(work, work.table(key)):
+        idf = prof.field(layer_group(key), "component_id") if key in prof.layers else None
+        if not idf:
             continue
-        grp = layer_group(key)
-        idf = prof.field(grp, "component_id")
-        if not idf or idf not in layer_field_names(work, key):
-            continue
-        hit = sg.ids_present(work.path, work.table(key), idf, values)
-        top = sg.highest_ids(work.path, work.table(key), idf, prefixes, spec.length)
-        if hit is None or top is None:
+        res = sg.id_lookup(work.path, work.table(key), idf, values, prefixes, spec.length)
+        if res is None:
             return None
-        found += hit + top
+        found += res[0] + res[1]
     return pa.array(sorted(set(found)), pa.string())
 
 

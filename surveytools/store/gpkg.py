@@ -514,9 +514,12 @@ def index_ids(con, tables: dict) -> None:
             con.execute(f"CREATE INDEX IF NOT EXISTS main.{_q(id_index(table, field))} ON {_q(table)} ({_q(field)})")
 
 
-def _indexed_reader(path, table: str, field: str):
-    """A read-only connection when ``table`` has the ID index and this process has no pending
-    write of it (else None: the caller reads the layer)."""
+def id_lookup(path, table: str, field: str, values, prefixes, length: int):
+    """Through the ID index of ``table``: (the values of ``values`` that are the ID of a feature,
+    for each prefix the highest ID that starts with it, is ``length`` characters long and all
+    digits — the highest serial of that county and class).  ([], []) when the project has no such
+    table; None when the table has no ID index or this process has a pending write of it (the
+    caller then reads the layer)."""
     tx = active(path)
     if tx is not None and table in tx.modes:
         return None
@@ -524,49 +527,30 @@ def _indexed_reader(path, table: str, field: str):
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     except sqlite3.Error:
         return None
-    row = con.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ? AND tbl_name = ?",
-                      (id_index(table, field), table)).fetchone()
-    if row is None:
-        con.close()
-        return None
-    return con
-
-
-def ids_present(path, table: str, field: str, values) -> list | None:
-    """The values of ``values`` that are the ID of a feature of ``table`` (through the ID index;
-    None when the layer has no such index)."""
-    con = _indexed_reader(path, table, field)
-    if con is None:
-        return None
     try:
+        if not _has_table(con, "main", table):
+            return [], []
+        if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ? AND tbl_name = ?",
+                       (id_index(table, field), table)).fetchone() is None:
+            return None
         values = list(values)
-        out = []
+        present = []
         for i in range(0, len(values), 500):
             part = values[i:i + 500]
             marks = ", ".join("?" * len(part))
-            out += [r[0] for r in con.execute(f"SELECT DISTINCT {_q(field)} FROM {_q(table)} "
-                                              f"WHERE {_q(field)} IN ({marks})", part)]
-        return out
-    finally:
-        con.close()
-
-
-def highest_ids(path, table: str, field: str, prefixes, length: int) -> list | None:
-    """For each prefix, the highest ID of ``table`` that starts with it, is ``length`` characters
-    long and all digits (so the highest serial of that county and class); None without the index."""
-    con = _indexed_reader(path, table, field)
-    if con is None:
-        return None
-    try:
-        out = []
+            present += [r[0] for r in con.execute(f"SELECT DISTINCT {_q(field)} FROM {_q(table)} "
+                                                  f"WHERE {_q(field)} IN ({marks})", part)]
+        highest = []
         for pre in prefixes:
             rest = length - len(pre)
             row = con.execute(f"SELECT {_q(field)} FROM {_q(table)} WHERE {_q(field)} BETWEEN ? AND ? "
                               f"AND length({_q(field)}) = ? AND {_q(field)} NOT GLOB '*[^0-9]*' "
                               f"ORDER BY {_q(field)} DESC LIMIT 1", (pre + "0" * rest, pre + "9" * rest, length)).fetchone()
             if row is not None:
-                out.append(row[0])
-        return out
+                highest.append(row[0])
+        return present, highest
+    except sqlite3.Error:
+        return None
     finally:
         con.close()
 
