@@ -290,3 +290,25 @@ def test_without_qgis_the_package_has_its_geopackage_and_manifest(base, tmp_path
     # --no-package: no package at all
     res = plan(str(p), rate=0.05, seed=3, out=str(tmp_path / "n"), overwrite=True, package=False)
     assert res.data["package"] is None and not (tmp_path / "n" / "check").exists()
+
+
+@pytest.mark.skipif(__import__("surveytools.qgisproject", fromlist=["x"]).find_qgis_process() is None,
+                    reason="QGIS (qgis_process) is not installed")
+def test_plan_writes_the_check_project_through_qgis_process(base, tmp_path, cli):
+    import re
+    import zipfile
+
+    p = tmp_path / "p.gpkg"
+    shutil.copyfile(base, p)
+    rc, out, err = cli(["acceptance", "plan", p, "--rate", "0.05", "--seed", "4", "--out", tmp_path / "o", "--json"])
+    assert rc == 0, err
+    res = json.loads(out)
+    folder = tmp_path / "o" / "check"
+    assert res["package"]["qgz"] is True and (folder / "survey.qgz").is_file()
+    with zipfile.ZipFile(folder / "survey.qgz") as z:
+        xml = z.read(next(n for n in z.namelist() if n.endswith(".qgs"))).decode("utf-8")
+    assert str(tmp_path) not in xml
+    assert "layername=check_points" in xml and "layername=check_missing" in xml
+    assert re.search(r'QFieldSync/is_geometry_locked', xml) and 'name="check_result"' in xml
+    with zipfile.ZipFile(tmp_path / "o" / "check.zip") as z:
+        assert "check/survey.qgz" in z.namelist()

@@ -136,7 +136,10 @@ def write_checklist(path, items: pd.DataFrame, classes: pd.DataFrame, meta: dict
              ("遗漏部件", "抽中网格内现场存在、但成果中没有的部件：类别代码（见类别表）和项目坐标系中的 X、Y。"),
              ("", "Components found in the sampled grids but missing from the delivery: class code (see 类别表) and X, Y in "
                   "the project CRS."),
-             ("导入", "surveytools acceptance record PROJECT checklist.xlsx")]
+             ("导入", "surveytools acceptance record PROJECT checklist.xlsx"),
+             ("QField", "也可以用同一方案的 QField 检查包 check/（check.zip）在现场记录，再导入：surveytools acceptance record PROJECT check.zip"),
+             ("", "The same plan's QField check package check/ (check.zip) records the same in the field; read it with "
+                  "surveytools acceptance record PROJECT check.zip")]
     for i, (k, v) in enumerate(lines, start=1):
         _text_cell(rs, i, 1, k).font = Font(bold=i == 1 or bool(k))
         _text_cell(rs, i, 2, v)
