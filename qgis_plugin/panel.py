@@ -437,15 +437,14 @@ class ProjectDock(QDockWidget):
     def step_params(self, step: str) -> dict:
         sp = self.project.sp
         params = {"PROJECT": sp.project_uri}
+        if sp.kind == "gpkg":
+            stem = os.path.splitext(sp.path)[0]
+        else:  # a PostGIS project: the reports go to the user's home folder
+            stem = os.path.join(os.path.expanduser("~"), f"surveytools_{sp.schema}")
         if step in ("validate", "manual"):
-            if sp.kind == "gpkg":
-                stem = os.path.splitext(sp.path)[0]
-            else:  # a PostGIS project: the reports go to the user's home folder
-                stem = os.path.join(os.path.expanduser("~"), f"surveytools_{sp.schema}")
             params["OUT"] = stem + ("_qc" if step == "validate" else "_manual")
         elif step in ("acceptance_plan", "acceptance_report"):  # the plan's folder, its report inside
-            stem = os.path.splitext(path)[0] + "_acceptance"
-            params["OUT"] = stem if step == "acceptance_plan" else os.path.join(stem, "report")
+            params["OUT"] = stem + "_acceptance" if step == "acceptance_plan" else os.path.join(stem + "_acceptance", "report")
         return params
 
     def confirm(self, title: str, text: str) -> bool:
