@@ -49,6 +49,8 @@ ALIASES = {
     "gnss_hacc": ("水平精度（米）", "Horizontal accuracy (m)"), "note": ("备注", "Note"),
     "class_code": ("类别代码", "Class code"),
 }
+PARENT_TITLES = {"component_point": ("部件（点）", "components (points)"), "component_line": ("部件（线）", "components (lines)"),
+                 "component_polygon": ("部件（面）", "components (polygons)")}
 TITLES = {CHECK_POINTS: ("实测位置", "Measured positions"), CHECK_MISSING: ("遗漏部件", "Missing components")}
 DATETIME = {"allow_null": True, "calendar_popup": True, "display_format": "yyyy-MM-dd HH:mm:ss",
             "field_format": "yyyy-MM-dd HH:mm:ss", "field_iso_format": False}
@@ -93,9 +95,9 @@ def _delivery_read_only(layer) -> None:
     layer.setEditFormConfig(form)
 
 
-def _symbol(layer, shape: str, color: str, size: str) -> None:
+def _symbol(layer, shape: str, color: str, size: str, outline: str = "35,35,35", width: str = "0.2") -> None:
     layer.setRenderer(QgsSingleSymbolRenderer(QgsMarkerSymbol.createSimple(
-        {"name": shape, "color": color, "outline_color": "35,35,35", "size": size})))
+        {"name": shape, "color": color, "outline_color": outline, "outline_width": width, "size": size})))
 
 
 def _add_layer(lp, qgs, table: str, zh: bool):
@@ -174,7 +176,7 @@ def configure_check(lp, qgs, info: dict, *, zh: bool = True) -> dict:
     # measured positions: children of the components
     pts = _add_layer(lp, qgs, CHECK_POINTS, zh)
     if pts is not None:
-        _symbol(pts, "cross2", "220,30,30", "4")
+        _symbol(pts, "cross2", "220,30,30", "4", outline="220,30,30", width="0.8")  # a cross is drawn by its outline
         i = _setup(pts, "uuid", "UuidGenerator", {}, default="uuid()", readonly=True, zh=zh)
         _hard(pts, i)
         _setup(pts, "checker", "TextEdit", TEXT, default="@surveyor", on_update=True, zh=zh)
@@ -184,7 +186,8 @@ def configure_check(lp, qgs, info: dict, *, zh: bool = True) -> dict:
         _setup(pts, "note", "TextEdit", NOTE, zh=zh)
         for key in summary["editable"]:
             parent = lp.layer(key)
-            rel = _relation(qgs, pts, parent, f"check_points_{key}", ("实测位置：" if zh else "Measured: ") + parent.name())
+            rel = _relation(qgs, pts, parent, f"check_points_{key}", ("实测位置：" if zh else "Measured: ")
+                            + PARENT_TITLES[key][0 if zh else 1])
             if rel is not None:
                 summary["relations"].append(rel.id())
         if summary["relations"]:
