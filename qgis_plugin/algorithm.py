@@ -38,8 +38,8 @@ import traceback
 from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsProcessingAlgorithm,
-    QgsProcessingException,
     QgsProcessingContext,
+    QgsProcessingException,
     QgsProcessingOutputFile,
     QgsProcessingOutputFolder,
     QgsProcessingOutputNumber,
@@ -69,7 +69,7 @@ from surveytools.i18n import Text
 from surveytools.ops import GROUPS, Operation, group_title, op_title
 from surveytools.runner import run_out_of_process
 
-from .compat import ICON_PATH, enum_value, is_chinese, log, pick
+from .compat import ICON_PATH, enum_value, log, pick
 
 #: Name of the generic output holding the operation's result as JSON (like ``--json``).
 RESULT_OUTPUT = "RESULT"

@@ -27,7 +27,6 @@ from qgis.PyQt.QtWidgets import (
     QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
-    QWidget,
 )
 
 from .compat import is_chinese, qt_enum, tr

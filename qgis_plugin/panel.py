@@ -38,7 +38,7 @@ from qgis.PyQt.QtWidgets import (
 
 from surveytools.errors import SurveyError
 
-from .compat import log, pick, qt_enum, tr
+from .compat import log, qt_enum, tr
 from .layers import LoadedProject, open_project
 
 #: step → (Processing algorithm id, button text)

@@ -23,6 +23,7 @@ from qgis.PyQt.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QToolButton
 
 from .compat import tr
 
+
 def standards_dirs() -> list:
     """The standards folders the library would read (``$SURVEYTOOLS_STANDARDS``, ``standards/``
     beside the package, the copy inside the wheel); without importing the library's loader."""

@@ -3,20 +3,20 @@
 import sys
 from pathlib import Path
 
-from qgis.core import QgsApplication, QgsProject, QgsMapSettings, QgsMapRendererParallelJob, QgsVectorLayerUtils
+from qgis.core import QgsApplication, QgsMapRendererParallelJob, QgsMapSettings, QgsProject, QgsVectorLayerUtils
 from qgis.PyQt.QtCore import QSize
 from qgis.PyQt.QtGui import QColor
 
 qgz, out = Path(sys.argv[1]), Path(sys.argv[2])
 app = QgsApplication([], True)
 app.initQgis()
-from qgis.gui import QgsGui, QgsAttributeForm, QgsAttributeEditorContext  # noqa: E402
+from qgis.gui import QgsAttributeEditorContext, QgsAttributeForm, QgsGui  # noqa: E402
 
 QgsGui.editorWidgetRegistry().initEditors()
 qgs = QgsProject.instance()
 assert qgs.read(str(qgz))
 layers = {lyr.customProperty("surveytools/key"): lyr for lyr in qgs.mapLayers().values()}
-order = [l.layer() for l in qgs.layerTreeRoot().findLayers() if l.isVisible()]
+order = [node.layer() for node in qgs.layerTreeRoot().findLayers() if node.isVisible()]
 ms = QgsMapSettings()
 ms.setLayers(order)
 ms.setDestinationCrs(qgs.crs())

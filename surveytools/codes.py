@@ -191,8 +191,8 @@ def _profile(profile):
 
 
 def structure(spec) -> Text:
-    zh = " + ".join(f"{PART_NAMES.get(n, Text(n, n)).zh} {l} 位" for n, l in spec.parts)
-    en = " + ".join(f"{PART_NAMES.get(n, Text(n, n)).en} {l}" for n, l in spec.parts)
+    zh = " + ".join(f"{PART_NAMES.get(n, Text(n, n)).zh} {width} 位" for n, width in spec.parts)
+    en = " + ".join(f"{PART_NAMES.get(n, Text(n, n)).en} {width}" for n, width in spec.parts)
     return Text(zh, en)
 
 

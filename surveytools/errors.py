@@ -6,6 +6,7 @@ plugin shows it in the Processing log.  A traceback is never the user's error me
 """
 from __future__ import annotations
 
+import errno as _errno
 from typing import Any
 
 from .i18n import Text
@@ -84,8 +85,6 @@ class Cancelled(SurveyError):
 
 # ----------------------------------------------------------------------------------------------
 # failures of the environment (permissions, full disk, a folder where a file is expected)
-
-import errno as _errno
 
 #: errno -> (code, zh, en): what the user can fix, so exit 2 and never "internal error"
 _ENV_ERRNO = {
@@ -167,7 +166,8 @@ def environment_error(exc: BaseException, path=None) -> "SurveyError | None":
     where = fname if fname is not None else (None if path is None else str(path))
     detail = str(exc).strip()
     hint = {
-        "permission_denied": Text("换一个有写权限的输出位置，或修改文件夹权限", "choose an output location you can write to, or change the folder's permissions"),
+        "permission_denied": Text("换一个有写权限的输出位置，或修改文件夹权限",
+                                  "choose an output location you can write to, or change the folder's permissions"),
         "read_only_fs": Text("换一个可写的输出位置", "choose a writable output location"),
         "disk_full": Text("清理磁盘空间或换一个输出位置后重试", "free disk space or choose another output location, then run again"),
         "is_a_directory": Text("请给出文件名（例如 out/release.gpkg），而不是文件夹", "give a file name (e.g. out/release.gpkg), not a folder"),

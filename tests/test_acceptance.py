@@ -6,7 +6,6 @@ import shutil
 import numpy as np
 import pyogrio
 import pytest
-
 from export_fixture import build
 
 RESULTS = ["正确", "属性错误", "位置错误", "多余"]

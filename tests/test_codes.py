@@ -10,8 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from surveytools.admin import divisions, lookup_admin
-from surveytools.codes import (KINDS, SEVERITY, InvalidCodeError, check_code, check_codes, format_code,
-                               parse_code)
+from surveytools.codes import KINDS, SEVERITY, InvalidCodeError, check_code, check_codes, format_code, parse_code
 from surveytools.errors import SurveyError
 from surveytools.profiles import load_profile
 

@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from export_fixture import assigned
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pyogrio
 import pytest
-
 from export_fixture import assigned, copy
+
 from surveytools.errors import Cancelled
 from surveytools.export import schema as sch
 from surveytools.feedback import Feedback
@@ -228,7 +228,6 @@ class CancelAt(Feedback):
 
 @needs_pg
 def test_postgis_release_query_failure_and_incremental(release, tmp_path):
-    import psycopg
 
     from surveytools.export.ops import db
 
@@ -241,7 +240,7 @@ def test_postgis_release_query_failure_and_incremental(release, tmp_path):
         cur = con.cursor()
         cur.execute(f"SELECT count(*), min(ST_SRID(geom)) FROM {schema}.components_point")
         assert cur.fetchone() == (info["points"], 4548)
-        cur.execute(f"SELECT count(*) FROM pg_indexes WHERE schemaname = %s AND indexdef ILIKE '%%USING gist%%'", (schema,))
+        cur.execute("SELECT count(*) FROM pg_indexes WHERE schemaname = %s AND indexdef ILIKE '%%USING gist%%'", (schema,))
         assert cur.fetchone()[0] >= 10
         cur.execute("SELECT count(*) FROM public.layer_styles WHERE f_table_schema = %s AND useasdefault", (schema,))
         assert cur.fetchone()[0] == len([s for s in sch.tables() if s.geometry])

@@ -4,8 +4,8 @@ import json
 
 import pyogrio
 import pytest
-
 from export_fixture import assigned, copy
+
 from surveytools.export.files import shp_field_names
 
 
@@ -43,7 +43,8 @@ def test_shapefile_gbk_default(project, tmp_path, cli):
             assert len(f.encode("gbk")) <= 10, (shp, f)
     rows = list(csv.DictReader(open(out / "field_mapping.csv", encoding="utf-8-sig")))
     ra = {r["field"]: r["shp_field"] for r in rows if r["table"] == "responsibility_areas"}
-    assert ra["class_codes"] == "class_code" and ra["area_code"] == "area_code" and pyogrio.read_info(out / "responsibility_areas.shp")["fields"].tolist().count("class_code") == 1
+    assert ra["class_codes"] == "class_code" and ra["area_code"] == "area_code"
+    assert pyogrio.read_info(out / "responsibility_areas.shp")["fields"].tolist().count("class_code") == 1
     assert (out / "tables" / "dispatch_matrix.csv").exists()
     assert "立案条件" in (out / "tables" / "dispatch_matrix.csv").read_bytes().decode("gbk") or \
         "filing_condition" in (out / "tables" / "dispatch_matrix.csv").read_bytes().decode("gbk")

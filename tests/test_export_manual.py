@@ -3,7 +3,6 @@ import shutil
 import subprocess
 
 import pytest
-
 from export_fixture import assigned, copy
 
 SHEETS = ["封面 Cover", "1 总体流程", "2 部件标准", "3 事件标准", "4 责任单位", "5 责任区域和工作网格", "6 部件统计", "6 网格统计", "7 地图"]
@@ -69,12 +68,12 @@ def test_manual_pdf_chinese_renders(manual, tmp_path):
     pdf = out / "manual.pdf"
     assert res.data["pdf_pages"] > 10
     fonts = subprocess.run(["pdffonts", pdf], capture_output=True, text=True, check=True).stdout
-    cjk = [l for l in fonts.splitlines() if "Noto-Sans-CJK" in l]
-    assert cjk and all(" yes yes " in l for l in cjk)  # embedded and subset
+    cjk = [ln for ln in fonts.splitlines() if "Noto-Sans-CJK" in ln]
+    assert cjk and all(" yes yes " in ln for ln in cjk)  # embedded and subset
     text = subprocess.run(["pdftotext", "-f", "1", "-l", "2", pdf, "-"], capture_output=True, text=True, check=True).stdout
     assert "贵溪市城区数字化城管基础数据（测试）" in text and "指挥手册" in text
     assert "总体流程" in text and "部件立案结案标准及责任单位" in text  # the table of contents ...
-    toc = [l for l in text.splitlines() if "总体流程" in l and "..." in l]
+    toc = [ln for ln in text.splitlines() if "总体流程" in ln and "..." in ln]
     assert toc and toc[0].rstrip().split(".")[-1].strip().isdigit()  # ... with page numbers
     subprocess.run(["pdftoppm", "-r", "60", "-png", "-f", "1", "-l", "1", "-singlefile", pdf, tmp_path / "p1"], check=True)
     img = np.asarray(Image.open(tmp_path / "p1.png").convert("L"))

@@ -5,12 +5,10 @@ import sqlite3
 import zipfile
 from pathlib import Path
 
-import numpy as np
+import field_support as fs
 import pyogrio
 import pytest
 import shapely
-
-import field_support as fs
 
 ROOT = Path(__file__).resolve().parents[1]
 SURVEY = ROOT / "sample_data" / "guixi" / "survey"
@@ -168,7 +166,6 @@ def test_return_applies_field_work_and_twice_changes_nothing(project, tmp_path, 
         assert int(r["ObjID"][-6:]) > old_max
         assert r["BGID"] == e["grid"] and r["CommCode"] == AREA and r["StreetCode"] == AREA[:9]
         assert r["ObjName"] and r["ObjState"] and r["BatchID"].startswith("F")
-    reg = {(r["package_id"], r["uuid"]): r["feature_id"] for r in table(project, "field_applied")}
     # attribute edit, move (location follows), deletion as a state change
     ed = a.loc[feats[e["edited"]]["id"]]
     assert ed["ObjState"] == "破损" and ed["Note"] == "盖板裂开" and str(ed["CHDate"])[:4] >= "2026"

@@ -15,8 +15,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from export_fixture import assigned
+
 from surveytools.tabular import FORMULA_START, is_formula_like, neutralise, neutralise_frame
 
 HOSTILE = [

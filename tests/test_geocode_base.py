@@ -1,11 +1,10 @@
 """Address base build, forward / reverse / batch geocoding, name history, on the sample district."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "sample_data" / "guixi" / "base.gpkg"

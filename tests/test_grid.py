@@ -169,9 +169,9 @@ def test_community_with_a_hole(tmp_path):
     hole = box(150, 100, 250, 200)
     comm = outer.difference(hole)
     c = write_layer(tmp_path, "c", [comm], code=["360681001001"], name=["有孔社区"])
-    l = write_layer(tmp_path, "l", [line((-10, 150), (410, 150))], kind=["road"])
+    lines = write_layer(tmp_path, "l", [line((-10, 150), (410, 150))], kind=["road"])
     p = new_project(tmp_path)
-    grid.divide(project=str(p), communities=c, lines=[l])
+    grid.divide(project=str(p), communities=c, lines=[lines])
     g = gpd.read_file(p, layer="unit_grids")
     assert_partition(g.geometry.values, comm)
     assert not g.geometry.intersects(shapely.buffer(hole, -1.0)).any()
@@ -192,9 +192,9 @@ def test_multipart_community_and_duplicate_code_rows(tmp_path):
 def test_road_exactly_on_a_community_boundary(tmp_path):
     a, b = box(0, 0, 200, 200), box(200, 0, 400, 200)
     c = write_layer(tmp_path, "c", [a, b], code=["360681001001", "360681001002"], name=["西", "东"])
-    l = write_layer(tmp_path, "l", [line((200, -50), (200, 250)), line((-10, 100), (410, 100))], kind=["r", "r"])
+    lines = write_layer(tmp_path, "l", [line((200, -50), (200, 250)), line((-10, 100), (410, 100))], kind=["r", "r"])
     p = new_project(tmp_path)
-    grid.divide(project=str(p), communities=c, lines=[l])
+    grid.divide(project=str(p), communities=c, lines=[lines])
     g = gpd.read_file(p, layer="unit_grids")
     for comm, geom in (("360681001001", a), ("360681001002", b)):
         mine = g[g.BGID.str[:12] == comm]

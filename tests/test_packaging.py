@@ -1,9 +1,10 @@
 """`pip install .` gives a working library: every subpackage, the package data and the standards."""
 import subprocess
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,8 +5,8 @@ import math
 import pytest
 
 from surveytools.errors import SurveyError
-from surveytools.ops import Param, check_number, load_all
 from surveytools.i18n import Text
+from surveytools.ops import Param, check_number, load_all
 
 
 def test_every_numeric_parameter_declares_a_range():

@@ -5,14 +5,12 @@ cancel and failure leave the folder as it was."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-
 from wheelhouse import CHILD_PYTHON, CONSTRAINTS, wheelhouse
 
 ROOT = Path(__file__).resolve().parents[1]

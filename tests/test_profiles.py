@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from surveytools.errors import SurveyError
@@ -202,6 +200,7 @@ def test_import_no_header(tmp_path):
 
 def test_cli_profile_commands(tmp_path):
     from click.testing import CliRunner
+
     from surveytools.cli import build_cli
     cli = build_cli()
     r = CliRunner()

@@ -1,5 +1,4 @@
 """``surveytools project qgis`` without QGIS: a clear bilingual error, exit 2, nothing written."""
-from pathlib import Path
 
 from surveytools import ops
 

@@ -8,7 +8,6 @@ import shutil
 import sqlite3
 
 import pytest
-
 from export_fixture import assigned
 
 PG_URL = os.environ.get("SURVEYTOOLS_PG_URL")

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
-
 from export_fixture import DEPARTMENTS, assigned, copy
+
 from surveytools.errors import SurveyError
 from surveytools.profiles import load_profile
 from surveytools.responsibility import matrix as mx

@@ -1,7 +1,6 @@
 """Tests of the sample district, its generators, the deliberate mistakes and the synthetic city."""
 from __future__ import annotations
 
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -10,8 +9,14 @@ import pytest
 import shapely
 
 from surveytools.sample.build import DEFAULT_OSM, build_sample
-from surveytools.sample.chinacoords import (bd09_to_gcj02, bd09_to_wgs84, gcj02_to_bd09, gcj02_to_wgs84,
-                                            wgs84_to_bd09, wgs84_to_gcj02)
+from surveytools.sample.chinacoords import (
+    bd09_to_gcj02,
+    bd09_to_wgs84,
+    gcj02_to_bd09,
+    gcj02_to_wgs84,
+    wgs84_to_bd09,
+    wgs84_to_gcj02,
+)
 from surveytools.sample.components import COVER_CODES, generate_components
 from surveytools.sample.departments import departments, is_valid_uscc, org_code_check_char, uscc_check_char
 from surveytools.sample.district import build_district
@@ -284,8 +289,8 @@ def test_synthetic_partial_lattice():
 
 
 def test_operations_registered(tmp_path):
-    from surveytools import ops
     import surveytools.sample.ops  # noqa: F401
+    from surveytools import ops
 
     assert "sample_build" in ops.REGISTRY and "sample_synthetic" in ops.REGISTRY
     res = ops.REGISTRY["sample_synthetic"].call(out=str(tmp_path / "syn.gpkg"), components=20000, grids=400, seed=0)

@@ -322,7 +322,6 @@ def test_two_concurrent_intakes_both_land_with_distinct_batches(grid_project, sc
 # D. the edit log
 
 def test_every_edit_is_logged_with_its_source_and_old_values_and_history_works(grid_project, schema, tmp_path):
-    from surveytools.components.intake import intake
     from surveytools.store.log import state_at
 
     csv = tmp_path / "lamps.csv"

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from export_fixture import assigned
+
 from surveytools import tempfiles
 
 ROOT = Path(__file__).resolve().parents[1]

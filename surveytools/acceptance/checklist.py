@@ -295,7 +295,8 @@ def _read(wb, path, known_ids, items, class_codes) -> CheckRecords:
                 item = int(per_id[oid_s][0])
             if item in seen:
                 problems.append(Problem(CHECK_SHEET, rno, "ObjID", oid_s,
-                                        Text(f"同一部件重复记录（第 {seen[item]} 行已有）", f"the same component is recorded twice (already on row {seen[item]})")))
+                                        Text(f"同一部件重复记录（第 {seen[item]} 行已有）",
+                                             f"the same component is recorded twice (already on row {seen[item]})")))
                 continue
             seen[item] = rno
             res_s = "" if _blank(res) else str(res).strip()

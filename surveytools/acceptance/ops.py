@@ -115,7 +115,8 @@ def _plan(proj, rate, out_dir, min_per_street, seed, overwrite, feedback, packag
         write_plan(work, p)
     feedback.progress(100)
     m = p.meta
-    summary = Text(f"已抽样：{m['grids_sampled']}/{m['grids_total']} 个单元网格（{m['streets']} 个街道，其中 {m['grids_for_classes']} 个为覆盖稀有类别而加抽），"
+    summary = Text(f"已抽样：{m['grids_sampled']}/{m['grids_total']} 个单元网格（{m['streets']} 个街道，"
+                   f"其中 {m['grids_for_classes']} 个为覆盖稀有类别而加抽），"
                    f"{m['components_sampled']}/{m['components_total']} 个部件，{m['classes_sampled']}/{m['classes_total']} 个类别；"
                    f"种子 {m['seed']}，方案 {m['plan_id']}；检查记录表 {out_dir / 'checklist.xlsx'}",
                    f"Sampled {m['grids_sampled']}/{m['grids_total']} unit grids ({m['streets']} streets; {m['grids_for_classes']} added "
@@ -165,7 +166,8 @@ def record(project, checks, feedback=None) -> Result:
                    f"{rep['unchecked'] + rep['not_listed']} not checked (of {rep['sampled']} sampled).")
     warnings = []
     if rep["unchecked"] + rep["not_listed"]:
-        warnings.append(Text(f"{rep['unchecked'] + rep['not_listed']} 个抽样部件没有检查结果", f"{rep['unchecked'] + rep['not_listed']} sampled components have no result"))
+        warnings.append(Text(f"{rep['unchecked'] + rep['not_listed']} 个抽样部件没有检查结果",
+                             f"{rep['unchecked'] + rep['not_listed']} sampled components have no result"))
     return Result(summary, data=rep, outputs={"PROJECT": str(proj.path)}, warnings=warnings)
 
 

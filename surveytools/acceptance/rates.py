@@ -44,7 +44,8 @@ def load_thresholds(profile, explicit=None) -> dict:
     """The grading thresholds: the default file, overridden by the profile chain's ``acceptance.yaml``
     (base first, city last) and then by ``explicit`` (a YAML file).  Returns the merged mapping with
     ``sources`` (the files used, in order)."""
-    from ..profiles.loader import _profile_dir, find_standards_dir
+    from ..profiles.light import find_standards_dir
+    from ..profiles.light import profile_dir as _profile_dir
 
     files = [find_standards_dir() / "acceptance" / "grading.yaml"]
     dirs = []

@@ -46,8 +46,8 @@ def components(proj) -> pd.DataFrame:
     """Every component of the project: ObjID, layer key, class code, representative X/Y and geometry."""
     import shapely
 
-    from ..locate import COMPONENT_LAYERS
     from ..gpkg import list_layers
+    from ..locate import COMPONENT_LAYERS
     from ..project import read_layer
 
     prof = proj.profile
@@ -196,7 +196,7 @@ def write_plan(work, plan: Plan) -> None:
 
     from ..gpkg import write_layer
     from ..project import write_table
-    from .record import empty_checks, empty_missing, CHECKS_TABLE, MISSING_TABLE
+    from .record import CHECKS_TABLE, MISSING_TABLE, empty_checks, empty_missing
 
     g = plan.grids
     cols = {}

@@ -110,7 +110,8 @@ class Mapping:
                 continue
             role = roles.get(t) or roles.get(norm_field(t))
             if role is None:
-                raise SurveyError(Text(f"对照表中字段 {col} 的目标“{t}”不是标准配置 {profile.id} 的字段（可用：{', '.join(sorted(set(roles.values())))}，或 skip）",
+                raise SurveyError(Text(f"对照表中字段 {col} 的目标“{t}”不是标准配置 {profile.id} 的字段"
+                                       f"（可用：{', '.join(sorted(set(roles.values())))}，或 skip）",
                                        f"the target '{t}' of column {col} is not a field of profile {profile.id} "
                                        f"(available: {', '.join(sorted(set(roles.values())))}, or skip)"),
                                   code="bad_mapping", file=str(p), field=str(col), value=t)

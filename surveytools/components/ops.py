@@ -43,7 +43,8 @@ P_COORDS = Param("coords", "enum", Text("坐标是手机或网络地图的 GCJ-0
                    Param("code", "bool", Text("编码（标识码）", "Assign IDs"), default=True),
                    Param("locate", "bool", Text("定位（所在网格、街道、社区）", "Locate (grid, street, community)"), default=True)])
 def intake(project, source, mapping=None, source_crs=None, coords=None, code=True, locate=True, feedback=None) -> Result:
-    from .intake import intake as run, summary_text
+    from .intake import intake as run
+    from .intake import summary_text
 
     data = run(project, source, mapping=mapping, source_crs=source_crs, coords=coords, code=code, locate=locate,
                feedback=feedback)
@@ -126,7 +127,8 @@ _LEVEL = {"unit_grid": ("单元网格", "unit grids"), "community": ("社区", "
                    P_MAPPING, P_SOURCE_CRS, P_COORDS,
                    Param("date", "string", Text("变更日期 YYYY-MM-DD（默认今天）", "Change date YYYY-MM-DD (default today)"), widget="date")])
 def merge(project, source, tolerance=None, mapping=None, source_crs=None, coords=None, date=None, feedback=None) -> Result:
-    from .merge import merge as run, summary_text
+    from .merge import merge as run
+    from .merge import summary_text
 
     data = run(project, source, tolerance=tolerance, mapping=mapping, source_crs=source_crs, coords=coords, date=date,
                feedback=feedback)
@@ -145,7 +147,8 @@ def merge(project, source, tolerance=None, mapping=None, source_crs=None, coords
                          required=True),
                    Param("profile", "string", Text("标准配置（给出 --project 时取项目的配置）", "Profile (the project's when --project is given)"),
                          default="cjt"),
-                   Param("project", "string", Text("调查项目库：部门下拉列表取自其部门表", "Survey project: the department lists come from its department table")),
+                   Param("project", "string", Text("调查项目库：部门下拉列表取自其部门表",
+                                                   "Survey project: the department lists come from its department table")),
                    Param("overwrite", "bool", Text("覆盖已存在的文件", "Replace an existing file"), default=False)])
 def template(out, classes, profile="cjt", project=None, overwrite=False, feedback=None) -> Result:
     from .template import write_template

@@ -17,8 +17,17 @@ import pyarrow.compute as pc
 
 from ..errors import SurveyError
 from ..i18n import Text
-from .mapping import CLASS_ROLES, COORD_ROLES, SKIP, ClassMatcher, FieldMatcher, Mapping, norm_value, \
-    proposal_path, write_proposal
+from .mapping import (
+    CLASS_ROLES,
+    COORD_ROLES,
+    SKIP,
+    ClassMatcher,
+    FieldMatcher,
+    Mapping,
+    norm_value,
+    proposal_path,
+    write_proposal,
+)
 from .sources import detect_coordinate_columns, read_sources, table_geometry, to_project
 from .store import GeomColumn, cast, text
 

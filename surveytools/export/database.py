@@ -19,7 +19,17 @@ import pyarrow as pa
 from .. import store as _store
 from ..errors import SurveyError
 from ..i18n import Text
-from .schema import FIELDS_TABLE, META_TABLE, SCHEMA_VERSION, STYLES_TABLE, TableSpec, field_name, geocode_specs, table_fields, tables
+from .schema import (
+    FIELDS_TABLE,
+    META_TABLE,
+    SCHEMA_VERSION,
+    STYLES_TABLE,
+    TableSpec,
+    field_name,
+    geocode_specs,
+    table_fields,
+    tables,
+)
 
 ARROW = {"text": pa.string(), "integer": pa.int64(), "real": pa.float64(), "date": pa.date32(),
          "datetime": pa.timestamp("ms"), "boolean": pa.bool_()}

@@ -106,7 +106,8 @@ def export_files(proj, fmt: str, out_dir, encoding: str | None, feedback) -> dic
                         nb = df[c].dropna().astype(str).map(lambda v: len(v.encode(enc.lower(), errors="replace")))
                         if len(nb) and nb.max() > 254:
                             report["warnings"].append(Text(f"{spec.name}.{c} 有 {int((nb > 254).sum())} 个值超过 Shapefile 的 254 字节上限，已截断",
-                                                           f"{spec.name}.{c}: {int((nb > 254).sum())} values exceed the Shapefile limit of 254 bytes and were cut"))
+                                                           f"{spec.name}.{c}: {int((nb > 254).sum())} values exceed "
+                                                           "the Shapefile limit of 254 bytes and were cut"))
                 gdf = gdf.rename(columns=mapping)
                 path = tmp / f"{spec.name}.shp"
                 import warnings

@@ -162,10 +162,12 @@ def collect(proj, workdir: Path, feedback) -> dict:
     if ra is not None and len(ra):
         for _, r in ra.sort_values(f("responsibility_area", "area_code")).iterrows():
             rows.append([r[f("responsibility_area", "area_code")], r[f("responsibility_area", "name")],
-                         r.get(f("responsibility_area", "area_type")) or "", dname.get(r[f("responsibility_area", "dept_id")], r[f("responsibility_area", "dept_id")]),
+                         r.get(f("responsibility_area", "area_type")) or "",
+                         dname.get(r[f("responsibility_area", "dept_id")], r[f("responsibility_area", "dept_id")]),
                          r.get(f("responsibility_area", "roles")) or "养护", r.get(f("responsibility_area", "class_codes")) or "全部 all",
                          f"{r.geometry.area:,.0f}"])
-    area_tables.append({"zh": "责任区域", "en": "Responsibility areas", "columns": ["代码", "名称", "类型", "责任单位", "承担角色", "适用类别", "面积 m²"], "rows": rows})
+    area_tables.append({"zh": "责任区域", "en": "Responsibility areas",
+                        "columns": ["代码", "名称", "类型", "责任单位", "承担角色", "适用类别", "面积 m²"], "rows": rows})
     for key, zh, en, extra_role, extra_title in (("responsibility_grid", "责任网格", "Responsibility grids", "dept_name", "责任单位"),
                                                  ("work_grid", "监督员工作网格", "Work grids", "inspector", "监督员")):
         g = layer_or_none(key)

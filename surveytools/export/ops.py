@@ -167,7 +167,8 @@ def manual(project, out, formats="xlsx,html,pdf", feedback=None) -> Result:
                      "Upgrade a release (GeoPackage or PostGIS schema) of an older schema version to the current one, in one "
                      "transaction."),
            params=[Param("target", "string", Text("发布库：OUT.gpkg 或 postgresql://…[?schema=NAME]",
-                                                  "Release: OUT.gpkg or postgresql://…[?schema=NAME]"), required=True, positional=True, widget="release_target")])
+                                                  "Release: OUT.gpkg or postgresql://…[?schema=NAME]"),
+                         required=True, positional=True, widget="release_target")])
 def migrate(target, feedback=None) -> Result:
     from .schema import SCHEMA_VERSION
 

@@ -459,12 +459,12 @@ def export_incremental(proj, url: str, schema: str, *, street=None, community=No
         rel.catalog, rel.schema = cur.fetchone()[0], schema
         feedback.progress(5)
         counts = {}
-        gcode = prof.field("unit_grid", "grid_code")
         if street or community:
             code = str(street or community)
             n = 9 if street else 12
             if len(code) != n or not code.isdigit():
-                raise SurveyError(Text(f"{'街道' if street else '社区'}代码应为 {n} 位数字", f"the {'street' if street else 'community'} code must be {n} digits"),
+                raise SurveyError(Text(f"{'街道' if street else '社区'}代码应为 {n} 位数字",
+                                       f"the {'street' if street else 'community'} code must be {n} digits"),
                                   code="bad_scope", value=code)
             scope = f"{'street' if street else 'community'} {code}"
             targets = [s for s in rel.specs if s.layer_key in ("component_point", "component_line", "component_polygon", "event", "unit_grid")]
@@ -506,7 +506,7 @@ def export_incremental(proj, url: str, schema: str, *, street=None, community=No
         for spec in rel.specs:
             if spec.name == META_TABLE:
                 continue
-            cur.execute(f"SELECT to_regclass(%s)", (f"{_q(schema)}.{_q(spec.name)}",))
+            cur.execute("SELECT to_regclass(%s)", (f"{_q(schema)}.{_q(spec.name)}",))
             if cur.fetchone()[0] is not None:
                 cur.execute(f"SELECT count(*) FROM {_q(schema)}.{_q(spec.name)}")
                 totals[spec.name] = int(cur.fetchone()[0])

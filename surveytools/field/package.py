@@ -133,7 +133,7 @@ def read_registry(proj) -> dict:
     from ..store import read_arrow
 
     _, t = read_arrow(str(proj.path), C.FEATURES_TABLE)
-    return {(l, i): u for l, i, u in zip(_text(t.column("layer")), _text(t.column("feature_id")),
+    return {(lyr, i): u for lyr, i, u in zip(_text(t.column("layer")), _text(t.column("feature_id")),
                                          _text(t.column("uuid"))) if i}
 
 

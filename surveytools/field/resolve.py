@@ -31,13 +31,12 @@ def _coerce(v, typ):
 
 def resolve(project, conflict, keep, feedback=None) -> dict:
     import pandas as pd
-
-    from ..components import store
-    from ..locate import Locator
-    from ..project import Project, field_group
     import shapely
 
+    from ..components import store
     from ..gpkg import write_layer
+    from ..locate import Locator
+    from ..project import Project, field_group
 
     if keep not in ("field", "project"):
         raise SurveyError(Text("--keep 应为 field（采用外业版本）或 project（保留项目版本）",

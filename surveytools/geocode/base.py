@@ -46,7 +46,7 @@ import pandas as pd
 from .. import store as _store
 from ..errors import SurveyError
 from ..i18n import Text
-from .parse import ROAD_SUFFIX, _DOOR
+from .parse import _DOOR, ROAD_SUFFIX
 from .standardize import door_text, standard_address
 
 ROAD_COLS = ("road", "road_name", "街路巷名", "街巷名称", "道路名称", "addr:street", "street")

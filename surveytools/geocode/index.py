@@ -181,7 +181,7 @@ class AddressIndex:
         idx.trees["grid"] = shapely.STRtree(idx.grid_geoms)
         idx.trees["area"] = shapely.STRtree(np.asarray(idx.areas["geometry"].values, dtype=object))
         # a representative point per road / place / area for fall-backs
-        idx.roads["pt"] = [None if l is None else shapely.line_interpolate_point(l, 0.5, normalized=True) for l in lines]
+        idx.roads["pt"] = [None if ln is None else shapely.line_interpolate_point(ln, 0.5, normalized=True) for ln in lines]
         for df in (idx.places, idx.areas):
             g = np.asarray(df["geometry"].values, dtype=object)
             df["pt"] = list(shapely.point_on_surface(g)) if len(g) else []

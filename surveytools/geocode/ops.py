@@ -1,9 +1,7 @@
 """``surveytools geocode …`` operations (and the matching Processing algorithms)."""
 from __future__ import annotations
 
-
 from ..dates import parse_date
-from ..errors import SurveyError
 from ..feedback import Feedback
 from ..i18n import Text
 from ..ops import Param, Result, group, operation

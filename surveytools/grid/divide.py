@@ -28,10 +28,12 @@ import numpy as np
 #: reasons a grid falls outside [min_area, max_area]
 REASONS = {
     "community_small": ("社区面积小于最小面积，整个社区为一个网格", "the community is smaller than the minimum area, so it is one grid"),
-    "isolated_small": ("小块没有可合并的相邻块（被孔洞或多部分社区隔开）", "a small piece has no neighbour to merge with (isolated by a hole or a multipart community)"),
+    "isolated_small": ("小块没有可合并的相邻块（被孔洞或多部分社区隔开）",
+                       "a small piece has no neighbour to merge with (isolated by a hole or a multipart community)"),
     "merge_exceeds": ("小块只能与相邻块合并成超过最大面积的网格", "a small piece could only merge into a neighbour beyond the maximum area"),
     "cut_limited": ("形状狭长或不规则，直线切分后仍超出面积范围", "an elongated or irregular shape stays outside the range after straight cuts"),
-    "serial_capacity": ("社区面积大，为使网格数不超过顺序码容量，已提高该社区的目标面积", "the community is large: its target area was raised so its grids fit the serial digits"),
+    "serial_capacity": ("社区面积大，为使网格数不超过顺序码容量，已提高该社区的目标面积",
+                        "the community is large: its target area was raised so its grids fit the serial digits"),
 }
 
 #: a shared edge shorter than this (m) does not make two pieces neighbours

@@ -1,7 +1,6 @@
 """``surveytools grid …`` operations (and the matching Processing algorithms)."""
 from __future__ import annotations
 
-
 from ..dates import parse_date
 from ..errors import SurveyError
 from ..feedback import Feedback
@@ -87,7 +86,8 @@ def area_report(codes, comm_codes, areas, names, reasons, params) -> tuple[pd.Da
                Param("target_area", "float", Text("目标网格面积（m²）", "Target grid area (m²)"), minimum=100, maximum=1e7),
                Param("min_area", "float", Text("最小网格面积（m²）", "Minimum grid area (m²)"), minimum=1, maximum=1e7),
                Param("max_area", "float", Text("最大网格面积（m²）", "Maximum grid area (m²)"), minimum=100, maximum=1e8),
-               Param("workload", "layer_in", Text("工作量图层（部件或建筑），用于负载均衡", "Workload layer (components or buildings) to balance load"), widget="any"),
+               Param("workload", "layer_in", Text("工作量图层（部件或建筑），用于负载均衡",
+                                                  "Workload layer (components or buildings) to balance load"), widget="any"),
                Param("code_field", "string", Text("社区代码字段（默认自动识别）", "Community code field (detected by default)")),
                Param("name_field", "string", Text("社区名称字段（默认自动识别）", "Community name field (detected by default)")),
                Param("date", "string", Text("初始日期 YYYY-MM-DD（默认今天）", "Initial date YYYY-MM-DD (default today)"), widget="date"),
@@ -256,7 +256,8 @@ def code(project, keep_existing=False, target_area=None, date=None, feedback=Non
         raise SurveyError(Text("项目中没有单元网格", "the project holds no unit grids"), code="no_grids", file=str(proj.path),
                           layer=proj.table("unit_grid"))
     if len(comms) == 0:
-        raise SurveyError(Text("项目中没有社区边界：先运行 grid divide 或 grid import", "the project holds no community boundaries: run grid divide or grid import first"),
+        raise SurveyError(Text("项目中没有社区边界：先运行 grid divide 或 grid import",
+                               "the project holds no community boundaries: run grid divide or grid import first"),
                           code="no_communities", file=str(proj.path), layer=proj.table("community"))
     ccode = prof.field("community", "community_code")
     comm_of = locate_in_communities(grids.geometry.values, comms, ccode, proj, what="unit_grid")
@@ -556,7 +557,8 @@ def recode(project, redrawn, date=None, keep_iou=0.95, min_share=0.05, force=Fal
     hist = read_layer(proj, "unit_grid_history")
     comms = read_layer(proj, "community")
     if len(old) == 0:
-        raise SurveyError(Text("项目中没有已编码的单元网格，无需重编码；请用 grid divide 或 grid import", "the project has no coded grids to keep; use grid divide or grid import"),
+        raise SurveyError(Text("项目中没有已编码的单元网格，无需重编码；请用 grid divide 或 grid import",
+                               "the project has no coded grids to keep; use grid divide or grid import"),
                           code="no_grids", file=str(proj.path), layer=proj.table("unit_grid"))
     new, src = read_vector(redrawn, to_crs=proj.crs)
     if len(new) == 0:
@@ -750,7 +752,8 @@ def aggregate(project, kind, members, code_field=None, name_field=None, grid_fie
     else:
         gfld = pick(mem, GRID_CODE_NAMES, grid_field)
         if gfld is None:
-            raise SurveyError(Text("对照表中找不到单元网格编码字段；请用 --grid-field 指定", "the table has no unit grid code field; name it with --grid-field"),
+            raise SurveyError(Text("对照表中找不到单元网格编码字段；请用 --grid-field 指定",
+                                   "the table has no unit grid code field; name it with --grid-field"),
                               code="no_grid_field", file=src.path, layer=src.layer)
         mapping = dict(zip(mem[gfld].astype(str).str.strip(), mem[cf].astype(str)))
         unknown = sorted(set(mapping) - set(grid_codes))

@@ -328,7 +328,7 @@ def import_classes(source, base="cjt", kind: str = "component", out=None, profil
 
 def report_markdown(result: ImportResult, base: Profile, kind: str) -> str:
     c = result.counts
-    lines = [f"# 分类表导入映射报告 / Class table import mapping report", "",
+    lines = ["# 分类表导入映射报告 / Class table import mapping report", "",
              f"- 文件 / file: `{result.source}`" + (f" (sheet {result.sheet})" if result.sheet else ""),
              f"- 基础配置 / base profile: `{base.id}` ({kind})", "",
              "| 类别 category | 数量 count |", "|---|---|"]

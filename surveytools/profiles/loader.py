@@ -26,9 +26,15 @@ import pandas as pd
 import yaml
 
 from ..i18n import Text
-from .light import (CodeSpec, LayerSpec, ProfileError, code_specs, find_standards_dir, layer_spec, layer_specs,
-                    list_profiles, parent_dir)
-from .light import folder_mtime
+from .light import (
+    LayerSpec,
+    ProfileError,
+    code_specs,
+    folder_mtime,
+    layer_spec,
+    layer_specs,
+    parent_dir,
+)
 from .light import profile_dir as _profile_dir
 
 CLASS_COLUMNS = ["code", "major_code", "major_name", "name", "geometry", "accuracy", "aliases",

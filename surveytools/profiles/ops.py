@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from .. import ops
 from ..i18n import Text
-from ..ops import Param, Result, operation
 from ..lazy import lazy_function
+from ..ops import Param, Result, operation
 from .light import list_profiles
 
 # imported when an operation runs, never when the registry loads (the QGIS plugin loads it in QGIS)
@@ -40,9 +40,9 @@ def profile_show(id: str, feedback=None) -> Result:
     data["component_origin"] = class_origins(p, "component")["origin"]
     data["event_origin"] = class_origins(p, "event")["origin"]
     data["notice"] = p.notice.as_dict() if p.notice else None
-    codes_zh = "\n".join(f"  {k}: " + " + ".join(f"{n} {l}" for n, l in v.parts) + f" = {v.length}（{v.provenance}）"
+    codes_zh = "\n".join(f"  {k}: " + " + ".join(f"{n} {width}" for n, width in v.parts) + f" = {v.length}（{v.provenance}）"
                          for k, v in p.codes.items())
-    codes_en = "\n".join(f"  {k}: " + " + ".join(f"{n} {l}" for n, l in v.parts) + f" = {v.length} ({v.provenance})"
+    codes_en = "\n".join(f"  {k}: " + " + ".join(f"{n} {width}" for n, width in v.parts) + f" = {v.length} ({v.provenance})"
                          for k, v in p.codes.items())
 
     def prov(d):

@@ -156,7 +156,6 @@ class Context:
     def matrix_units(self, pos, street) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(lead unit, lead role, co-units) of the matrix rows ``pos`` with ``@属地`` resolved through
         ``street`` (None where no row, or the token has no office)."""
-        n = len(pos)
         m = self.matrix
         has = pos >= 0
         p = np.where(has, pos, 0)
@@ -340,7 +339,7 @@ def _assignment_frame(ctx, kind, layer, label, cls, street, comm, lead, lead_src
     names = ctx.names
     co = pd.Series(co, dtype=object).fillna("")
     lead_s = pd.Series(lead, dtype=object)
-    co = pd.Series([("|".join(u for u in c.split("|") if u and u != l) if c else "") for c, l in zip(co, lead_s)], dtype=object)
+    co = pd.Series([("|".join(u for u in c.split("|") if u and u != lead) if c else "") for c, lead in zip(co, lead_s)], dtype=object)
     df = pd.DataFrame({
         "kind": kind, "layer": layer, "feature_id": label, "class_code": cls, "street_code": street,
         "community_code": comm,

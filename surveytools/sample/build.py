@@ -23,9 +23,9 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from ..chinacoords import wgs84_to_gcj02
 from ..errors import SurveyError
 from ..i18n import Text
-from ..chinacoords import wgs84_to_gcj02
 from .components import generate_components
 from .departments import departments
 from .district import PROJECT_CRS, build_district

@@ -17,8 +17,7 @@ import hashlib
 
 import pandas as pd
 
-from ..uscc import (ORG_WEIGHTS, USCC_ALPHABET, USCC_WEIGHTS, is_valid_uscc,  # noqa: F401 (moved to surveytools.uscc)
-                    org_code_check_char, uscc_check_char)
+from ..uscc import ORG_WEIGHTS, USCC_ALPHABET, USCC_WEIGHTS, is_valid_uscc, org_code_check_char, uscc_check_char  # noqa: F401 (moved to surveytools.uscc)
 
 
 def make_uscc(kind: str, region: str, name: str) -> str:

@@ -389,7 +389,7 @@ def _update_in_place(con, table: str, cols: list, pk: str, total: int):
         return None
     con.execute("DROP TABLE IF EXISTS temp.st_map")
     con.execute("DROP TABLE IF EXISTS temp.st_changed")
-    con.execute(f"CREATE TEMP TABLE st_map (r INTEGER PRIMARY KEY, mfid INTEGER)")
+    con.execute("CREATE TEMP TABLE st_map (r INTEGER PRIMARY KEY, mfid INTEGER)")
     con.execute(f"INSERT INTO temp.st_map (r, mfid) SELECT row_number() OVER (ORDER BY {_q(pk)}), {_q(pk)} "
                 f"FROM main.{_q(table)}")
     same = " AND ".join(f"s.{_q(c)} IS x.{_q(c)}" for c in cols)

@@ -316,10 +316,10 @@ def _expand_ranges(log):
 
 
 def _normalise_time(when: str) -> str:
+    import pandas as pd
+
     from ..errors import SurveyError
     from ..i18n import Text
-
-    import pandas as pd
 
     t = pd.to_datetime(str(when), errors="coerce")
     if pd.isna(t):

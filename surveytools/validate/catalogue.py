@@ -59,7 +59,7 @@ def implements(rule_id: str):
 
 
 def catalogue_path() -> Path:
-    from ..profiles.loader import find_standards_dir
+    from ..profiles.light import find_standards_dir
 
     return find_standards_dir() / "rules" / "catalogue.yaml"
 

@@ -160,7 +160,8 @@ th{background:#eee}.PASS{color:#fff;background:#2e7d32;padding:.2em .8em}.FAIL{c
 <p class="small">合格率 = 没有错误（严重程度 error，未接受）的要素数 / 要素数。Pass rate = features without an open error / features.</p>
 <table><tr><th>图层 / Layer</th><th>要素 / Features</th><th>有错误的要素 / With errors</th><th>记录 / Rows</th><th>合格率 / Pass rate</th></tr>
 {% for l in layers %}<tr><td>{{ l.layer }} <span class="small">{{ l.title_zh }} / {{ l.title_en }}</span></td><td class="num">{{ l.features }}</td>
-<td class="num">{{ l.features_with_errors }}</td><td class="num">{{ l.rows }}</td><td class="num">{{ "%.2f%%"|format(l.pass_rate * 100) if l.pass_rate is not none else "–" }}</td></tr>
+<td class="num">{{ l.features_with_errors }}</td><td class="num">{{ l.rows }}</td>
+<td class="num">{{ "%.2f%%"|format(l.pass_rate * 100) if l.pass_rate is not none else "–" }}</td></tr>
 {% endfor %}</table>
 <h2>按规则统计 / Counts per rule</h2>
 <table><tr><th>规则 / Rule</th><th>严重程度 / Severity</th><th>状态 / Status</th><th>数量 / Count</th></tr>
@@ -172,14 +173,17 @@ th{background:#eee}.PASS{color:#fff;background:#2e7d32;padding:.2em .8em}.FAIL{c
 {% endfor %}</table>
 {% if accuracy %}<h2>位置精度 / Position accuracy</h2>
 <table><tr><th>等级 / Grade</th><th>检查点 / Points</th><th>中误差 / RMS (m)</th><th>最大误差 / Max (m)</th><th>限差 / Limit (m)</th><th>结果 / Result</th></tr>
-{% for a in accuracy %}<tr><td>{{ a.grade }}</td><td class="num">{{ a.n }}</td><td class="num">{{ "%.3f"|format(a.rms) }}</td><td class="num">{{ "%.3f"|format(a.max_error) }}</td>
+{% for a in accuracy %}<tr><td>{{ a.grade }}</td><td class="num">{{ a.n }}</td>
+<td class="num">{{ "%.3f"|format(a.rms) }}</td><td class="num">{{ "%.3f"|format(a.max_error) }}</td>
 <td class="num">{{ a.limit }}</td><td>{% if not a.judged %}点数不足 / too few points{% elif a.passed %}合格 / pass{% else %}不合格 / fail{% endif %}</td></tr>
 {% endfor %}</table>{% endif %}
 <h2>错误清单 / Error list</h2>
 {% if rows_truncated %}<p class="small">仅列出前 {{ rows|length }} 条，共 {{ total_rows }} 条；完整清单见 errors.gpkg 和 report.xlsx。
 Only the first {{ rows|length }} of {{ total_rows }} rows are listed; see errors.gpkg and report.xlsx for all.</p>{% endif %}
-<table><tr><th>规则 / Rule</th><th>严重程度 / Severity</th><th>状态 / Status</th><th>图层 / Layer</th><th>fid</th><th>要素 / Feature</th><th>字段 / Field</th><th>值 / Value</th><th>说明 / Message</th></tr>
-{% for r in rows %}<tr><td>{{ r.rule_id }}</td><td>{{ r.severity }}</td><td>{{ r.status }}</td><td>{{ r.layer }}</td><td>{{ r.feature_fid }}</td><td>{{ r.feature_id }}</td><td>{{ r.field }}</td>
+<table><tr><th>规则 / Rule</th><th>严重程度 / Severity</th><th>状态 / Status</th><th>图层 / Layer</th><th>fid</th>
+<th>要素 / Feature</th><th>字段 / Field</th><th>值 / Value</th><th>说明 / Message</th></tr>
+{% for r in rows %}<tr><td>{{ r.rule_id }}</td><td>{{ r.severity }}</td><td>{{ r.status }}</td>
+<td>{{ r.layer }}</td><td>{{ r.feature_fid }}</td><td>{{ r.feature_id }}</td><td>{{ r.field }}</td>
 <td>{{ r.value }}</td><td>{{ r.message_zh }}<br><span class="small">{{ r.message_en }}</span></td></tr>
 {% endfor %}</table>
 <p class="small">surveytools {{ version }} · 规则目录 / catalogue: standards/rules/catalogue.yaml</p>

@@ -8,7 +8,7 @@ import json
 import os
 import traceback
 
-from qgis.core import Qgis, QgsApplication
+from qgis.core import QgsApplication
 from qgis.PyQt.QtCore import QTimer
 from qgis.utils import iface, plugins
 

@@ -17,9 +17,8 @@ def _run(alg_id, params):
 
 def test_assign_and_release_through_processing_open_styled(provider, tmp_path):
     import pyogrio
-    from qgis.core import QgsVectorLayer
-
     from export_fixture import DEPARTMENTS, build
+    from qgis.core import QgsVectorLayer
 
     p = tmp_path / "p.gpkg"
     info = build(p)

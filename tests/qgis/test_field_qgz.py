@@ -8,14 +8,11 @@ import re
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import pytest
-
 from plugin_support import ROOT, copy_project, sql
 
 from qgis_plugin.field_project import QFIELD_WIDGETS
-
 
 CHILD = r"""
 import json, sys
@@ -67,7 +64,7 @@ def write_qgz(folder):
 
 
 def test_package_qgz_is_a_qfield_project_and_its_edits_come_back(editors, clean_qgs, tmp_path):
-    from qgis.core import QgsFeature, QgsGeometry, QgsPointXY, QgsVectorLayerUtils
+    from qgis.core import QgsGeometry, QgsPointXY, QgsVectorLayerUtils
 
     p = copy_project(tmp_path)
     AREA = sql(p, "SELECT substr(BGID, 1, 12) AS c FROM components_point WHERE BGID IS NOT NULL "

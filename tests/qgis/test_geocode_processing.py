@@ -1,5 +1,4 @@
 """The geocoding operations as QGIS Processing algorithms (run out of process through the CLI)."""
-import json
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,7 +1,6 @@
 """Forms generated from the profile: drop-downs, constraints, and the automatic ID, grid, street
 and community of a feature added through the form or moved."""
 import pytest
-
 from plugin_support import copy_project, sql
 
 

@@ -1,8 +1,7 @@
 """The project panel: create / open a project, layers grouped per theme and styled, step buttons
 open the algorithm dialog and the layers are re-opened afterwards."""
-import yaml
 import pytest
-
+import yaml
 from plugin_support import copy_project, sql
 
 
@@ -49,7 +48,7 @@ def test_open_project_loads_layers_grouped_and_styled(qgis_iface, editors, clean
     themes = [g.customProperty(PROP_THEME) for g in group.findGroups()]
     assert themes == ["errors", "components", "geocoding", "grids", "dictionaries"]
     by_theme = {g.customProperty(PROP_THEME): [n.layer() for n in g.findLayers()] for g in group.findGroups()}
-    prov_tables = lambda lyrs: [l.source().split("layername=")[1] for l in lyrs]  # noqa: E731
+    prov_tables = lambda lyrs: [lyr.source().split("layername=")[1] for lyr in lyrs]  # noqa: E731
     assert prov_tables(by_theme["grids"])[:1] == ["unit_grids"]
     assert {"unit_grids", "communities", "streets", "work_grids", "responsibility_grids"} <= set(prov_tables(by_theme["grids"]))
     assert prov_tables(by_theme["components"]) == ["components_point", "components_line", "components_polygon", "events"]

@@ -7,7 +7,6 @@ import uuid
 from urllib.parse import urlparse
 
 import pytest
-
 from plugin_support import copy_project, sql
 
 PG_URL = os.environ.get("SURVEYTOOLS_PG_URL")

@@ -15,10 +15,8 @@ must go).  It is empty: every in-process module is clean.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import sysconfig
 import zipfile
 from pathlib import Path
 

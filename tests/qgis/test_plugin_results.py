@@ -1,7 +1,6 @@
 """The validation results panel: list, filter, zoom, open the form, mark fixed, accept a false
 positive (row in validation_accepted, skipped by the next run), re-run one rule on one layer."""
 import pytest
-
 from plugin_support import copy_project, sql
 
 

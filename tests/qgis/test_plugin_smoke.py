@@ -12,7 +12,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from plugin_support import copy_project
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,7 +6,6 @@ parameter kind, cancellation and internal errors without depending on the librar
 import configparser
 import json
 import re
-import time
 from pathlib import Path
 
 import pytest

@@ -7,7 +7,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from plugin_support import copy_project, sql
 
 NATIVE_WIDGETS = {"TextEdit", "ValueMap", "ValueRelation", "RelationReference", "DateTime", "CheckBox", "Range",
@@ -140,8 +139,14 @@ def test_project_qgis_writes_a_qgz_that_works_without_the_plugin(provider, edito
     ("POLYGON((1 1,12 1,12 3,1 3,1 1))", "36068100100102")])
 def test_native_locate_expression_follows_the_locate_rules(qgis_app, clean_qgs, wkt, expected):
     """The .qgz's expression and the plugin's GridLookup give the same grid (surveytools.locate rules)."""
-    from qgis.core import (QgsExpression, QgsExpressionContext, QgsExpressionContextUtils, QgsFeature, QgsGeometry,
-                           QgsVectorLayer)
+    from qgis.core import (
+        QgsExpression,
+        QgsExpressionContext,
+        QgsExpressionContextUtils,
+        QgsFeature,
+        QgsGeometry,
+        QgsVectorLayer,
+    )
 
     from qgis_plugin.autofill import GridLookup
     from qgis_plugin.project_file import locate_expression

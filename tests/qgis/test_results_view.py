@@ -6,7 +6,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from plugin_support import copy_project, sql
 
 PLUGIN_DIR = Path(__file__).resolve().parents[2] / "qgis_plugin"

@@ -84,13 +84,10 @@ def test_scheme_choice_of_known_schemes_or_a_file(provider, qgis_app, tmp_path):
 
 
 def test_release_target_offers_saved_postgres_connections(provider, qgis_app, tmp_path):
-    from qgis.core import QgsProviderRegistry
+    from qgis.core import QgsSettings
 
     from qgis_plugin.widgets import ReleaseTargetWidgetWrapper, postgres_targets
 
-    from qgis.core import QgsSettings
-
-    md = QgsProviderRegistry.instance().providerMetadata("postgres")
     s = QgsSettings()  # what QGIS's "New PostGIS connection" dialog stores
     for key, value in {"host": "db.example", "port": "5433", "database": "city", "username": "survey",
                        "saveUsername": "true", "password": "secret", "savePassword": "true",

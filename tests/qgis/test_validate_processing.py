@@ -6,7 +6,6 @@ import pytest
 import yaml
 
 
-
 def _run(alg_id, params):
     import processing
     from qgis.core import QgsProcessingFeedback
@@ -84,10 +83,16 @@ def test_validate_run_declares_its_outputs_and_short_names(provider):
 
 def test_a_graphical_model_chains_the_verdict(provider, small_project, tmp_path):
     """validate_run inside a model: the model runs to its end on FAIL and hands on the verdict."""
-    from qgis.core import (QgsProcessingModelAlgorithm, QgsProcessingModelChildAlgorithm,
-                           QgsProcessingModelChildParameterSource, QgsProcessingModelOutput,
-                           QgsProcessingModelParameter, QgsProcessingParameterFile, QgsProcessingFeedback,
-                           QgsProcessingContext)
+    from qgis.core import (
+        QgsProcessingContext,
+        QgsProcessingFeedback,
+        QgsProcessingModelAlgorithm,
+        QgsProcessingModelChildAlgorithm,
+        QgsProcessingModelChildParameterSource,
+        QgsProcessingModelOutput,
+        QgsProcessingModelParameter,
+        QgsProcessingParameterFile,
+    )
 
     m = QgsProcessingModelAlgorithm("m", "g")
     m.addModelParameter(QgsProcessingParameterFile("project", "project", extension="gpkg"),

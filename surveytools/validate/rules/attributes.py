@@ -11,7 +11,6 @@ from ...i18n import Text
 from ..catalogue import Skip, implements
 from . import concat, geoms_of, rows
 
-
 #: code fields: their length and characters are checked by codes.format
 CODE_ROLES = {"component_id", "grid_code", "event_code"}
 
