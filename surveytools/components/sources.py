@@ -27,8 +27,6 @@ from ..io import Source
 from .mapping import COORD_NAMES, norm_field
 from .store import GeomColumn
 
-TABLE_EXT = (".csv", ".txt", ".xlsx", ".xlsm", ".xls")
-
 
 @dataclass
 class SourceInfo(Source):
@@ -168,44 +166,39 @@ def read_sources(spec, *, stream: bool = False) -> list:
     """``PATH[:LAYER]`` → list of :class:`SourceLayer` (attributes and raw geometries).  A
     GeoPackage without a layer name gives all its vector layers.  ``stream``: a single large
     vector layer is returned in streamed mode (see :class:`LazyVector`)."""
-    from ..io import parse_layer_spec
+    from ..io import is_table_file, parse_layer_spec
 
     path, layer = parse_layer_spec(spec)
-    if path.lower().endswith(TABLE_EXT):
+    if is_table_file(path):
         return [_read_table(path, layer)]
     return _read_vector(path, layer, stream=stream)
 
 
 def _read_vector(path, layer, stream: bool = False) -> list:
+    """Every wanted layer of ``path`` through the steps of :func:`surveytools.io.read_vector`
+    (layer choice, Shapefile checks and encoding, read errors), as Arrow."""
     import pyogrio
     from pyproj import CRS
 
-    from ..io import check_shapefile, detect_dbf_encoding, list_vector_layers
+    from ..io import choose_layers, layer_encoding, list_vector_layers, read_errors
 
     layers = list_vector_layers(path)
-    names = [str(n) for n, g in layers]
-    spatial = [str(n) for n, g in layers if g is not None]
-    if layer is not None and layer not in names:
-        raise SurveyError(Text(f"图层不存在（可用：{', '.join(names)}）", f"no such layer (available: {', '.join(names)})"),
-                          code="no_layer", file=path, layer=layer)
-    wanted = [layer] if layer is not None else (spatial or names)
+    wanted = choose_layers(path, layer, several=True, layers=layers)
     out = []
     for name in wanted:
-        info = SourceInfo(path=str(path), layer=name if len(names) > 1 or layer else None)
-        is_shp = path.lower().endswith((".shp", ".dbf")) or (os.path.isdir(path) and Path(path, f"{name}.shp").exists())
-        enc = None
-        if is_shp:
-            shp = path if path.lower().endswith((".shp", ".dbf")) else str(Path(path, f"{name}.shp"))
-            check_shapefile(shp)
-            enc, info.encoding_detected = detect_dbf_encoding(shp, info.notes)
-            info.encoding = enc
+        info = SourceInfo(path=str(path), layer=name if len(layers) > 1 or layer else None)
+        is_shp = layer_encoding(path, name, info)
+        enc = info.encoding
         if stream and len(wanted) == 1:
             try:
                 rinfo = pyogrio.read_info(path, layer=name, **({"encoding": enc} if enc else {}))
             except Exception:
                 rinfo = None
             if rinfo is not None and int(rinfo.get("features") or 0) >= stream_min() and rinfo.get("geometry_type"):
-                meta, sample = pyogrio.read_arrow(path, layer=name, encoding=enc, max_features=200, read_geometry=False)
+                with read_errors(path, name):
+                    meta, sample = pyogrio.read_arrow(path, layer=name, encoding=enc, max_features=200,
+                                                      read_geometry=False)
+                    sample.column_names  # noqa: B018  (field names that are not UTF-8 fail here)
                 info.driver = str(rinfo.get("driver") or "")
                 if not is_shp:
                     info.encoding = rinfo.get("encoding") or "UTF-8"
@@ -215,16 +208,9 @@ def _read_vector(path, layer, stream: bool = False) -> list:
                 lazy = LazyVector(path, name, enc, [str(f) for f in rinfo["fields"]], info.count)
                 out.append(SourceLayer(info, sample.slice(0, 0), None, crs, lazy=lazy, sample=sample))
                 continue
-        try:
+        with read_errors(path, name):
             meta, tab = pyogrio.read_arrow(path, layer=name, encoding=enc)
             tab.column_names  # noqa: B018  (field names that are not UTF-8 fail here)
-        except UnicodeDecodeError:
-            raise SurveyError(Text("字段名或取值不是 UTF-8 编码，无法识别其编码", "field names or values are not UTF-8 and their "
-                                   "encoding could not be recognised"), code="encoding", file=path, layer=name,
-                              hint=Text("为 Shapefile 补一个 .cpg 文件（如内容为 GBK）", "add a .cpg file to the Shapefile (e.g. containing GBK)")) from None
-        except Exception as e:
-            raise SurveyError(Text(f"读取图层失败：{e}", f"failed to read the layer: {e}"), code="unreadable",
-                              file=path, layer=name) from None
         info.driver = _driver(path)
         if not is_shp:
             info.encoding = meta.get("encoding") or "UTF-8"

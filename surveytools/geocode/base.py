@@ -68,10 +68,9 @@ def _col(df, names):
 def read_sources(paths, crs, feedback=None) -> dict:
     """Classify the layers of every ``--from`` input.  Returns lists of frames per kind."""
     import geopandas as gpd
-    import pyogrio
     import shapely
 
-    from ..io import parse_layer_spec, read_vector
+    from ..io import list_vector_layers, parse_layer_spec, read_vector
 
     out = {"doorplate": [], "road": [], "place": [], "poi": []}
     for spec in paths or []:
@@ -86,9 +85,10 @@ def read_sources(paths, crs, feedback=None) -> dict:
                          & ~osm.pois["kind"].fillna("").astype(str).str.startswith("place=")].to_crs(crs)
             out["poi"].append((f"{path}:pois", p))
             continue
-        layers = [layer] if layer else [str(n) for n, _g in pyogrio.list_layers(path)]
+        layers = [layer] if layer else [str(n) for n, _g in list_vector_layers(path)]
         for ln in layers:
-            gdf, src = read_vector(f"{path}:{ln}" if not layer and len(layers) > 1 else spec, to_crs=crs)
+            gdf, src = read_vector(f"{path}:{ln}" if not layer and len(layers) > 1 else spec, to_crs=crs,
+                                   need_geometry=False)
             if not isinstance(gdf, gpd.GeoDataFrame) or len(gdf) == 0:
                 continue
             label = src.label

@@ -152,8 +152,8 @@ def batch_op(project, file, column, out, overwrite=False, feedback=None) -> Resu
     from .index import load_index
 
     feedback = feedback or Feedback()
+    df = read_table(file)  # the input file's checks first: they need no address base
     idx = load_index(Project.open(project))
-    df = read_table(file)
     feedback.progress(5)
     res = geocode_frame(idx, df, column, feedback=feedback, file=str(file))
     write_table_file(res, out, overwrite=overwrite)

@@ -806,10 +806,10 @@ def aggregate(project, kind, members, code_field=None, name_field=None, grid_fie
 
 
 def _has_geometry(spec) -> bool:
-    from ..io import parse_layer_spec
+    from ..io import is_table_file, parse_layer_spec
 
     path, _ = parse_layer_spec(spec)
-    return not str(path).lower().endswith((".csv", ".xlsx", ".xls"))
+    return not is_table_file(path)
 
 
 def _read_table(spec):

@@ -7,6 +7,7 @@ A damaged (truncated) Shapefile is an error, not a layer with missing geometries
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,44 +153,113 @@ def list_vector_layers(path: str):
                           file=path) from None
 
 
-def read_vector(spec, *, to_crs=None, columns=None, encoding: str | None = None, what: Text | None = None):
+def choose_layers(path: str, layer: str | None, *, several: bool = False, layers=None) -> list:
+    """The layer names of ``path`` to read: ``layer`` when given (an error naming the file and the
+    layers it has when there is no such layer); else the only layer, or, with ``several``, every
+    layer with geometries (every layer when none has any).  Without ``several`` a file of several
+    layers is an error asking for ``PATH:LAYER``.  ``layers``: :func:`list_vector_layers` of ``path``
+    when the caller has it already."""
+    layers = list_vector_layers(path) if layers is None else layers
+    names = [str(n) for n, _ in layers]
+    if layer is not None:
+        if layer not in names:
+            raise SurveyError(Text(f"图层不存在（可用：{', '.join(names)}）", f"no such layer (available: {', '.join(names)})"),
+                              code="no_layer", file=path, layer=layer)
+        return [layer]
+    if several:
+        return [str(n) for n, g in layers if g is not None] or names
+    if len(names) > 1:
+        raise SurveyError(Text(f"文件包含多个图层（{', '.join(names)}），请用 PATH:LAYER 指定",
+                               f"the file holds several layers ({', '.join(names)}); name one as PATH:LAYER"),
+                          code="layer_required", file=path)
+    return names[:1]
+
+
+def layer_encoding(path: str, layer: str | None, src: Source) -> bool:
+    """Check a Shapefile for damage and detect its encoding (``src.encoding``, ``src.encoding_detected``,
+    a note when a ``.cpg`` lies); True when ``path:layer`` is a Shapefile.  Other formats keep
+    ``src.encoding`` as it is (GDAL knows their encoding)."""
+    low = str(path).lower()
+    is_shp = low.endswith((".shp", ".dbf")) or (os.path.isdir(path) and Path(path, f"{layer}.shp").exists())
+    if is_shp and src.encoding is None:
+        shp = path if low.endswith((".shp", ".dbf")) else str(Path(path, f"{layer}.shp"))
+        check_shapefile(shp)
+        src.encoding, src.encoding_detected = detect_dbf_encoding(shp, src.notes)
+    return is_shp
+
+
+@contextlib.contextmanager
+def read_errors(path: str, layer: str | None):
+    """A context in which a failed pyogrio read becomes the error every reader gives: text that is
+    not in the detected encoding (code ``encoding``) or a layer GDAL cannot read (``unreadable``),
+    naming the file and layer."""
+    import pyarrow as pa
+
+    try:
+        yield
+    except SurveyError:
+        raise
+    except Exception as e:
+        if isinstance(e, UnicodeDecodeError) or (isinstance(e, pa.ArrowInvalid) and "utf8" in str(e).lower()):
+            raise SurveyError(Text("字段名或取值不是 UTF-8 编码，无法识别其编码", "field names or values are not UTF-8 and their "
+                                   "encoding could not be recognised"), code="encoding", file=path, layer=layer,
+                              hint=Text("为 Shapefile 补一个 .cpg 文件（如内容为 GBK），或将数据另存为 UTF-8",
+                                        "add a .cpg file to the Shapefile (e.g. containing GBK), or save the data as UTF-8")
+                              ) from None
+        raise SurveyError(Text(f"读取图层失败：{e}", f"failed to read the layer: {e}"), code="unreadable",
+                          file=path, layer=layer) from None
+
+
+def is_table_file(path) -> bool:
+    """A CSV/TXT/TSV or Excel file (read by :mod:`.tables`, never as a vector layer)."""
+    from .tables import TABLE_EXT
+
+    return str(path).lower().endswith(TABLE_EXT)
+
+
+def no_geometry(path, layer) -> SurveyError:
+    return SurveyError(Text("输入没有几何图形：这里需要一个矢量图层（GeoPackage、Shapefile、GeoJSON …）",
+                            "the input has no geometries: a vector layer is needed here (GeoPackage, Shapefile, GeoJSON …)"),
+                       code="no_geometry", file=path, layer=layer)
+
+
+def read_vector(spec, *, to_crs=None, columns=None, encoding: str | None = None, what: Text | None = None,
+                need_geometry: bool = True):
     """Read ``PATH[:LAYER]`` into a GeoDataFrame; return (gdf, Source).
 
-    ``to_crs`` reprojects (the layer must have a CRS then).  Errors name the file and layer.
+    The one reader of the vector layers users hand over (:mod:`surveytools.components.sources`
+    reads through the same steps: :func:`choose_layers`, :func:`layer_encoding`,
+    :func:`read_errors`).  ``to_crs`` reprojects (the layer must have a CRS then).
+    ``need_geometry``: a layer (or a CSV/XLSX table) without geometries is an error (code
+    ``no_geometry``); without it a table comes back as a DataFrame.  Errors name the file and
+    layer.
     """
     import pyogrio
 
     path, layer = parse_layer_spec(spec)
-    src = Source(path=path, layer=layer)
-    layers = list_vector_layers(path)
-    names = [str(n) for n, _ in layers]
-    if layer is None:
-        if len(names) > 1:
-            raise SurveyError(Text(f"文件包含多个图层（{', '.join(names)}），请用 PATH:LAYER 指定",
-                                   f"the file holds several layers ({', '.join(names)}); name one as PATH:LAYER"),
-                              code="layer_required", file=path)
-        layer = names[0] if names else None
-    elif layer not in names:
-        raise SurveyError(Text(f"图层不存在（可用：{', '.join(names)}）", f"no such layer (available: {', '.join(names)})"),
-                          code="no_layer", file=path, layer=layer)
-    src.layer = layer
-    is_shp = path.lower().endswith(".shp") or (os.path.isdir(path) and Path(path, f"{layer}.shp").exists())
-    if encoding is None and is_shp:
-        shp = path if path.lower().endswith(".shp") else str(Path(path, f"{layer}.shp"))
-        check_shapefile(shp)
-        encoding, src.encoding_detected = detect_dbf_encoding(shp, src.notes)
-    src.encoding = encoding
-    try:
+    if is_table_file(path):  # the table reader's checks (encoding …) first, then: no geometries here
+        from .tables import read_table
+
+        df, tsrc = read_table(path, layer)
+        if need_geometry:
+            raise no_geometry(tsrc.path, tsrc.layer)
+        return df, tsrc
+    layer = (choose_layers(path, layer) or [None])[0]
+    src = Source(path=path, layer=layer, encoding=encoding)
+    layer_encoding(path, layer, src)
+    encoding = src.encoding
+    with read_errors(path, layer):
         kw = {"encoding": encoding} if encoding else {}
         gdf = pyogrio.read_dataframe(path, layer=layer, columns=columns, use_arrow=not encoding, **kw)
-    except Exception as e:
-        raise SurveyError(Text(f"读取图层失败：{e}", f"failed to read the layer: {e}"), code="unreadable",
-                          file=path, layer=layer) from None
-    info = pyogrio.read_info(path, layer=layer, **({"encoding": encoding} if encoding else {}))
+        info = pyogrio.read_info(path, layer=layer, **kw)
     src.driver = str(info.get("driver") or "")
     src.crs = info.get("crs")
     src.count = len(gdf)
-    if "geometry" in gdf and gdf.crs is not None and len(gdf):
+    if "geometry" not in gdf:
+        if need_geometry:
+            raise no_geometry(path, layer)
+        return gdf, src
+    if gdf.crs is not None and len(gdf):
         from pyproj import CRS
 
         from .coords import crs_mismatch
@@ -199,7 +269,7 @@ def read_vector(spec, *, to_crs=None, columns=None, encoding: str | None = None,
             bounds = tuple(g.total_bounds)
             raise_crs_mismatch(crs_mismatch(bounds, CRS.from_user_input(gdf.crs)), bounds, str(src.crs or gdf.crs),
                                path, layer)
-    if to_crs is not None and "geometry" in gdf:
+    if to_crs is not None:
         if gdf.crs is None:
             raise SurveyError(Text("图层没有坐标系（缺少 .prj 或 CRS 定义），无法转换到项目坐标系",
                                    "the layer has no CRS (no .prj or CRS definition), so it cannot be reprojected to "

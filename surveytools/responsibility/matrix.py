@@ -337,29 +337,25 @@ def to_xlsx(df: pd.DataFrame, profile, path) -> None:
 
 
 def from_xlsx(path, profile, depts: pd.DataFrame, area_names: dict | None = None) -> pd.DataFrame:
-    """Read a matrix XLSX (first sheet; headers ``中文名 / field`` or bare field names)."""
-    from openpyxl import load_workbook
+    """Read a matrix table: XLSX (first visible sheet) or CSV (UTF-8 or GB18030), through the one
+    table reader :func:`surveytools.io.tables.read_table`; headers ``中文名 / field`` or bare field names."""
+    from ..io.tables import read_table
 
     p = Path(path)
-    if not p.exists():
-        raise SurveyError(Text("文件不存在", "file not found"), code="not_found", file=str(p))
-    try:
-        wb = load_workbook(p, read_only=True, data_only=True)
-    except Exception as e:  # openpyxl raises many kinds for a non-XLSX file
-        raise SurveyError(Text(f"无法读取 XLSX：{e}", f"cannot read the XLSX: {e}"), code="bad_xlsx", file=str(p)) from None
-    ws = wb.worksheets[0]
-    rows = list(ws.iter_rows(values_only=True))
-    wb.close()
+    raw, src = read_table(p, header=None)
+    rows = [tuple(None if (v is None or (isinstance(v, float) and math.isnan(v))) else v for v in r)
+            for r in raw.itertuples(index=False, name=None)]
+    sheet = src.layer  # None for a CSV
     hdr_i = next((i for i, r in enumerate(rows[:5]) if r and sum(parse_header(c) in COLUMNS for c in r if c) >= 5), None)
     if hdr_i is None:
         raise SurveyError(Text("第一个工作表中找不到派遣矩阵表头（class_code、kind、area_type …）",
                                "the first sheet has no matrix header (class_code, kind, area_type …)"),
-                          code="matrix_header", file=str(p), layer=ws.title)
+                          code="matrix_header", file=str(p), layer=sheet)
     names = [parse_header(c) if c else "" for c in rows[hdr_i]]
     missing = [c for c in KEY + ["lead_unit"] if c not in names]
     if missing:
         raise SurveyError(Text(f"派遣矩阵缺少列 {missing}", f"the matrix lacks the columns {missing}"),
-                          code="matrix_columns", file=str(p), layer=ws.title, field=missing[0])
+                          code="matrix_columns", file=str(p), layer=sheet, field=missing[0])
     data = [r for r in rows[hdr_i + 1:] if r and any(v not in (None, "") for v in r)]
     df = pd.DataFrame([dict(zip(names, r)) for r in data], columns=[n for n in names if n] or COLUMNS)
     for c in NUMERIC:
@@ -368,7 +364,7 @@ def from_xlsx(path, profile, depts: pd.DataFrame, area_names: dict | None = None
             if bad.any():
                 i = int(np.flatnonzero(bad.to_numpy())[0])
                 raise SurveyError(Text(f"第 {hdr_i + 2 + i} 行的时限不是数字", f"row {hdr_i + 2 + i}: the deadline is not a number"),
-                                  code="matrix_deadline", file=str(p), layer=ws.title, feature=hdr_i + 2 + i, field=c,
+                                  code="matrix_deadline", file=str(p), layer=sheet, feature=hdr_i + 2 + i, field=c,
                                   value=df[c].iloc[i])
     return derive(df, profile, depts, area_names)
 
