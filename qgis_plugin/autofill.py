@@ -45,7 +45,20 @@ def _text(v):
 
 
 class GridLookup:
-    """Point / line / polygon → grid code on a polygon layer, with the rules of locate.py."""
+    """Point / line / polygon → grid code on a polygon layer, with the rules of locate.py.
+
+    Why this is not :class:`surveytools.locate.Locator` (the one locator of the library, used by
+    every operation): this class runs in QGIS's own process, where the plugin imports only the
+    standard library and ``qgis`` (no shapely, no pyarrow: tests/qgis/test_plugin_purity.py), and
+    it answers one feature at a time from the layers' edit buffers, unsaved edits included.  Why it
+    is still needed beside the ``.qgz``'s default-value expressions (:func:`.project_file.
+    locate_expression`, the same rules): QGIS evaluates those only for features it creates itself
+    (the digitising tools, the form) and on edits of their geometry, not for a feature added to
+    the edit buffer by code (``layer.addFeature`` from a plugin, a script or the Python console),
+    which :class:`AutoFill` fills on ``featureAdded``; it also looks up through a
+    ``QgsSpatialIndex`` where the expression aggregates over the whole grid layer.  The two are
+    kept equal by tests/qgis/test_project_qgz.py::test_native_locate_expression_follows_the_locate_rules.
+    """
 
     def __init__(self, layer, code_field: str):
         self.layer = layer

@@ -181,15 +181,19 @@ def locate_shapes(geoms, index: GridIndex) -> np.ndarray:
 
 class Locator:
     """The project's location frame: unit grids (else communities, else streets) with, per grid,
-    the codes and names the location fields need.  ``fields(idx)`` gives Arrow arrays."""
+    the codes and names the location fields need.  ``fields(idx)`` gives Arrow arrays.
 
-    def __init__(self, work, grids_gdf=None):
+    ``fallback``: a feature in no unit grid is located on the communities, and one in no community
+    on the streets (the address base wants a street and community for a door plate beyond the
+    grids); without it only the finest level the project has is used (components: a feature
+    outside every grid is reported, not half-located)."""
+
+    def __init__(self, work, grids_gdf=None, *, fallback: bool = False):
         import pyarrow as pa
 
         from .project import read_layer
 
         prof = work.profile
-        self.level = None
         comms = read_layer(work, "community")
         streets = read_layer(work, "street")
         cname = dict(zip(comms[prof.field("community", "community_code")].astype(str),
@@ -200,32 +204,32 @@ class Locator:
         clen = ug.length - ug.part_length("serial")
         slen = clen - ug.part_length("community")
         grids = grids_gdf if grids_gdf is not None else read_layer(work, "unit_grid")
+        levels = []  # (level, codes, geoms, grid code, community code, street code) finest first
         if len(grids):
-            self.level = "unit_grid"
             codes = grids[prof.field("unit_grid", "grid_code")].astype(object).to_numpy()
-            geoms = grids.geometry.values
-            gcode = codes
             comm = np.array([c[:clen] if isinstance(c, str) else None for c in codes], dtype=object)
-        elif len(comms):
-            self.level = "community"
+            levels.append(("unit_grid", codes, grids.geometry.values, codes, comm))
+        if len(comms):
             codes = comms[prof.field("community", "community_code")].astype(object).to_numpy()
-            geoms = comms.geometry.values
-            gcode = np.full(len(codes), None, dtype=object)
-            comm = codes
-        elif len(streets):
-            self.level = "street"
+            levels.append(("community", codes, comms.geometry.values, np.full(len(codes), None, dtype=object), codes))
+        if len(streets):
             codes = streets[prof.field("street", "street_code")].astype(object).to_numpy()
-            geoms = streets.geometry.values
-            gcode = np.full(len(codes), None, dtype=object)
-            comm = np.full(len(codes), None, dtype=object)
-        else:
-            codes = np.zeros(0, dtype=object)
-            geoms = np.zeros(0, dtype=object)
-            gcode = comm = codes
-        street = np.array([c[:slen] if isinstance(c, str) else None for c in (comm if self.level != "street" else codes)],
-                          dtype=object)
-        self.index = GridIndex(geoms, codes) if len(codes) else None
-        self.count = len(codes)
+            none = np.full(len(codes), None, dtype=object)
+            levels.append(("street", codes, streets.geometry.values, none, none))
+        levels = levels if fallback else levels[:1]
+        self.level = levels[0][0] if levels else None
+        self.index = GridIndex(levels[0][2], levels[0][1]) if levels else None
+        self.count = len(levels[0][1]) if levels else 0
+        #: the coarser frames and the offset of their rows in ``per_grid``
+        self._fallbacks = []
+        offset = self.count
+        for _level, codes, geoms, _g, _c in levels[1:]:
+            self._fallbacks.append((GridIndex(geoms, codes), offset))
+            offset += len(codes)
+        gcode = [v for lv in levels for v in lv[3]]
+        comm = [v for lv in levels for v in lv[4]]
+        street = [v for lv in levels
+                  for v in ([c[:slen] if isinstance(c, str) else None for c in lv[4]] if lv[0] != "street" else lv[1])]
 
         def arr(values):
             return pa.array([v if isinstance(v, str) and v else None for v in values], pa.string())
@@ -254,9 +258,21 @@ class Locator:
         if self.index is None:
             n = len(x) if x is not None else len(geoms)
             return np.full(n, -1, dtype=np.int64)
+        out = self._locate_on(self.index, geoms, x, y)
+        for index, offset in self._fallbacks:
+            miss = np.flatnonzero(out < 0)
+            if not len(miss):
+                break
+            sub = self._locate_on(index, None if geoms is None else np.asarray(geoms, dtype=object)[miss],
+                                  None if x is None else np.asarray(x)[miss], None if y is None else np.asarray(y)[miss])
+            out[miss] = np.where(sub >= 0, sub + offset, -1)
+        return out
+
+    @staticmethod
+    def _locate_on(index, geoms, x, y) -> np.ndarray:
         if x is not None:
-            return self.index.points(x, y)
-        return locate(geoms, self.index.geoms, self.index.codes, index=self.index)
+            return index.points(x, y)
+        return locate(geoms, index.geoms, index.codes, index=index)
 
     def fields(self, idx: np.ndarray) -> dict:
         """role -> Arrow string array for the located indexes (null where -1)."""

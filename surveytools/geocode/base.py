@@ -150,45 +150,16 @@ def _read_names(proj) -> pd.DataFrame:
     return _store.read_dataframe(proj.path, "geo_names", use_arrow=True)
 
 
-class _Locator:
-    """Grid code, street and community of points (whole-array)."""
+def _locate(loc, geoms):
+    """(grid, community code, community name, street code, street name) of each geometry's
+    point on surface, by the one :class:`surveytools.locate.Locator` (with its fallback to the
+    communities and streets for a point beyond the grids)."""
+    import shapely
 
-    def __init__(self, proj):
-        from ..project import read_layer
-
-        prof = proj.profile
-        grids = read_layer(proj, "unit_grid")
-        self.codes = grids[prof.field("unit_grid", "grid_code")].astype(str).to_numpy(dtype=object) if len(grids) else np.array([], object)
-        self.geoms = np.asarray(grids.geometry.values, dtype=object) if len(grids) else np.array([], object)
-        comms = read_layer(proj, "community")
-        streets = read_layer(proj, "street")
-        cf = lambda r: prof.field("community", r)  # noqa: E731
-        sf = lambda r: prof.field("street", r)  # noqa: E731
-        self.comm = comms
-        self.comm_codes = comms[cf("community_code")].astype(str).to_numpy(dtype=object) if len(comms) else np.array([], object)
-        self.comm_names = dict(zip(self.comm_codes, comms[cf("community_name")])) if len(comms) else {}
-        self.comm_geoms = np.asarray(comms.geometry.values, dtype=object) if len(comms) else np.array([], object)
-        self.street_names = dict(zip(streets[sf("street_code")].astype(str), streets[sf("street_name")])) if len(streets) else {}
-        ug = prof.codes["unit_grid"]
-        self.comm_len = ug.length - ug.part_length("serial")
-
-    def __call__(self, geoms):
-        import shapely
-
-        from ..locate import locate
-
-        geoms = np.asarray(geoms, dtype=object)
-        pts = shapely.point_on_surface(geoms)
-        gi = locate(pts, self.geoms, self.codes) if len(self.geoms) else np.full(len(geoms), -1)
-        grid = np.where(gi >= 0, self.codes[np.maximum(gi, 0)] if len(self.codes) else None, None)
-        ci = locate(pts, self.comm_geoms, self.comm_codes) if len(self.comm_geoms) else np.full(len(geoms), -1)
-        comm = np.where(ci >= 0, self.comm_codes[np.maximum(ci, 0)] if len(self.comm_codes) else None, None)
-        # the grid code's community part wins (grids nest in communities)
-        from_grid = pd.Series(grid, dtype=object).str[: self.comm_len].to_numpy(dtype=object)
-        comm = np.where(pd.notna(from_grid), from_grid, comm)
-        street = pd.Series(comm, dtype=object).str[:9].to_numpy(dtype=object)
-        return (grid, comm, pd.Series(comm, dtype=object).map(self.comm_names).to_numpy(dtype=object),
-                street, pd.Series(street, dtype=object).map(self.street_names).to_numpy(dtype=object))
+    pts = shapely.point_on_surface(np.asarray(geoms, dtype=object))
+    f = loc.fields(loc.locate(pts))
+    return tuple(f[k].to_numpy(zero_copy_only=False).astype(object)
+                 for k in ("grid_code", "community_code", "community_name", "street_code", "street_name"))
 
 
 def orient(lines):
@@ -221,6 +192,7 @@ def build_base(work, sources: dict, settings: dict, *, today=None, feedback=None
     import geopandas as gpd
     import shapely
 
+    from ..locate import Locator
     from ..project import read_layer, write_project_layer, write_table
 
     prof = work.profile
@@ -232,7 +204,7 @@ def build_base(work, sources: dict, settings: dict, *, today=None, feedback=None
     levels = settings["standard_address_levels"]
     far = float(settings["conflict_distance_m"])
     gap = float(settings["road_gap_m"])
-    loc = _Locator(work)
+    loc = Locator(work, fallback=True)
     admin = _admin_names(county)
     conflicts = []
     names_old = _read_names(work)
@@ -251,7 +223,7 @@ def build_base(work, sources: dict, settings: dict, *, today=None, feedback=None
         return prof.field(layer, role)
 
     def common(layer, df, geoms, source):
-        grid, comm, comm_name, street, street_name = loc(geoms)
+        grid, comm, comm_name, street, street_name = _locate(loc, geoms)
         df[F(layer, "grid_code")] = grid
         df[F(layer, "community_code")] = comm
         df[F(layer, "community_name")] = comm_name
