@@ -20,8 +20,9 @@ import pyarrow as pa
 from .errors import SurveyError
 from .i18n import Text
 
+#: profile field type -> Arrow type (the one cast: :func:`surveytools.store.arrow.cast_frame`)
 ARROW_TYPES = {"text": pa.string(), "integer": pa.int64(), "real": pa.float64(), "date": pa.date32(),
-               "datetime": pa.timestamp("ms")}
+               "datetime": pa.timestamp("ms"), "boolean": pa.bool_()}
 OGR_GEOMETRY = {"point": "Point", "line": "LineString", "polygon": "Polygon", "multipolygon": "MultiPolygon",
                 "multipoint": "MultiPoint", "multiline": "MultiLineString"}
 #: GeoPackage 1.2: QGIS 3.22's GDAL 3.6 warns on the 1.4 files newer GDAL writes by default

@@ -355,51 +355,14 @@ def read_layer(project: "Project", key: str, *, columns=None, where: str | None 
 
 
 def to_arrow(gdf, fields, *, geometry: bool = True, multi: bool = False) -> pa.Table:
-    """Cast a (Geo)DataFrame to the profile's field types, in the profile's field order.
+    """Cast a (Geo)DataFrame to the profile's field types, in the profile's field order: the one
+    Arrow cast, :func:`surveytools.store.arrow.cast_frame` (with the geometry by default).
 
     Columns the profile does not know are dropped; fields the frame lacks are written empty.
     """
-    import numpy as np
-    import pandas as pd
-    import shapely
+    from .store.arrow import cast_frame
 
-    from .gpkg import ARROW_TYPES
-
-    cols = {}
-    n = len(gdf)
-    for _, f in fields.iterrows():
-        name, typ = f["name"], f["type"]
-        at = ARROW_TYPES[typ]
-        if name not in gdf.columns:
-            cols[name] = pa.nulls(n, at)
-            continue
-        s = gdf[name]
-        if typ == "text":
-            text = s if (pd.api.types.is_string_dtype(s) and s.dtype != object) else s.astype("string")
-            cols[name] = pa.array(text, type=at, from_pandas=True)
-        elif typ == "integer":
-            cols[name] = pa.array(pd.to_numeric(s, errors="coerce").astype("Int64"), at, from_pandas=True)
-        elif typ == "real":
-            cols[name] = pa.array(pd.to_numeric(s, errors="coerce").astype("float64"), at, from_pandas=True)
-        elif typ in ("date", "datetime"):
-            if pd.api.types.is_datetime64_any_dtype(s):
-                ts = s
-            else:
-                txt = s.astype("string").str.strip()
-                ts = pd.to_datetime(txt.where(txt.str.len() > 0), errors="coerce", format="mixed")
-            if getattr(ts.dt, "tz", None) is not None:
-                ts = ts.dt.tz_localize(None)
-            unit = "datetime64[D]" if typ == "date" else "datetime64[ms]"
-            cols[name] = pa.array(ts.to_numpy().astype(unit), type=at, from_pandas=True)
-    if geometry:
-        geoms = np.asarray(gdf.geometry.values if hasattr(gdf, "geometry") else [None] * n, dtype=object)
-        if multi:
-            single = shapely.get_type_id(geoms) == 3
-            if single.any():
-                geoms = geoms.copy()
-                geoms[single] = shapely.multipolygons(geoms[single], indices=np.arange(int(single.sum())))
-        cols["geom"] = pa.array(shapely.to_wkb(geoms, hex=False), pa.binary())
-    return pa.table(cols)
+    return cast_frame(gdf, fields, geometry=geometry, multi=multi)
 
 
 def write_project_layer(project: "Project", key: str, gdf, *, extra_fields=None) -> int:

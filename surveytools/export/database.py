@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from .. import store as _store
 from ..errors import SurveyError
+from ..gpkg import ARROW_TYPES
 from ..i18n import Text
 from .schema import (
     FIELDS_TABLE,
@@ -31,8 +32,7 @@ from .schema import (
     tables,
 )
 
-ARROW = {"text": pa.string(), "integer": pa.int64(), "real": pa.float64(), "date": pa.date32(),
-         "datetime": pa.timestamp("ms"), "boolean": pa.bool_()}
+ARROW = ARROW_TYPES  # profile field type -> Arrow type
 
 
 @dataclass
@@ -98,33 +98,11 @@ def srid_of(proj) -> int:
 # tables as Arrow
 
 def frame_to_arrow(df, fields) -> pa.Table:
-    """A DataFrame cast to ``fields`` [(name, type, …)]; missing columns become nulls."""
-    import numpy as np
-    import pandas as pd
+    """A DataFrame cast to ``fields`` [(name, type, …)]; missing columns become nulls (the one
+    Arrow cast, :func:`surveytools.store.arrow.cast_frame`)."""
+    from ..store.arrow import cast_frame
 
-    cols = {}
-    n = len(df)
-    for f in fields:
-        name, typ = f[0], f[1]
-        at = ARROW.get(typ, pa.string())
-        if name not in df.columns:
-            cols[name] = pa.nulls(n, at)
-            continue
-        s = df[name]
-        if typ == "text":
-            v = s.to_numpy(dtype=object)
-            v = np.where(pd.isna(v), None, v)
-            cols[name] = pa.array([None if x is None else str(x) for x in v], pa.string())
-        elif typ in ("integer", "real"):
-            num = pd.to_numeric(s, errors="coerce")
-            cols[name] = pa.array(num.astype("Int64" if typ == "integer" else "float64"), at, from_pandas=True)
-        elif typ == "boolean":
-            cols[name] = pa.array([bool(x) for x in s], pa.bool_())
-        elif typ == "datetime":
-            cols[name] = pa.array(pd.to_datetime(s).to_numpy().astype("datetime64[ms]"), at, from_pandas=True)
-        else:
-            cols[name] = pa.array(pd.to_datetime(s, errors="coerce").to_numpy().astype("datetime64[D]"), at, from_pandas=True)
-    return pa.table(cols)
+    return cast_frame(df, fields)
 
 
 def _empty(fields, geometry: bool) -> pa.Table:
