@@ -21,6 +21,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..dates import parse_date
+from ..errors import SurveyError
+from ..feedback import Feedback
+from ..i18n import Text
+from ..ops import Result
+from .project_steps import locate_in_communities
+
 CHANGE_TEXT = {
     "kept": ("保持", "kept"), "reshaped": ("调整边界", "reshaped"), "split": ("拆分", "split"),
     "merged": ("合并", "merged"), "new": ("新增", "new"), "retired": ("终止", "retired"),
@@ -110,3 +117,161 @@ def plausibility(old_geoms, new_geoms, retired, *, sliver: float = 1.0) -> dict:
             "overlap_pair": (int(a[big][0]), int(b[big][0])) if big.any() else None,
             "retired_share": float(np.mean(retired)) if len(retired) else 0.0,
             "retired": int(np.sum(retired)), "old": int(len(old_geoms))}
+
+
+# ----------------------------------------------------------------------------------------------
+# the operation on a project
+
+def recode_project(project, redrawn, date=None, keep_iou=0.95, min_share=0.05, force=False, feedback=None) -> Result:
+    import geopandas as gpd
+    import shapely
+
+    from ..io import read_vector
+    from ..locate import relocate_components
+    from ..project import Project, read_layer, write_project_layer, write_table
+    from .coding import assign_codes, default_row_height
+
+    feedback = feedback or Feedback()
+    proj = Project.open(project)
+    prof = proj.profile
+    gf = lambda role: prof.field("unit_grid", role)  # noqa: E731
+    day = parse_date(date)
+    old = read_layer(proj, "unit_grid")
+    hist = read_layer(proj, "unit_grid_history")
+    comms = read_layer(proj, "community")
+    if len(old) == 0:
+        raise SurveyError(Text("项目中没有已编码的单元网格，无需重编码；请用 grid divide 或 grid import",
+                               "the project has no coded grids to keep; use grid divide or grid import"),
+                          code="no_grids", file=str(proj.path), layer=proj.table("unit_grid"))
+    new, src = read_vector(redrawn, to_crs=proj.crs)
+    if len(new) == 0:
+        raise SurveyError(Text("重划的网格图层为空：没有可替换原网格的网格", "the redrawn grid layer is empty: nothing could "
+                               "replace the old grids"), code="empty", file=src.path, layer=src.layer)
+    new_geoms = np.asarray(new.geometry.values, dtype=object)
+    nopoly = shapely.is_missing(new_geoms) | shapely.is_empty(new_geoms) | \
+        ~np.isin(shapely.get_type_id(new_geoms), (3, 6))
+    if nopoly.any():
+        i = int(np.flatnonzero(nopoly)[0])
+        raise SurveyError(Text(f"重划的网格中有 {int(nopoly.sum())} 个要素没有面几何",
+                               f"{int(nopoly.sum())} redrawn features have no polygon geometry"),
+                          code="geometry_type", file=src.path, layer=src.layer, feature=i,
+                          value=None if new_geoms[i] is None else new_geoms[i].geom_type)
+    bad = ~shapely.is_valid(new_geoms)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise SurveyError(Text(f"重划的网格中有 {int(bad.sum())} 个无效面（{shapely.is_valid_reason(new_geoms[i])}）",
+                               f"{int(bad.sum())} redrawn grids are invalid ({shapely.is_valid_reason(new_geoms[i])})"),
+                          code="invalid_geometry", file=src.path, layer=src.layer, feature=i)
+    feedback.progress(10)
+    old_codes = old[gf("grid_code")].astype(str).to_numpy(dtype=object)
+    change, kept_code, sources, iou, retired = match(old.geometry.values, old_codes, new_geoms,
+                                                     min_share=min_share, keep_iou=keep_iou)
+    warnings = _check_redrawing(proj, src, old.geometry.values, new_geoms, retired, force)
+    for w in warnings:
+        feedback.warning(w)
+    comm_of = locate_in_communities(new_geoms, comms, prof.field("community", "community_code"), proj, "unit_grid",
+                                    source=src) if len(comms) else None
+    prefix_len = prof.codes["unit_grid"].length - prof.codes["unit_grid"].part_length("serial")
+    if comm_of is None:
+        comm_of = np.array([c[:prefix_len] if c else None for c in kept_code], dtype=object)
+    # a kept/reshaped code must still name the grid's community
+    moved = np.array([c is not None and c[:prefix_len] != k for c, k in zip(kept_code, comm_of)])
+    change[moved] = "new"
+    retired_codes = set(old_codes[retired]) | {c for c, m in zip(kept_code, moved) if m}
+    kept_code[moved] = None
+    ret_mask = old[gf("grid_code")].astype(str).isin(retired_codes).to_numpy()
+    feedback.progress(40)
+    used = pd.Series(list(old_codes) + list(hist[gf("grid_code")].astype(str)) if len(hist) else list(old_codes), dtype=object)
+    start = used.groupby(used.str[:prefix_len]).apply(lambda s: int(s.str[prefix_len:].astype(int).max())).to_dict()
+    todo = pd.isna(pd.Series(kept_code, dtype=object)).to_numpy()
+    codes = kept_code.copy()
+    if todo.any():
+        target = float(prof.defaults.get("grid", {}).get("target_area", 10000))
+        codes[todo] = assign_codes(comm_of[todo], new_geoms[todo], prof, default_row_height(target), start=start)
+    out = gpd.GeoDataFrame({gf("grid_code"): codes, gf("area"): np.round(shapely.area(new_geoms), 2)},
+                           geometry=list(new_geoms), crs=proj.crs)
+    old_by_code = old.set_index(old[gf("grid_code")].astype(str))
+    init = [old_by_code.loc[k, gf("init_date")] if k is not None and ch == "kept" else day
+            for k, ch in zip(kept_code, change)]
+    out[gf("init_date")] = init
+    out[gf("note")] = [None if ch == "kept" else f"{CHANGE_TEXT[ch][0]} {day.isoformat()}" for ch in change]
+    retired_rows = old[ret_mask].copy()
+    retired_rows[gf("end_date")] = day
+    history = pd.concat([hist, retired_rows], ignore_index=True) if len(hist) else retired_rows
+    rep = pd.DataFrame({"code": codes, "change": change,
+                        "change_zh": [CHANGE_TEXT[c][0] for c in change],
+                        "old_codes": [",".join(s) for s in sources], "iou": np.round(iou, 4)})
+    rep_ret = pd.DataFrame({"code": retired_rows[gf("grid_code")].astype(str).to_numpy(), "change": "retired",
+                            "change_zh": CHANGE_TEXT["retired"][0], "old_codes": retired_rows[gf("grid_code")].astype(str).to_numpy(),
+                            "iou": np.nan})
+    report = pd.concat([rep, rep_ret], ignore_index=True)
+    change_layer = gpd.GeoDataFrame(report.copy(), geometry=list(new_geoms) + list(retired_rows.geometry.values),
+                                    crs=proj.crs)
+    feedback.progress(60)
+    out = out.iloc[np.argsort(codes.astype(str))].reset_index(drop=True)
+    with proj.transaction() as work:
+        write_project_layer(work, "unit_grid", out)
+        write_project_layer(work, "unit_grid_history", history)
+        write_table(work, "report_grid_changes", report)
+        _write_change_layer(work, change_layer)
+        relocated = relocate_components(work, out)
+    feedback.progress(100)
+    counts = report["change"].value_counts().to_dict()
+    c = lambda k: int(counts.get(k, 0))  # noqa: E731
+    moved_n = sum(v["changed"] for v in relocated.values())
+    summary = Text(f"重划完成：保持 {c('kept')}，调整边界 {c('reshaped')}，拆分 {c('split')}，合并 {c('merged')}，新增 {c('new')}，"
+                   f"终止 {c('retired')}；{moved_n} 个部件的所在网格已更新（见 report_grid_changes 表和 grid_changes 图层）。",
+                   f"Recoded: kept {c('kept')}, reshaped {c('reshaped')}, split {c('split')}, merged {c('merged')}, new {c('new')}, "
+                   f"retired {c('retired')}; {moved_n} components moved to another grid (see table report_grid_changes "
+                   "and layer grid_changes).")
+    return Result(summary, data={"changes": {k: c(k) for k in CHANGE_TEXT}, "components": relocated,
+                                 "report": report.to_dict("records")}, outputs={"PROJECT": str(proj.path)},
+                  warnings=warnings)
+
+
+def _check_redrawing(proj, src, old_geoms, new_geoms, retired, force: bool) -> list:
+    """Refuse a redrawing that leaves gaps in the old extent, overlaps itself or retires more than
+    the profile's ``grid.recode_max_retired_share`` of the codes, unless ``force``: then the same
+    findings are returned as warnings."""
+
+    d = proj.profile.defaults.get("grid", {})
+    sliver = float(d.get("sliver_tolerance", 1.0))
+    max_share = float(d.get("recode_max_retired_share", 0.25))
+    m = plausibility(old_geoms, new_geoms, retired, sliver=sliver)
+    found = []
+    if m["gaps"]:
+        x, y = m["gap_example"].representative_point().coords[0]
+        found.append(Text(f"重划的网格在原网格范围内留下 {m['gaps']} 处缝隙，共 {m['gap_area']:.1f} m²（覆盖 {m['coverage']:.2%}；"
+                          f"如 X={x:.1f}, Y={y:.1f} 附近）",
+                          f"the redrawn grids leave {m['gaps']} gaps in the old grids' extent, {m['gap_area']:.1f} m² in all "
+                          f"(coverage {m['coverage']:.2%}; e.g. near X={x:.1f}, Y={y:.1f})"))
+    if m["overlaps"]:
+        i, j = m["overlap_pair"]
+        found.append(Text(f"重划的网格之间有 {m['overlaps']} 处重叠，共 {m['overlap_area']:.1f} m²（如要素 {i} 与 {j}）",
+                          f"the redrawn grids overlap in {m['overlaps']} places, {m['overlap_area']:.1f} m² in all "
+                          f"(e.g. features {i} and {j})"))
+    if m["retired_share"] > max_share:
+        found.append(Text(f"将终止 {m['retired']} / {m['old']} 个网格编码（{m['retired_share']:.0%}），超过允许的 {max_share:.0%}",
+                          f"{m['retired']} of {m['old']} grid codes would be retired ({m['retired_share']:.0%}), more "
+                          f"than the {max_share:.0%} allowed"))
+    if found and not force:
+        raise SurveyError(Text("重划的网格不可信，未做任何修改：" + "；".join(t.zh for t in found),
+                               "the redrawn grids are implausible; nothing was changed: " + "; ".join(t.en for t in found)),
+                          code="implausible_redrawing", file=src.path, layer=src.layer,
+                          hint=Text("检查重划图层是否完整、是否用错了坐标系；确属有意时加 --force",
+                                    "check that the redrawn layer is complete and in the right CRS; if it is intended, "
+                                    "pass --force"))
+    return found
+
+
+def _write_change_layer(work, gdf) -> None:
+    import pyarrow as pa
+    import shapely
+
+    from ..gpkg import write_layer
+
+    cols = {c: pa.array([None if (isinstance(v, float) and v != v) else v for v in gdf[c].tolist()],
+                        pa.float64() if c == "iou" else pa.string()) for c in gdf.columns if c != "geometry"}
+    cols["geom"] = pa.array(shapely.to_wkb(np.asarray(gdf.geometry.values, dtype=object)), pa.binary())
+    write_layer(work.path, "grid_changes", pa.table(cols), geometry_type="polygon", crs=work.crs,
+                description="单元网格变更 / unit grid changes")
