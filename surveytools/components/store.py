@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..gpkg import ARROW_TYPES, write_layer
+from ..issues import INTAKE
 
 BATCH_TABLE = "intake_batches"
 REGISTRY_TABLE = "id_registry"
@@ -30,8 +31,7 @@ REPORT_TABLE = "intake_report"
 REJECTS_LAYER = "intake_rejects"
 CHANGE_LOG = "change_log"
 
-REPORT_COLUMNS = ["batch", "source", "source_row", "layer", "component_id", "severity", "reason", "field",
-                  "value", "message_zh", "message_en"]
+REPORT_COLUMNS = list(INTAKE.columns)  # the one issue row, in the intake report's column names
 CHANGE_COLUMNS = ["time", "batch", "layer", "component_id", "field", "old", "new"]
 #: at most this many records are appended to a layer; more rewrite it (see add_rows)
 APPEND_MAX = 50_000
@@ -444,13 +444,10 @@ def record_batch(work, row: dict) -> None:
 
 
 def write_report(work, rows) -> int:
-    import pandas as pd
 
     if not len(rows):
         return 0
-    df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
-    df = df.reindex(columns=REPORT_COLUMNS)
-    return append_table(work, REPORT_TABLE, df)
+    return append_table(work, REPORT_TABLE, INTAKE.frame(rows))
 
 
 def write_change_log(work, rows) -> int:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..issues import RESPONSIBILITY
+
 DEPARTMENTS_TABLE = "departments"
 MATRIX_TABLE = "dispatch_matrix"
 ISSUES_TABLE = "responsibility_issues"
@@ -16,8 +18,7 @@ HANDLER = "处置"
 LOCAL_TOKEN = "@属地"
 LOCAL_NAME = "属地街道办事处"
 
-ISSUE_COLUMNS = ["rule_id", "severity", "problem", "kind", "class_code", "class_name", "area_type", "area_code",
-                 "field", "count", "features", "message_zh", "message_en"]
+ISSUE_COLUMNS = list(RESPONSIBILITY.columns)  # the one issue row, in responsibility's column names
 
 
 def issue(rule_id, severity, problem, zh, en, *, kind="", class_code="", class_name="", area_type="", area_code="",
@@ -28,7 +29,7 @@ def issue(rule_id, severity, problem, zh, en, *, kind="", class_code="", class_n
 
 
 def issues_frame(rows) -> pd.DataFrame:
-    df = pd.DataFrame(list(rows), columns=ISSUE_COLUMNS)
+    df = RESPONSIBILITY.frame(list(rows))
     df["count"] = df["count"].astype("int64")
     return df
 

@@ -17,11 +17,11 @@ import pandas as pd
 import pyarrow as pa
 
 from ..i18n import Text
+from ..issues import VALIDATE
 from .engine import OUTCOME_NAMES
 
 KINDS = {"point": (0, 4), "line": (1, 5), "polygon": (3, 6)}
-ERROR_COLUMNS = ["rule_id", "category", "severity", "layer", "feature_fid", "feature_id", "field", "value",
-                 "message_zh", "message_en", "step", "status"]
+ERROR_COLUMNS = list(VALIDATE.columns)  # the one issue row, in validation's column names
 HTML_ROW_LIMIT = 2000
 
 
@@ -41,15 +41,8 @@ def split_by_geometry(errors) -> dict:
 def _arrow(rows, geometry: bool, multi: bool = False) -> pa.Table:
     import shapely
 
-    cols = {}
-    for c in ERROR_COLUMNS:
-        src = "fid" if c == "feature_fid" else c
-        s = rows[src] if src in rows.columns else pd.Series([None] * len(rows))
-        if c == "feature_fid":
-            cols[c] = pa.array(pd.array(s, dtype="Int64"), pa.int64(), from_pandas=True)
-        else:
-            cols[c] = pa.array([None if v is None or (isinstance(v, float) and v != v) else str(v) for v in s.tolist()],
-                               pa.string())
+    attrs = VALIDATE.table(pd.DataFrame(rows.drop(columns="geometry", errors="ignore")))
+    cols = {c: attrs.column(c) for c in attrs.column_names}
     if geometry:
         g = np.asarray(rows.geometry.values, dtype=object)
         if multi:
@@ -279,8 +272,7 @@ def write_xlsx(path, result, project_path, profile_id) -> None:
                                                 "status": "状态 status", "count": "数量 count"})
     if result.accuracy is not None:
         sheet("精度 Accuracy", result.accuracy)
-    e = result.errors.drop(columns="geometry").rename(columns={"fid": "feature_fid"})
-    e = e.reindex(columns=ERROR_COLUMNS)
+    e = VALIDATE.frame(pd.DataFrame(result.errors.drop(columns="geometry")))
     e["feature_fid"] = e["feature_fid"].astype(object).where(e["feature_fid"].notna(), None)
     s = sheet("错误 Errors", e, limit=XLSX_ROW_LIMIT)
     if len(e) > XLSX_ROW_LIMIT:
