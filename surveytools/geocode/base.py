@@ -187,43 +187,47 @@ def _admin_names(county: str) -> dict:
             "county": g.names["county"].get(county)}
 
 
-def build_base(work, sources: dict, settings: dict, *, today=None, feedback=None) -> dict:
-    """Write the geocoding layers and tables into ``work`` (inside a transaction).  Returns counts."""
-    import geopandas as gpd
-    import shapely
+class _Build:
+    """What the steps of :func:`build_base` share: the project, the settings, the locator, the
+    rename map (a former name in an input maps to the current standard name: a rebuild must not
+    undo a rename), and the conflicts and name rows the steps collect."""
 
-    from ..locate import Locator
-    from ..project import read_layer, write_project_layer, write_table
+    def __init__(self, work, settings: dict, today):
+        from ..locate import Locator
 
-    prof = work.profile
-    crs = work.crs
-    county = work.county
-    today = today or _dt.date.today()
-    digits = int(settings["code"]["serial_digits"])
-    types = settings["code"]["types"]
-    levels = settings["standard_address_levels"]
-    far = float(settings["conflict_distance_m"])
-    gap = float(settings["road_gap_m"])
-    loc = Locator(work, fallback=True)
-    admin = _admin_names(county)
-    conflicts = []
-    names_old = _read_names(work)
-    former = names_old[names_old["kind"] == "former"] if len(names_old) else names_old
-    # a former name in an input maps to the current standard name (a rebuild must not undo a rename)
-    current_of = {}
-    if len(former):
-        cur = names_old[names_old["kind"] == "standard"].set_index(["layer", "place_code"])["name"].to_dict()
-        for _, r in former.iterrows():
-            new = cur.get((r["layer"], r["place_code"]))
-            if new:
-                current_of[(r["layer"], r["name"])] = new
-    name_rows = []
+        self.work = work
+        self.prof = work.profile
+        self.crs = work.crs
+        self.county = work.county
+        self.today = today or _dt.date.today()
+        self.digits = int(settings["code"]["serial_digits"])
+        self.types = settings["code"]["types"]
+        self.levels = settings["standard_address_levels"]
+        self.far = float(settings["conflict_distance_m"])
+        self.gap = float(settings["road_gap_m"])
+        self.loc = Locator(work, fallback=True)
+        self.admin = _admin_names(self.county)
+        self.conflicts = []
+        self.name_rows = []
+        self.names_old = names_old = _read_names(work)
+        former = names_old[names_old["kind"] == "former"] if len(names_old) else names_old
+        self.current_of = {}
+        if len(former):
+            cur = names_old[names_old["kind"] == "standard"].set_index(["layer", "place_code"])["name"].to_dict()
+            for _, r in former.iterrows():
+                new = cur.get((r["layer"], r["place_code"]))
+                if new:
+                    self.current_of[(r["layer"], r["name"])] = new
 
-    def F(layer, role):
-        return prof.field(layer, role)
+    def F(self, layer, role):
+        return self.prof.field(layer, role)
 
-    def common(layer, df, geoms, source):
-        grid, comm, comm_name, street, street_name = _locate(loc, geoms)
+    def common(self, layer, df, geoms, source):
+        """The location fields and the source of a layer's rows; a row in no unit grid is a conflict."""
+        import shapely
+
+        F = self.F
+        grid, comm, comm_name, street, street_name = _locate(self.loc, geoms)
         df[F(layer, "grid_code")] = grid
         df[F(layer, "community_code")] = comm
         df[F(layer, "community_name")] = comm_name
@@ -233,13 +237,57 @@ def build_base(work, sources: dict, settings: dict, *, today=None, feedback=None
         nogrid = pd.isna(pd.Series(grid, dtype=object)).to_numpy() & ~shapely.is_missing(geoms)
         for i in np.flatnonzero(nogrid)[:200]:
             p = shapely.point_on_surface(geoms[i])
-            conflicts.append(("outside_grids", layer, df[F(layer, "name")].iloc[i], "不在任何单元网格内 / in no unit grid",
-                              shapely.get_x(p), shapely.get_y(p)))
+            self.conflicts.append(("outside_grids", layer, df[F(layer, "name")].iloc[i],
+                                   "不在任何单元网格内 / in no unit grid", shapely.get_x(p), shapely.get_y(p)))
         return df
 
+    def address(self, df, layer, parts: dict):
+        """Standard addresses of ``df``'s rows from ``parts`` (address level -> field role)."""
+        F = self.F
+        el = pd.DataFrame({k: df[F(layer, role)] for k, role in parts.items()})
+        for k, v in self.admin.items():
+            el[k] = v
+        return [standard_address(r, self.levels) for r in el.to_dict("records")]
+
+
+def build_base(work, sources: dict, settings: dict, *, today=None, feedback=None) -> dict:
+    """Write the geocoding layers and tables into ``work`` (inside a transaction).  Returns counts.
+
+    The steps: administrative areas; roads merged by name (disconnected parts are conflicts);
+    door plates read, deduplicated (the same plate twice nearby is dropped, far apart a conflict)
+    and their roads added when only plates name them; roads and plates coded and written (each
+    plate's side of its road); places and POIs; then the name history and the conflicts."""
+    b = _Build(work, settings, today)
     if feedback:
         feedback.progress(10)
-    # -- administrative areas -------------------------------------------------------------------
+    area = _write_areas(b)
+    if feedback:
+        feedback.progress(25)
+    road_names, road_geoms, road_src, road_old = _merge_roads(b, sources)
+    pl = _read_plates(b, sources)
+    _roads_named_by_plates(b, pl, road_names, road_geoms, road_src, road_old)
+    pl, notes = _dedupe_plates(b, pl)
+    roads, rcodes = _write_roads(b, road_names, road_geoms, road_src, road_old)
+    if feedback:
+        feedback.progress(50)
+    plates = _write_plates(b, pl, notes, road_names, road_geoms, rcodes)
+    if feedback:
+        feedback.progress(75)
+    counts = _write_places(b, sources)
+    names, conf = _write_names_and_conflicts(b)
+    counts.update({"geocode_area": int(len(area)), "geocode_road": int(len(roads)), "geocode_doorplate": int(len(plates)),
+                   "conflicts": conf["kind"].value_counts().to_dict(), "names": int(len(names))})
+    return counts
+
+
+def _write_areas(b: _Build):
+    """The county, its streets and communities as layer geocode_area (their own codes and names)."""
+    import geopandas as gpd
+    import shapely
+
+    from ..project import read_layer, write_project_layer
+
+    work, F, county, admin, today = b.work, b.F, b.county, b.admin, b.today
     comms = read_layer(work, "community")
     streets = read_layer(work, "street")
     rows, geoms = [], []
@@ -260,7 +308,7 @@ def build_base(work, sources: dict, settings: dict, *, today=None, feedback=None
                          F(L, "level"): [r["level"] for r in rows], F(L, "parent_code"): [r["parent"] for r in rows]})
     ag = np.asarray(geoms, dtype=object)
     if len(area):
-        area = common(L, area, ag, "project")
+        area = b.common(L, area, ag, "project")
         lvl = area[F(L, "level")]
         # an area's own code/name, not the grid's, for streets and communities
         area.loc[lvl == "社区", F(L, "community_code")] = area.loc[lvl == "社区", F(L, "place_code")]
@@ -270,14 +318,18 @@ def build_base(work, sources: dict, settings: dict, *, today=None, feedback=None
         area.loc[lvl != "社区", [F(L, "community_code"), F(L, "community_name"), F(L, "grid_code")]] = None
         area.loc[lvl == "区", [F(L, "street_code"), F(L, "street_name")]] = None
         area[F(L, "valid_from")] = today
-    write_project_layer(work, L, gpd.GeoDataFrame(area, geometry=list(ag), crs=crs))
+    write_project_layer(work, L, gpd.GeoDataFrame(area, geometry=list(ag), crs=b.crs))
     for c, n in zip(area.get(F(L, "place_code"), []), area.get(F(L, "name"), [])):
-        name_rows.append((L, c, n, "standard", str(today), None, "project"))
-    if feedback:
-        feedback.progress(25)
+        b.name_rows.append((L, c, n, "standard", str(today), None, "project"))
+    return area
 
-    # -- roads --------------------------------------------------------------------------------------
-    L = "geocode_road"
+
+def _merge_roads(b: _Build, sources: dict):
+    """Road parts merged by (current) name: (names, geometries, sources, former names); a road
+    whose parts lie more than ``road_gap_m`` apart is a conflict."""
+    import shapely
+
+    L, gap, current_of, conflicts = "geocode_road", b.gap, b.current_of, b.conflicts
     road_parts = []
     for label, gdf in sources.get("road", []):
         nc = _col(gdf, ("name", "名称", "标准名称"))
@@ -311,7 +363,11 @@ def build_base(work, sources: dict, settings: dict, *, today=None, feedback=None
         road_geoms.append(shapely.multilinestrings(orient(lines)))
         road_src.append(grp["source"].iloc[0])
         road_old.append("|".join(sorted({o for o in grp["old"] if o})))
-    # -- door plates --------------------------------------------------------------------------------
+    return road_names, road_geoms, road_src, road_old
+
+
+def _read_plates(b: _Build, sources: dict):
+    """Door plates of every input: road, number, suffix (附/之), building, geometry, source."""
     plate_frames = []
     for label, gdf in sources.get("doorplate", []):
         rc, nc = _col(gdf, ROAD_COLS), _col(gdf, NUMBER_COLS)
@@ -332,20 +388,33 @@ def build_base(work, sources: dict, settings: dict, *, today=None, feedback=None
     pl = pd.concat(plate_frames, ignore_index=True) if plate_frames else \
         pd.DataFrame(columns=["road", "number", "suffix", "building", "geom", "source"])
     pl = pl[(pl["road"] != "") & pl["number"].notna()].reset_index(drop=True)
-    pl["road"] = [current_of.get(("geocode_road", n), n) for n in pl["road"]]
+    pl["road"] = [b.current_of.get(("geocode_road", n), n) for n in pl["road"]]
     pl["number"] = pl["number"].astype(np.int64)
-    # roads named only by plates: a road row without geometry
+    return pl
+
+
+def _roads_named_by_plates(b: _Build, pl, road_names, road_geoms, road_src, road_old) -> None:
+    """A road named only by door plates: a road row without geometry, and a conflict."""
+    import shapely
+
     missing = sorted(set(pl["road"]) - set(road_names))
     for name in missing:
         sub = pl[pl["road"] == name]
         c = sub["geom"].iloc[0]
-        conflicts.append(("plate_without_road", "geocode_doorplate", name, f"{len(sub)} 个门牌的街巷不在道路图层中 / "
+        b.conflicts.append(("plate_without_road", "geocode_doorplate", name, f"{len(sub)} 个门牌的街巷不在道路图层中 / "
                           f"{len(sub)} plates name a road missing from the road layers", shapely.get_x(c), shapely.get_y(c)))
         road_names.append(name)
         road_geoms.append(None)
         road_src.append(sub["source"].iloc[0])
         road_old.append("")
-    # duplicates and conflicts: same road + number + suffix
+
+
+def _dedupe_plates(b: _Build, pl):
+    """The same road + number + suffix twice: dropped within ``conflict_distance_m`` (duplicate),
+    else kept with a note (conflict).  Returns (plates, notes)."""
+    import shapely
+
+    far, conflicts = b.far, b.conflicts
     keep = np.ones(len(pl), dtype=bool)
     notes = np.full(len(pl), None, dtype=object)
     if len(pl):
@@ -369,28 +438,40 @@ def build_base(work, sources: dict, settings: dict, *, today=None, feedback=None
                                       f"同一门牌出现在相距 {d:.0f} m 的两处 / the same plate at two places {d:.0f} m apart", x, y))
     pl = pl[keep].reset_index(drop=True)
     notes = notes[keep]
-    # -- write roads ------------------------------------------------------------------------------
+    return pl, notes
+
+
+def _write_roads(b: _Build, road_names, road_geoms, road_src, road_old):
+    """Layer geocode_road (codes kept from the previous build by name) and its name rows."""
+    import geopandas as gpd
+    import shapely
+
+    from ..project import write_project_layer
+
+    L, F, work, county, today = "geocode_road", b.F, b.work, b.county, b.today
     prev = _previous(work, L, ["name"])
-    rcodes = _codes(road_names, prev, county, types["geocode_road"], digits)
+    rcodes = _codes(road_names, prev, county, b.types["geocode_road"], b.digits)
     rg = np.asarray(road_geoms, dtype=object)
     roads = pd.DataFrame({F(L, "place_code"): rcodes, F(L, "name"): road_names, F(L, "aliases"): road_old,
                           F(L, "kind"): [(_KIND.search(n).group(1) if _KIND.search(n) else None) for n in road_names],
                           F(L, "length"): np.round(np.where(shapely.is_missing(rg), np.nan, shapely.length(rg)), 1)
                           if len(rg) else []})
     if len(roads):
-        roads = common(L, roads, rg, road_src)
+        roads = b.common(L, roads, rg, road_src)
         roads[F(L, "valid_from")] = today
         # a road crosses grids: its grid code is the grid of its midpoint part (point_on_surface)
-    write_project_layer(work, L, gpd.GeoDataFrame(roads, geometry=list(rg), crs=crs))
+    write_project_layer(work, L, gpd.GeoDataFrame(roads, geometry=list(rg), crs=b.crs))
     for c, n, o in zip(rcodes, road_names, road_old):
-        name_rows.append((L, c, n, "standard", str(today), None, "build"))
+        b.name_rows.append((L, c, n, "standard", str(today), None, "build"))
         for a in filter(None, o.split("|")):
-            name_rows.append((L, c, a, "former", None, None, "input old_name"))
-    if feedback:
-        feedback.progress(50)
-    # -- write door plates ------------------------------------------------------------------------
-    L = "geocode_doorplate"
-    road_code = dict(zip(road_names, rcodes))
+            b.name_rows.append((L, c, a, "former", None, None, "input old_name"))
+    return roads, rcodes
+
+
+def _plate_sides(pl, road_names, road_geoms):
+    """左 / 右: the side of its road's longest part each plate lies on (None without a road line)."""
+    import shapely
+
     road_line = {}
     for n, g in zip(road_names, road_geoms):
         if g is not None:
@@ -410,9 +491,23 @@ def build_base(work, sources: dict, settings: dict, *, today=None, feedback=None
             ax, ay, bx, by = shapely.get_x(a), shapely.get_y(a), shapely.get_x(b), shapely.get_y(b)
             cross = (bx - ax) * (shapely.get_y(pp) - ay) - (by - ay) * (shapely.get_x(pp) - ax)
             side[ok] = np.where(cross > 0, "左", "右")
+    return side
+
+
+def _write_plates(b: _Build, pl, notes, road_names, road_geoms, rcodes):
+    """Layer geocode_doorplate: codes kept from the previous build by road + number + suffix, the
+    road's code, side and parity, location and standard address."""
+    import geopandas as gpd
+
+    from ..project import write_project_layer
+
+    L, F, work, county, today = "geocode_doorplate", b.F, b.work, b.county, b.today
+    road_code = dict(zip(road_names, rcodes))
+    pg = np.asarray(pl["geom"].tolist(), dtype=object)
+    side = _plate_sides(pl, road_names, road_geoms)
     prev = _previous(work, L, ["road_name", "number", "suffix"])
     keys = (pl["road"] + "\x1f" + pl["number"].astype(str) + "\x1f" + pl["suffix"]).tolist()
-    pcodes = _codes(keys, prev, county, types["geocode_doorplate"], digits)
+    pcodes = _codes(keys, prev, county, b.types["geocode_doorplate"], b.digits)
     plates = pd.DataFrame({F(L, "place_code"): pcodes, F(L, "road_code"): pl["road"].map(road_code).to_numpy(),
                            F(L, "road_name"): pl["road"].to_numpy(), F(L, "number"): pl["number"].to_numpy(),
                            F(L, "suffix"): pl["suffix"].replace("", None).to_numpy(),
@@ -421,18 +516,23 @@ def build_base(work, sources: dict, settings: dict, *, today=None, feedback=None
                            F(L, "parity"): np.where(pl["number"] % 2 == 1, "单号", "双号"), F(L, "note"): notes})
     plates[F(L, "name")] = plates[F(L, "road_name")] + plates[F(L, "door_text")]
     if len(plates):
-        plates = common(L, plates, pg, pl["source"].to_numpy())
+        plates = b.common(L, plates, pg, pl["source"].to_numpy())
         plates[F(L, "valid_from")] = today
-        el = pd.DataFrame({"street": plates[F(L, "street_name")], "community": plates[F(L, "community_name")],
-                           "road": plates[F(L, "road_name")], "number": plates[F(L, "number")],
-                           "suffix": plates[F(L, "suffix")], "building": plates[F(L, "building")]})
-        for k, v in admin.items():
-            el[k] = v
-        plates[F(L, "address")] = [standard_address(r, levels) for r in el.to_dict("records")]
-    write_project_layer(work, L, gpd.GeoDataFrame(plates, geometry=list(pg), crs=crs))
-    if feedback:
-        feedback.progress(75)
-    # -- places and POIs ----------------------------------------------------------------------------
+        plates[F(L, "address")] = b.address(plates, L, {"street": "street_name", "community": "community_name",
+                                                        "road": "road_name", "number": "number", "suffix": "suffix",
+                                                        "building": "building"})
+    write_project_layer(work, L, gpd.GeoDataFrame(plates, geometry=list(pg), crs=b.crs))
+    return plates
+
+
+def _write_places(b: _Build, sources: dict) -> dict:
+    """Layers geocode_place and geocode_poi (codes kept by name); returns their counts."""
+    import geopandas as gpd
+    import shapely
+
+    from ..project import write_project_layer
+
+    F, work, county, today = b.F, b.work, b.county, b.today
     counts = {}
     for L, kind in (("geocode_place", "place"), ("geocode_poi", "poi")):
         frames = []
@@ -446,32 +546,37 @@ def build_base(work, sources: dict, settings: dict, *, today=None, feedback=None
                                         "kind": g[kc].astype(str).to_numpy() if kc else None,
                                         "geom": np.asarray(g.geometry.values, dtype=object), "source": label}))
         df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["name", "old", "kind", "geom", "source"])
-        df["name"] = [current_of.get((L, n), n) for n in df["name"]]
+        df["name"] = [b.current_of.get((L, n), n) for n in df["name"]]
         df = df.drop_duplicates("name").reset_index(drop=True)
         geoms = np.asarray(df["geom"].tolist(), dtype=object)
         if kind == "place" and len(geoms):
             geoms = shapely.multipolygons(shapely.get_parts(geoms), indices=shapely.get_parts(geoms, return_index=True)[1])
         prev = _previous(work, L, ["name"])
-        codes = _codes(df["name"].tolist(), prev, county, types[L], digits)
+        codes = _codes(df["name"].tolist(), prev, county, b.types[L], b.digits)
         out = pd.DataFrame({F(L, "place_code"): codes, F(L, "name"): df["name"].to_numpy(),
                             F(L, "aliases"): df["old"].replace("", None).to_numpy(), F(L, "kind"): df["kind"].to_numpy()})
         if len(out):
-            out = common(L, out, geoms, df["source"].to_numpy())
+            out = b.common(L, out, geoms, df["source"].to_numpy())
             out[F(L, "valid_from")] = today
             if kind == "poi":
-                el = pd.DataFrame({"street": out[F(L, "street_name")], "community": out[F(L, "community_name")],
-                                   "poi": out[F(L, "name")]})
-                for k, v in admin.items():
-                    el[k] = v
-                out[F(L, "address")] = [standard_address(r, levels) for r in el.to_dict("records")]
-        write_project_layer(work, L, gpd.GeoDataFrame(out, geometry=list(geoms), crs=crs))
+                out[F(L, "address")] = b.address(out, L, {"street": "street_name", "community": "community_name",
+                                                          "poi": "name"})
+        write_project_layer(work, L, gpd.GeoDataFrame(out, geometry=list(geoms), crs=b.crs))
         for c, n, o in zip(codes, df["name"], df["old"]):
-            name_rows.append((L, c, n, "standard", str(today), None, "build"))
+            b.name_rows.append((L, c, n, "standard", str(today), None, "build"))
             for a in filter(None, str(o).split("|")):
-                name_rows.append((L, c, a, "former", None, None, "input old_name"))
+                b.name_rows.append((L, c, a, "former", None, None, "input old_name"))
         counts[L] = len(out)
-    # -- names (history) and conflicts --------------------------------------------------------------
-    names = pd.DataFrame(name_rows, columns=["layer", "place_code", "name", "kind", "valid_from", "valid_to", "source"])
+    return counts
+
+
+def _write_names_and_conflicts(b: _Build):
+    """Table geo_names (the recorded history kept: former names, dates of standard names) and
+    table geo_conflicts."""
+    from ..project import write_table
+
+    work, names_old = b.work, b.names_old
+    names = pd.DataFrame(b.name_rows, columns=["layer", "place_code", "name", "kind", "valid_from", "valid_to", "source"])
     if len(names_old):
         # keep the recorded history (renames): former names and the dates of standard names
         keep_old = names_old[names_old["kind"].isin(["former", "alias"])]
@@ -482,11 +587,9 @@ def build_base(work, sources: dict, settings: dict, *, today=None, feedback=None
         names["valid_from"] = np.where(pd.notna(old_dates) & (names["kind"] == "standard"), old_dates, names["valid_from"])
         names = names.drop_duplicates(["layer", "place_code", "name", "kind"])
     write_table(work, "geo_names", names)
-    conf = pd.DataFrame(conflicts, columns=["kind", "layer", "name", "detail", "x", "y"])
+    conf = pd.DataFrame(b.conflicts, columns=["kind", "layer", "name", "detail", "x", "y"])
     write_table(work, "geo_conflicts", conf)
-    counts.update({"geocode_area": int(len(area)), "geocode_road": int(len(roads)), "geocode_doorplate": int(len(plates)),
-                   "conflicts": conf["kind"].value_counts().to_dict(), "names": int(len(names))})
-    return counts
+    return names, conf
 
 
 def check_sources(sources: dict, paths) -> None:
