@@ -385,13 +385,40 @@ def _resolve(arr: pa.Array, resolved: dict) -> pa.Array:
 
 
 def _split(out: Prepared, lay, role_of, resolved, cm: ClassMatcher, ftype, fname, group, prof, crossed=None) -> None:
-    import shapely
+    """A source layer's records into parts by target layer, or into rejects with their reasons:
+    the class of each record (:func:`_record_classes`), why a record cannot be imported
+    (:func:`_reject_reasons`), the rejects and their report rows (:func:`_reject`), and the parts
+    by geometry kind (:func:`_add_parts`) — whole arrays throughout."""
+    cols = {c: r for c, r in role_of.items() if c in lay.columns}
+    by_role = {r: c for c, r in cols.items()}
+    rc = _record_classes(out, lay, by_role, resolved, cm, group, prof, crossed)
+    reason, gk, want, xy = _reject_reasons(lay, rc, cm, group)
+    bad = reason != 0
+    if bad.any():
+        _reject(out, lay, rc, cm, reason, gk, want)
+    _add_parts(out, lay, cols, rc, ~bad, want, xy, ftype, fname, group)
 
+
+@dataclass
+class _Classes:
+    """The class of each record of a source layer and where it came from."""
+
+    code_col: object
+    name_col: object
+    from_code: object   # class by the class-code column (Arrow, null where none)
+    from_name: object   # class by the name column
+    cls: object         # the class: code, else name, else the ID's class part
+    ids_all: object     # the ID column as text (None without one)
+    dvals: list         # the distinct classes; ``ci`` indexes them (-1: no class)
+    ci: object
+
+
+def _record_classes(out: Prepared, lay, by_role, resolved, cm: ClassMatcher, group, prof, crossed) -> _Classes:
+    """Class per record: the class-code column, else the name, else the ID's class part; a code of
+    another edition of the standard is reported (info)."""
     t = lay.table
     n = lay.count
     label = lay.info.label
-    cols = {c: r for c, r in role_of.items() if c in lay.columns}
-    by_role = {r: c for c, r in cols.items()}
     # class per record: class code column, else name, else the ID's class part
     code_col, name_col = by_role.get("class_code"), by_role.get("name")
     id_col = by_role.get("component_id" if group == "component" else "event_id")
@@ -422,6 +449,18 @@ def _split(out: Prepared, lay, role_of, resolved, cm: ClassMatcher, ftype, fname
     enc = pc.dictionary_encode(cls)
     dvals = enc.dictionary.to_pylist()
     ci = np.asarray(pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return _Classes(code_col, name_col, from_code, from_name, cls, ids_all, dvals, ci)
+
+
+def _reject_reasons(lay, rc: _Classes, cm: ClassMatcher, group):
+    """Per record an index into REASON_CODES (0: fine) — class conflict, skipped, no class, no
+    geometry, geometry of the wrong kind, multipart — and the record's geometry kind, the kind its
+    class wants, and the point coordinates (None when the layer is not of points)."""
+    import shapely
+
+    n = lay.count
+    code_col, name_col, from_code, from_name, dvals, ci = rc.code_col, rc.name_col, rc.from_code, rc.from_name, \
+        rc.dvals, rc.ci
     geom_of = cm.geom_of
     d_skip = np.array([v == SKIP for v in dvals] + [False], dtype=bool)
     d_none = np.array([False] * len(dvals) + [True], dtype=bool)
@@ -460,42 +499,60 @@ def _split(out: Prepared, lay, role_of, resolved, cm: ClassMatcher, ftype, fname
     want = np.where(want == -2, gk, want)  # a class without a geometry rule takes the record's
     reason[(gk >= 0) & (want != gk) & (reason == 0)] = 5
     reason[(parts_n > 1) & (reason == 0)] = 6
+    return reason, gk, want, xy
+
+
+def _reject(out: Prepared, lay, rc: _Classes, cm: ClassMatcher, reason, gk, want) -> None:
+    """The rejected records (layer intake_rejects) and a report row each, naming field and value."""
+    label = lay.info.label
+    geoms = lay.geoms
     bad = reason != 0
-    if bad.any():
-        bi = np.flatnonzero(bad)
-        kinds = ["point", "line", "polygon"]
-        rs = [REASON_CODES[r] for r in reason[bi]]
-        cls_b = [dvals[c] if c >= 0 else None for c in ci[bi]]
-        mz, me = [], []
-        cp = getattr(lay, "coord_problems", None)
-        fields_b, values_b = [], []
-        for i, r, c in zip(bi, rs, cls_b):
-            m = REJECT_TEXT[r]
-            dz = de = ""
-            fv = cp[i] if cp is not None and r == "no_geometry" else None
-            fields_b.append(fv[0] if fv else None)
-            values_b.append(fv[1] if fv else (c if c != SKIP else None))
-            if fv:
-                dz, de = f"：{fv[2].zh}", f": {fv[2].en}"
-            if r == "geometry_mismatch":
-                have, need = kinds[gk[i]], kinds[want[i]] if want[i] >= 0 else "?"
-                dz = f"（{have}，类别 {c} {cm.name_of.get(c, '')} 要求 {need}）"
-                de = f" ({have}; class {c} {cm.name_of.get(c, '')} wants {need})"
-            elif r == "class_conflict":
-                dz = f"（代码→{from_code[int(i)].as_py()}，名称→{from_name[int(i)].as_py()}）"
-                de = f" (code → {from_code[int(i)].as_py()}, name → {from_name[int(i)].as_py()})"
-            mz.append(m.zh + dz)
-            me.append(m.en + de)
-        out.rejects.append({
-            "source": label, "rows": bi, "reasons": rs, "messages_zh": mz, "messages_en": me,
-            "classes": [c if c != SKIP else None for c in cls_b],
-            "attrs": lay.full_table().take(pa.array(bi)), "geoms": geoms.take(bi)})
-        for i, r, z, e, f_, v_ in zip(bi, rs, mz, me, fields_b, values_b):
-            out.report.append({"source": label, "source_row": int(i), "severity": "error", "reason": r,
-                               "field": f_, "value": v_,
-                               "message_zh": z + "；未导入（见 intake_rejects）",
-                               "message_en": e + "; not imported (see intake_rejects)"})
-    good = ~bad
+    from_code, from_name, dvals, ci = rc.from_code, rc.from_name, rc.dvals, rc.ci
+    bi = np.flatnonzero(bad)
+    kinds = ["point", "line", "polygon"]
+    rs = [REASON_CODES[r] for r in reason[bi]]
+    cls_b = [dvals[c] if c >= 0 else None for c in ci[bi]]
+    mz, me = [], []
+    cp = getattr(lay, "coord_problems", None)
+    fields_b, values_b = [], []
+    for i, r, c in zip(bi, rs, cls_b):
+        m = REJECT_TEXT[r]
+        dz = de = ""
+        fv = cp[i] if cp is not None and r == "no_geometry" else None
+        fields_b.append(fv[0] if fv else None)
+        values_b.append(fv[1] if fv else (c if c != SKIP else None))
+        if fv:
+            dz, de = f"：{fv[2].zh}", f": {fv[2].en}"
+        if r == "geometry_mismatch":
+            have, need = kinds[gk[i]], kinds[want[i]] if want[i] >= 0 else "?"
+            dz = f"（{have}，类别 {c} {cm.name_of.get(c, '')} 要求 {need}）"
+            de = f" ({have}; class {c} {cm.name_of.get(c, '')} wants {need})"
+        elif r == "class_conflict":
+            dz = f"（代码→{from_code[int(i)].as_py()}，名称→{from_name[int(i)].as_py()}）"
+            de = f" (code → {from_code[int(i)].as_py()}, name → {from_name[int(i)].as_py()})"
+        mz.append(m.zh + dz)
+        me.append(m.en + de)
+    out.rejects.append({
+        "source": label, "rows": bi, "reasons": rs, "messages_zh": mz, "messages_en": me,
+        "classes": [c if c != SKIP else None for c in cls_b],
+        "attrs": lay.full_table().take(pa.array(bi)), "geoms": geoms.take(bi)})
+    for i, r, z, e, f_, v_ in zip(bi, rs, mz, me, fields_b, values_b):
+        out.report.append({"source": label, "source_row": int(i), "severity": "error", "reason": r,
+                           "field": f_, "value": v_,
+                           "message_zh": z + "；未导入（见 intake_rejects）",
+                           "message_en": e + "; not imported (see intake_rejects)"})
+
+
+def _add_parts(out: Prepared, lay, cols, rc: _Classes, good, want, xy, ftype, fname, group) -> None:
+    """The importable records as one :class:`Part` per target layer (multipart singletons made
+    single), appended to ``out.parts``."""
+    import shapely
+
+    t = lay.table
+    n = lay.count
+    label = lay.info.label
+    geoms = lay.geoms
+    cls, ids_all = rc.cls, rc.ids_all
     targets = [("event", 0)] if group == "event" else [(GEOMETRY_LAYER[k], i) for i, k in enumerate(("point", "line", "polygon"))]
     for key, kind in targets:
         sel = good & (want == kind)
