@@ -16,22 +16,19 @@ from .project_steps import area_report, community_checks, grid_frame, locate_in_
 
 def divide_project(project, communities, lines=None, target_area=None, min_area=None, max_area=None, workload=None,
                    code_field=None, name_field=None, date=None, repair=False, overwrite=False, feedback=None) -> Result:
+    """``grid divide``: the communities (checked) cut along the lines into blocks, each divided into
+    grids (:func:`_divide_all`), the grids coded, the area report made, all written in one
+    transaction."""
     import shapely
 
-    from ..io import read_vector
     from ..project import Project, read_layer, write_project_layer, write_table
-    from .coding import assign_codes, default_row_height
-    from .communities import prepare_communities, read_lines, streets_from_communities
-    from .divide import PRECISION, DivideParams, clean_coverage, divide_community
+    from .coding import assign_codes, default_row_height, serial_capacity
+    from .communities import read_lines, streets_from_communities
+    from .divide import clean_coverage
 
     feedback = feedback or Feedback()
     proj = Project.open(project)
-    defaults = proj.profile.defaults.get("grid", {})
-    params = DivideParams(target_area=float(target_area or defaults.get("target_area", 10000)),
-                          min_area=float(min_area or defaults.get("min_area", 2000)),
-                          max_area=float(max_area or defaults.get("max_area", 20000)),
-                          sliver_area=float(defaults.get("sliver_tolerance", 1.0)))
-    params.check()
+    params = _divide_params(proj, target_area, min_area, max_area)
     init_date = parse_date(date)
     existing = read_layer(proj, "unit_grid", columns=[proj.profile.field("unit_grid", "grid_code")])
     if len(existing) and not overwrite:
@@ -39,70 +36,17 @@ def divide_project(project, communities, lines=None, target_area=None, min_area=
                                f"the project already holds {len(existing)} unit grids; use grid recode to keep their codes "
                                "stable, or --overwrite to replace them"), code="grids_exist", file=str(proj.path),
                           layer=proj.table("unit_grid"))
-    comm_gdf, csrc = read_vector(communities, to_crs=proj.crs)
-    comms, warnings = prepare_communities(comm_gdf, csrc, code_field=code_field, name_field=name_field, repair=repair)
-    # the working precision of the division (1 mm); the project stores the communities as divided
-    comms["geometry"] = shapely.set_precision(np.asarray(comms.geometry.values, dtype=object), PRECISION)
-    county = proj.county
-    foreign = comms["code"].str[:6] != county
-    if foreign.any():
-        warnings.append(Text(f"{int(foreign.sum())} 个社区的县级代码不是项目的 {county}（如 {comms['code'][foreign].iloc[0]}）",
-                             f"{int(foreign.sum())} communities are not in the project's county {county} "
-                             f"(e.g. {comms['code'][foreign].iloc[0]})"))
-    gaps = community_checks(comms, warnings)
+    comms, warnings, gaps = _read_communities(proj, communities, code_field, name_field, repair)
     extent = shapely.union_all(np.asarray(comms.geometry.values, dtype=object))
     line_geoms, lsrc = read_lines(lines, proj.crs, extent=extent, warnings=warnings)
     for w in warnings:
         feedback.warning(w)
     feedback.progress(5)
-    tree = shapely.STRtree(line_geoms) if len(line_geoms) else None
-    work_xy = None
-    if workload:
-        wg, _ = read_vector(workload, to_crs=proj.crs)
-        pts = shapely.point_on_surface(np.asarray(wg.geometry.values, dtype=object))
-        pts = pts[~shapely.is_missing(pts) & ~shapely.is_empty(pts)]
-        work_xy = shapely.get_coordinates(pts)
+    work_xy = _workload_points(proj, workload)
     feedback.progress(10)
-    from dataclasses import replace
-
-    from .coding import serial_capacity
-
     cap = serial_capacity(proj.profile)
-    all_geoms, all_comm, reasons_by_idx = [], [], {}
-    scaled = []
     n = len(comms)
-    for i, row in enumerate(comms.itertuples(index=False)):
-        geom = row.geometry
-        p = params
-        if geom.area / params.target_area > 0.8 * cap:
-            # the serial part cannot number this many grids: coarser grids for this community only
-            f = geom.area / (0.8 * cap * params.target_area)
-            p = replace(params, target_area=params.target_area * f, min_area=params.min_area * f,
-                        max_area=params.max_area * f)
-            scaled.append((row.code, row.name, p.target_area))
-        cand = line_geoms[tree.query(geom, predicate="intersects")] if tree is not None else None
-        wxy = None
-        if work_xy is not None:
-            minx, miny, maxx, maxy = geom.bounds
-            m = (work_xy[:, 0] >= minx) & (work_xy[:, 0] <= maxx) & (work_xy[:, 1] >= miny) & (work_xy[:, 1] <= maxy)
-            wxy = work_xy[m]
-        pieces, reasons = divide_community(geom, cand, p, wxy)
-        for _ in range(4):  # workload cuts can still exceed the serials: coarser until they fit
-            if len(pieces) <= cap:
-                break
-            f = len(pieces) / (0.9 * cap)
-            p = replace(p, target_area=p.target_area * f, min_area=p.min_area * f, max_area=p.max_area * f)
-            if not scaled or scaled[-1][0] != row.code:
-                scaled.append((row.code, row.name, p.target_area))
-            else:
-                scaled[-1] = (row.code, row.name, p.target_area)
-            pieces, reasons = divide_community(geom, cand, p, wxy)
-        base = len(all_geoms)
-        for k, r in reasons.items():
-            reasons_by_idx[base + k] = r
-        all_geoms.extend(pieces)
-        all_comm.extend([row.code] * len(pieces))
-        feedback.progress(10 + 75 * (i + 1) / n)
+    all_geoms, all_comm, reasons_by_idx, scaled = _divide_all(comms, line_geoms, params, work_xy, cap, feedback)
     scaled_codes = {c for c, _, _ in scaled}
     for code_, name_, t in scaled:
         w = Text(f"社区 {code_} {name_ or ''} 面积较大，{cap} 个顺序码不够，已将该社区的目标面积提高到 {t:.0f} m²",
@@ -145,6 +89,107 @@ def divide_project(project, communities, lines=None, target_area=None, min_area=
                                  "params": params.__dict__, "area_median": float(np.median(areas)),
                                  "per_community": per.to_dict("records"), "outliers": outliers.to_dict("records")},
                   outputs={"PROJECT": str(proj.path)}, warnings=warnings)
+
+
+def _divide_params(proj, target_area, min_area, max_area):
+    """The division's areas: the arguments, else the profile's ``grid`` defaults (checked)."""
+    from .divide import DivideParams
+
+    defaults = proj.profile.defaults.get("grid", {})
+    params = DivideParams(target_area=float(target_area or defaults.get("target_area", 10000)),
+                          min_area=float(min_area or defaults.get("min_area", 2000)),
+                          max_area=float(max_area or defaults.get("max_area", 20000)),
+                          sliver_area=float(defaults.get("sliver_tolerance", 1.0)))
+    params.check()
+    return params
+
+
+def _read_communities(proj, communities, code_field, name_field, repair):
+    """The community polygons at the division's precision, with warnings (another county's codes,
+    gaps and slivers, unknown street codes); returns (communities, warnings, gaps)."""
+    import shapely
+
+    from ..io import read_vector
+    from .communities import prepare_communities
+    from .divide import PRECISION
+
+    comm_gdf, csrc = read_vector(communities, to_crs=proj.crs)
+    comms, warnings = prepare_communities(comm_gdf, csrc, code_field=code_field, name_field=name_field, repair=repair)
+    # the working precision of the division (1 mm); the project stores the communities as divided
+    comms["geometry"] = shapely.set_precision(np.asarray(comms.geometry.values, dtype=object), PRECISION)
+    county = proj.county
+    foreign = comms["code"].str[:6] != county
+    if foreign.any():
+        warnings.append(Text(f"{int(foreign.sum())} 个社区的县级代码不是项目的 {county}（如 {comms['code'][foreign].iloc[0]}）",
+                             f"{int(foreign.sum())} communities are not in the project's county {county} "
+                             f"(e.g. {comms['code'][foreign].iloc[0]})"))
+    gaps = community_checks(comms, warnings)
+    return comms, warnings, gaps
+
+
+def _workload_points(proj, workload):
+    """The workload layer's points (x, y) in the project CRS, or None without one."""
+    import shapely
+
+    from ..io import read_vector
+
+    work_xy = None
+    if workload:
+        wg, _ = read_vector(workload, to_crs=proj.crs)
+        pts = shapely.point_on_surface(np.asarray(wg.geometry.values, dtype=object))
+        pts = pts[~shapely.is_missing(pts) & ~shapely.is_empty(pts)]
+        work_xy = shapely.get_coordinates(pts)
+    return work_xy
+
+
+def _divide_all(comms, line_geoms, params, work_xy, cap, feedback):
+    """Every community divided (:func:`.divide.divide_community`) along the lines that cross it, by
+    area or workload; a community too large for the serial part of the code gets coarser grids.
+    Returns (grid geometries, their community codes, {grid index: outlier reason}, the communities
+    whose target area was raised as (code, name, target))."""
+    from dataclasses import replace
+
+    import shapely
+
+    from .divide import divide_community
+
+    tree = shapely.STRtree(line_geoms) if len(line_geoms) else None
+    all_geoms, all_comm, reasons_by_idx = [], [], {}
+    scaled = []
+    n = len(comms)
+    for i, row in enumerate(comms.itertuples(index=False)):
+        geom = row.geometry
+        p = params
+        if geom.area / params.target_area > 0.8 * cap:
+            # the serial part cannot number this many grids: coarser grids for this community only
+            f = geom.area / (0.8 * cap * params.target_area)
+            p = replace(params, target_area=params.target_area * f, min_area=params.min_area * f,
+                        max_area=params.max_area * f)
+            scaled.append((row.code, row.name, p.target_area))
+        cand = line_geoms[tree.query(geom, predicate="intersects")] if tree is not None else None
+        wxy = None
+        if work_xy is not None:
+            minx, miny, maxx, maxy = geom.bounds
+            m = (work_xy[:, 0] >= minx) & (work_xy[:, 0] <= maxx) & (work_xy[:, 1] >= miny) & (work_xy[:, 1] <= maxy)
+            wxy = work_xy[m]
+        pieces, reasons = divide_community(geom, cand, p, wxy)
+        for _ in range(4):  # workload cuts can still exceed the serials: coarser until they fit
+            if len(pieces) <= cap:
+                break
+            f = len(pieces) / (0.9 * cap)
+            p = replace(p, target_area=p.target_area * f, min_area=p.min_area * f, max_area=p.max_area * f)
+            if not scaled or scaled[-1][0] != row.code:
+                scaled.append((row.code, row.name, p.target_area))
+            else:
+                scaled[-1] = (row.code, row.name, p.target_area)
+            pieces, reasons = divide_community(geom, cand, p, wxy)
+        base = len(all_geoms)
+        for k, r in reasons.items():
+            reasons_by_idx[base + k] = r
+        all_geoms.extend(pieces)
+        all_comm.extend([row.code] * len(pieces))
+        feedback.progress(10 + 75 * (i + 1) / n)
+    return all_geoms, all_comm, reasons_by_idx, scaled
 
 
 def code_project(project, keep_existing=False, target_area=None, date=None, feedback=None) -> Result:
