@@ -11,7 +11,6 @@ import struct
 import numpy as np
 import pytest
 import shapely
-
 from export_fixture import build
 
 RESULTS = ["正确", "属性错误", "位置错误", "多余"]

@@ -172,7 +172,6 @@ def test_reads_columns_where_bbox_in_fid_order_with_the_gpkg_dtypes(empty, tmp_p
 def test_a_transaction_is_one_postgres_transaction_and_reads_see_its_own_writes(empty, schema):
     from surveytools.components import store as cstore
     from surveytools.gpkg import list_layers, write_layer
-
     from surveytools.store import pg as store_pg
 
     prj = project.Project.open(empty)

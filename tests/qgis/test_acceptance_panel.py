@@ -4,7 +4,6 @@ checklist and the check package, read the package back after a check made in QGI
 from pathlib import Path
 
 import pytest
-
 from plugin_support import copy_project, sql
 
 

@@ -11,7 +11,6 @@ import sys
 import zipfile
 
 import pytest
-
 from plugin_support import ROOT, copy_project, sql
 
 from qgis_plugin.field_project import QFIELD_WIDGETS

@@ -41,10 +41,18 @@ def _pg(query, params=()):
 
 def test_panel_runs_steps_on_a_postgis_project_and_qgis_edits_are_logged(provider, qgis_iface, qgis_app, tmp_path):
     import processing
-    from qgis.core import (QgsDataSourceUri, QgsFeature, QgsGeometry, QgsPointXY, QgsProcessingFeedback,
-                           QgsProject, QgsProviderRegistry, QgsVectorLayer)
-
     from plugin_support import sample_project
+    from qgis.core import (
+        QgsDataSourceUri,
+        QgsFeature,
+        QgsGeometry,
+        QgsPointXY,
+        QgsProcessingFeedback,
+        QgsProject,
+        QgsProviderRegistry,
+        QgsVectorLayer,
+    )
+
     from qgis_plugin.panel import ProjectDock
 
     schema = f"pp_{uuid.uuid4().hex[:8]}"
