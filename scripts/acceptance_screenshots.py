@@ -5,8 +5,16 @@ component's check is filled in the form only."""
 import sys
 from pathlib import Path
 
-from qgis.core import (QgsApplication, QgsGeometry, QgsMapRendererParallelJob, QgsMapSettings, QgsPointXY, QgsProject,
-                       QgsRectangle, QgsVectorLayerUtils)
+from qgis.core import (
+    QgsApplication,
+    QgsGeometry,
+    QgsMapRendererParallelJob,
+    QgsMapSettings,
+    QgsPointXY,
+    QgsProject,
+    QgsRectangle,
+    QgsVectorLayerUtils,
+)
 from qgis.PyQt.QtCore import QSize
 from qgis.PyQt.QtGui import QColor
 
