@@ -50,6 +50,7 @@ from .admin import divisions
 from .codeformat import ALLOWED, KIND_NAMES, KINDS, PART_NAMES, _is_allowed, _part_charset, code_spec, format_parts  # noqa: F401
 from .errors import SurveyError
 from .i18n import Text
+from .issues import CODES as _ISSUES
 
 SEVERITY = {
     "empty": "error", "excel_number": "error", "whitespace": "error", "fullwidth": "error",
@@ -428,7 +429,7 @@ class InvalidCodeError(SurveyError):
 # ----------------------------------------------------------------------------------------------
 # vectorised API
 
-_ISSUE_COLUMNS = ["index", "severity", "reason", "message_zh", "message_en", "part"]
+_ISSUE_COLUMNS = list(_ISSUES.columns)  # the one issue row, in check_codes' column names
 
 
 def _to_pa_str(v, n: int):

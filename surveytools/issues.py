@@ -114,6 +114,18 @@ INTAKE = IssueColumns(
              "message_zh", "message_en"),
     names={"rule": "reason", "feature_id": "component_id"})
 
+#: code checks (:func:`surveytools.codes.check_codes`): ``index`` is the checked value's position
+CODES = IssueColumns(columns=("index", "severity", "reason", "message_zh", "message_en", "part"),
+                     names={"fid": "index", "rule": "reason"})
+
+#: grid import report (table report_grid_import): ``feature`` is the source feature, ``code`` its grid code
+GRID_IMPORT = IssueColumns(columns=("feature", "code", "severity", "reason", "message_zh", "message_en"),
+                           names={"fid": "feature", "feature_id": "code", "rule": "reason"})
+
+#: grid aggregate report (tables report_work_grids, report_responsibility_grids)
+GRID_AGGREGATE = IssueColumns(columns=("unit_grid", "aggregate", "severity", "reason", "message_zh", "message_en"),
+                              names={"feature_id": "unit_grid", "rule": "reason"})
+
 #: responsibility issues (table responsibility_issues)
 RESPONSIBILITY = IssueColumns(
     columns=("rule_id", "severity", "problem", "kind", "class_code", "class_name", "area_type", "area_code", "field",

@@ -5,7 +5,16 @@ import pyarrow as pa
 from conftest import ROOT
 
 from surveytools.i18n import Text
-from surveytools.issues import INTAKE, ISSUE_FIELDS, RESPONSIBILITY, VALIDATE, Issue
+from surveytools.issues import (
+    CODES,
+    GRID_AGGREGATE,
+    GRID_IMPORT,
+    INTAKE,
+    ISSUE_FIELDS,
+    RESPONSIBILITY,
+    VALIDATE,
+    Issue,
+)
 
 
 def rows():
@@ -15,7 +24,7 @@ def rows():
 
 
 def test_every_writer_types_the_core_fields_alike():
-    for cols in (VALIDATE, INTAKE, RESPONSIBILITY):
+    for cols in (VALIDATE, INTAKE, RESPONSIBILITY, CODES, GRID_IMPORT, GRID_AGGREGATE):
         for core, typ in ISSUE_FIELDS.items():
             out = cols.names.get(core, core)
             if out in cols.columns:
@@ -47,3 +56,14 @@ def test_rows_already_in_a_writers_names_pass_unchanged():
     df = pd.DataFrame({"rule_id": ["r"], "fid": [3], "severity": ["error"], "status": ["open"]})
     t = VALIDATE.table(df)  # validation's checks name the fid column "fid": it becomes feature_fid
     assert t.column("feature_fid")[0].as_py() == 3 and t.column("rule_id")[0].as_py() == "r"
+
+
+def test_code_checks_write_the_declared_columns():
+    from surveytools.codes import check_codes
+    from surveytools.profiles import load_profile
+
+    prof = load_profile("cjt")
+    out = check_codes("unit_grid", pd.Series(["123", None]), prof, county="360681")
+    assert list(out.columns) == list(CODES.columns) and len(out)
+    empty = check_codes("unit_grid", pd.Series([], dtype=object), prof, county="360681")
+    assert list(empty.columns) == list(CODES.columns)

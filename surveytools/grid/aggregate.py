@@ -13,6 +13,7 @@ import pandas as pd
 from ..errors import SurveyError
 from ..feedback import Feedback
 from ..i18n import Text
+from ..issues import GRID_AGGREGATE
 from ..ops import Result
 
 GRID_CODE_NAMES = ["BGID", "DYWGBSM", "grid_code", "unit_grid", "单元网格", "单元网格标识码", "网格编码", "SZDYWGBSM"]
@@ -128,7 +129,7 @@ def aggregate_project(project, kind, members, code_field=None, name_field=None, 
     if af("dept_name"):
         ren["dept"] = af("dept_name")
     out = out.rename(columns={k: v for k, v in ren.items() if v})
-    rep = pd.DataFrame(problems, columns=["unit_grid", "aggregate", "severity", "reason", "message_zh", "message_en"])
+    rep = pd.DataFrame(problems, columns=list(GRID_AGGREGATE.columns))  # the one issue row (surveytools.issues)
     with proj.transaction() as work:
         write_project_layer(work, key, out)
         write_table(work, f"report_{key}s", rep)

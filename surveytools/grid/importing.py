@@ -9,6 +9,7 @@ from ..dates import parse_date
 from ..errors import SurveyError
 from ..feedback import Feedback
 from ..i18n import Text
+from ..issues import GRID_IMPORT
 from ..ops import Result
 
 IMPORT_CODE_NAMES = ["BGID", "DYWGBSM", "单元网格标识码", "网格编码", "网格代码", "gridCode", "GRIDCODE", "code", "CODE"]
@@ -132,7 +133,7 @@ def import_project(project, source, code_field=None, date=None, repair=False, ov
             out[f] = gdf[f].to_numpy()
     init = out[gf("init_date")] if gf("init_date") in out.columns else pd.Series([None] * len(out))
     out[gf("init_date")] = pd.Series(init).where(pd.Series(init).notna(), parse_date(date)).to_numpy()
-    rep = pd.DataFrame(rows, columns=["feature", "code", "severity", "reason", "message_zh", "message_en"])
+    rep = pd.DataFrame(rows, columns=list(GRID_IMPORT.columns))  # the one issue row (surveytools.issues)
     with proj.transaction() as work:
         write_project_layer(work, "unit_grid", out)
         if built:
