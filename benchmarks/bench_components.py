@@ -111,18 +111,25 @@ def _tree_rss_kb(pid: int) -> int:
     return total
 
 
-def run(cmd, env=None) -> dict:
+def run(cmd, env=None, rss_limit_mb=None) -> dict:
+    """Run ``cmd`` (pinned, under /usr/bin/time -v) sampling its process tree's memory; with
+    ``rss_limit_mb`` the tree is killed when it needs more (a shared machine must not swap out others)."""
     pin = ["taskset", "-c", "0,1"] if shutil.which("taskset") else []
     t0 = time.perf_counter()
     r0 = os.times()
     proc = subprocess.Popen(pin + ["/usr/bin/time", "-v"] + cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, **(env or {})})
+                            env={**os.environ, **(env or {})}, start_new_session=True)
     peak = [0]
     done = threading.Event()
+
+    killed = [False]
 
     def sample():
         while not done.is_set():
             peak[0] = max(peak[0], _tree_rss_kb(proc.pid))
+            if rss_limit_mb and peak[0] > rss_limit_mb * 1024 and not killed[0]:
+                killed[0] = True
+                os.killpg(proc.pid, 9)
             time.sleep(0.02)
 
     th = threading.Thread(target=sample, daemon=True)
@@ -134,7 +141,7 @@ def run(cmd, env=None) -> dict:
     r1 = os.times()
     err = err.decode("utf-8", "replace")
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", err)
-    return {"rc": proc.returncode, "wall_s": round(wall, 2),
+    return {"rc": proc.returncode, "wall_s": round(wall, 2), "killed_over_mb": rss_limit_mb if killed[0] else None,
             "cpu_s": round((r1.children_user - r0.children_user) + (r1.children_system - r0.children_system), 2),
             "peak_tree_mb": round(peak[0] / 1024), "maxrss_mb": round(int(m.group(1)) / 1024) if m else None,
             "stdout": out.decode("utf-8", "replace"), "stderr": err[-3000:]}
