@@ -190,7 +190,11 @@ def _agg_issues(rows: pd.DataFrame, rule, severity, problem, zh, en, *, kind, fi
 
 
 def assign_components(ctx: Context, gdf, layer_key: str, feedback=None):
-    """Fill the role fields of one component layer; return (gdf, assignment frame, issue rows)."""
+    """Fill the role fields of one component layer; return (gdf, assignment frame, issue rows).
+
+    Per role (:func:`_assign_role`): the surveyed unit, else the responsibility area's, else the
+    matrix's lead unit, else the street office (属地兜底); only empty fields are filled, with the
+    kind of code the survey itself uses (:func:`_fill_codes`)."""
     prof = ctx.prof
     f = lambda role: prof.field("component", role)  # noqa: E731
     n = len(gdf)
@@ -219,66 +223,8 @@ def assign_components(ctx: Context, gdf, layer_key: str, feedback=None):
     code_style_votes = [0, 0]
     out = gdf.copy()
     for role in ROLES:
-        cfield, nfield = f(f"{ROLE_FIELDS[role]}_code"), f(f"{ROLE_FIELDS[role]}_name")
-        codes = gdf[cfield] if cfield in gdf.columns else pd.Series([pd.NA] * n)
-        names = gdf[nfield] if nfield in gdf.columns else pd.Series([pd.NA] * n)
-        attr, by_code, by_name = ctx.resolve(codes.to_numpy(dtype=object), names.to_numpy(dtype=object))
-        has_attr = (~blank(codes.reset_index(drop=True)) | ~blank(names.reset_index(drop=True))).to_numpy()
-        cu = pd.Series(codes.to_numpy(dtype=object)).astype("string").str.strip().str.upper()
-        code_style_votes[0] += int(cu.isin([str(i).upper() for i in ctx.depts["dept_id"]]).sum())
-        code_style_votes[1] += int(cu.isin([str(c).upper() for c in ctx.depts["code"] if str(c)]).sum())
-        unknown = has_attr & pd.isna(attr)
-        issues += _agg_issues(base[unknown], "RESP-C01", "warning", "gap",
-                              f"{{n}} 个部件的{role}单位不在部门表中（类别 {{cls}}）",
-                              f"{{n}} components name a {role} unit that is not in the registry (class {{cls}})",
-                              kind=kind, field=cfield)
-        mism = (by_code.notna() & by_name.notna() & (by_code != by_name)).fillna(False).to_numpy()
-        issues += _agg_issues(base[mism], "RESP-C02", "warning", "conflict",
-                              f"{{n}} 个部件的{role}单位代码与名称指向不同的部门（类别 {{cls}}），以代码为准",
-                              f"{{n}} components: the {role} unit's code and name point at different departments (class {{cls}}); the code wins",
-                              kind=kind, field=cfield)
-        # responsibility areas taking this role
-        area = np.full(n, None, dtype=object)
-        if len(pairs):
-            pr = pairs[pairs["roles"].astype(str).str.contains(role) & pairs["dept_id"].notna()]
-            if len(pr):
-                first = pr.drop_duplicates("t", keep="first")
-                area[first["t"].to_numpy()] = first["dept_id"].to_numpy()
-                nd = pr.groupby("t")["dept_id"].nunique()
-                clash = np.zeros(n, dtype=bool)
-                clash[nd.index[nd > 1].to_numpy()] = True
-                issues += _agg_issues(base[clash], "RESP-C03", "warning", "conflict",
-                                      f"{{n}} 个部件位于多个责任区域内且{role}单位不同（类别 {{cls}}），取面积最小的区域",
-                                      f"{{n}} components lie in overlapping responsibility areas with different {role} units "
-                                      "(class {cls}); the smallest area wins", kind=kind, area_type="responsibility_area")
-        differ = pd.notna(attr) & pd.notna(area) & (attr != area)
-        issues += _agg_issues(base[differ], "RESP-C04", "info", "conflict",
-                              f"{{n}} 个部件的{role}单位（调查属性）与所在责任区域的单位不同（类别 {{cls}}），保留调查属性",
-                              f"{{n}} components: the surveyed {role} unit differs from the responsibility area's unit "
-                              "(class {cls}); the survey value is kept", kind=kind, field=cfield)
-        fin = np.where(pd.notna(attr), attr, np.where(pd.notna(area), area, np.where(pd.notna(m_lead), m_lead, office)))
-        src = np.where(pd.notna(attr), "attribute", np.where(pd.notna(area), "area", np.where(pd.notna(m_lead), "matrix",
-                                                                                          np.where(pd.notna(office), "fallback", "none"))))
-        final[role], source[role] = fin, src
-        # fill empty fields (both code and name empty) only
-        fill = ~has_attr & pd.notna(fin)
-        if fill.any():
-            out[cfield] = codes.astype(object).to_numpy()
-            out[nfield] = names.astype(object).to_numpy()
-            ids = fin[fill]
-            out.loc[out.index[fill], nfield] = [ctx.names.get(i) for i in ids]
-            out.loc[out.index[fill], cfield] = ids  # replaced below once the code style is known
-        final[role + "_fill"] = fill
-    # which code the survey uses (dept_id or credit code) decides what the filled fields get
-    use_code = code_style_votes[1] > code_style_votes[0] or (sum(code_style_votes) == 0 and
-                                                           (ctx.depts["code"].astype(str) != "").mean() > 0.5)
-    if use_code:
-        for role in ROLES:
-            fill = final[role + "_fill"]
-            if fill.any():
-                cfield = f(f"{ROLE_FIELDS[role]}_code")
-                ids = final[role][fill]
-                out.loc[out.index[fill], cfield] = [ctx.codes.get(i) or i for i in ids]
+        issues += _assign_role(ctx, gdf, out, role, base, pairs, m_lead, office, code_style_votes, final, source)
+    _fill_codes(ctx, out, final, code_style_votes, f)
     fallback = np.zeros(n, dtype=bool)
     for role in ROLES:
         fallback |= source[role] == "fallback"
@@ -292,6 +238,81 @@ def assign_components(ctx: Context, gdf, layer_key: str, feedback=None):
     rows = _assignment_frame(ctx, kind, layer_key, label, cls, street, comm, lead, lead_src, m_co, pos,
                              {r: (final[r], source[r]) for r in ROLES})
     return out, rows, issues
+
+
+def _assign_role(ctx: Context, gdf, out, role: str, base, pairs, m_lead, office, code_style_votes, final, source) -> list:
+    """One role's unit for every component (``final[role]``, ``source[role]``, ``final[role +
+    "_fill"]``), the empty fields of ``out`` filled; returns the issue rows (unknown units, code and
+    name at odds, overlapping areas, survey and area at odds)."""
+    prof = ctx.prof
+    f = lambda role: prof.field("component", role)  # noqa: E731
+    n = len(gdf)
+    kind = "component"
+    issues = []
+    cfield, nfield = f(f"{ROLE_FIELDS[role]}_code"), f(f"{ROLE_FIELDS[role]}_name")
+    codes = gdf[cfield] if cfield in gdf.columns else pd.Series([pd.NA] * n)
+    names = gdf[nfield] if nfield in gdf.columns else pd.Series([pd.NA] * n)
+    attr, by_code, by_name = ctx.resolve(codes.to_numpy(dtype=object), names.to_numpy(dtype=object))
+    has_attr = (~blank(codes.reset_index(drop=True)) | ~blank(names.reset_index(drop=True))).to_numpy()
+    cu = pd.Series(codes.to_numpy(dtype=object)).astype("string").str.strip().str.upper()
+    code_style_votes[0] += int(cu.isin([str(i).upper() for i in ctx.depts["dept_id"]]).sum())
+    code_style_votes[1] += int(cu.isin([str(c).upper() for c in ctx.depts["code"] if str(c)]).sum())
+    unknown = has_attr & pd.isna(attr)
+    issues += _agg_issues(base[unknown], "RESP-C01", "warning", "gap",
+                          f"{{n}} 个部件的{role}单位不在部门表中（类别 {{cls}}）",
+                          f"{{n}} components name a {role} unit that is not in the registry (class {{cls}})",
+                          kind=kind, field=cfield)
+    mism = (by_code.notna() & by_name.notna() & (by_code != by_name)).fillna(False).to_numpy()
+    issues += _agg_issues(base[mism], "RESP-C02", "warning", "conflict",
+                          f"{{n}} 个部件的{role}单位代码与名称指向不同的部门（类别 {{cls}}），以代码为准",
+                          f"{{n}} components: the {role} unit's code and name point at different departments (class {{cls}}); the code wins",
+                          kind=kind, field=cfield)
+    # responsibility areas taking this role
+    area = np.full(n, None, dtype=object)
+    if len(pairs):
+        pr = pairs[pairs["roles"].astype(str).str.contains(role) & pairs["dept_id"].notna()]
+        if len(pr):
+            first = pr.drop_duplicates("t", keep="first")
+            area[first["t"].to_numpy()] = first["dept_id"].to_numpy()
+            nd = pr.groupby("t")["dept_id"].nunique()
+            clash = np.zeros(n, dtype=bool)
+            clash[nd.index[nd > 1].to_numpy()] = True
+            issues += _agg_issues(base[clash], "RESP-C03", "warning", "conflict",
+                                  f"{{n}} 个部件位于多个责任区域内且{role}单位不同（类别 {{cls}}），取面积最小的区域",
+                                  f"{{n}} components lie in overlapping responsibility areas with different {role} units "
+                                  "(class {cls}); the smallest area wins", kind=kind, area_type="responsibility_area")
+    differ = pd.notna(attr) & pd.notna(area) & (attr != area)
+    issues += _agg_issues(base[differ], "RESP-C04", "info", "conflict",
+                          f"{{n}} 个部件的{role}单位（调查属性）与所在责任区域的单位不同（类别 {{cls}}），保留调查属性",
+                          f"{{n}} components: the surveyed {role} unit differs from the responsibility area's unit "
+                          "(class {cls}); the survey value is kept", kind=kind, field=cfield)
+    fin = np.where(pd.notna(attr), attr, np.where(pd.notna(area), area, np.where(pd.notna(m_lead), m_lead, office)))
+    src = np.where(pd.notna(attr), "attribute", np.where(pd.notna(area), "area", np.where(pd.notna(m_lead), "matrix",
+                                                                                      np.where(pd.notna(office), "fallback", "none"))))
+    final[role], source[role] = fin, src
+    # fill empty fields (both code and name empty) only
+    fill = ~has_attr & pd.notna(fin)
+    if fill.any():
+        out[cfield] = codes.astype(object).to_numpy()
+        out[nfield] = names.astype(object).to_numpy()
+        ids = fin[fill]
+        out.loc[out.index[fill], nfield] = [ctx.names.get(i) for i in ids]
+        out.loc[out.index[fill], cfield] = ids  # replaced below once the code style is known
+    final[role + "_fill"] = fill
+    return issues
+
+
+def _fill_codes(ctx: Context, out, final, code_style_votes, f) -> None:
+    """Filled code fields get the kind of code the survey uses (dept_id or credit code)."""
+    use_code = code_style_votes[1] > code_style_votes[0] or (sum(code_style_votes) == 0 and
+                                                           (ctx.depts["code"].astype(str) != "").mean() > 0.5)
+    if use_code:
+        for role in ROLES:
+            fill = final[role + "_fill"]
+            if fill.any():
+                cfield = f(f"{ROLE_FIELDS[role]}_code")
+                ids = final[role][fill]
+                out.loc[out.index[fill], cfield] = [ctx.codes.get(i) or i for i in ids]
 
 
 def assign_events(ctx: Context, gdf):
