@@ -123,13 +123,15 @@ def plausibility(old_geoms, new_geoms, retired, *, sliver: float = 1.0) -> dict:
 # the operation on a project
 
 def recode_project(project, redrawn, date=None, keep_iou=0.95, min_share=0.05, force=False, feedback=None) -> Result:
+    """``grid recode``: read the redrawn grids (:func:`_read_redrawn`), match them to the old ones
+    (:func:`match`) and check the redrawing (:func:`_check_redrawing`), decide the codes kept and
+    retired (:func:`_kept_codes`), number the rest (:func:`_new_codes`), then write grids, history,
+    report and change layer and re-locate the components in one transaction."""
     import geopandas as gpd
     import shapely
 
-    from ..io import read_vector
     from ..locate import relocate_components
     from ..project import Project, read_layer, write_project_layer, write_table
-    from .coding import assign_codes, default_row_height
 
     feedback = feedback or Feedback()
     proj = Project.open(project)
@@ -143,25 +145,7 @@ def recode_project(project, redrawn, date=None, keep_iou=0.95, min_share=0.05, f
         raise SurveyError(Text("项目中没有已编码的单元网格，无需重编码；请用 grid divide 或 grid import",
                                "the project has no coded grids to keep; use grid divide or grid import"),
                           code="no_grids", file=str(proj.path), layer=proj.table("unit_grid"))
-    new, src = read_vector(redrawn, to_crs=proj.crs)
-    if len(new) == 0:
-        raise SurveyError(Text("重划的网格图层为空：没有可替换原网格的网格", "the redrawn grid layer is empty: nothing could "
-                               "replace the old grids"), code="empty", file=src.path, layer=src.layer)
-    new_geoms = np.asarray(new.geometry.values, dtype=object)
-    nopoly = shapely.is_missing(new_geoms) | shapely.is_empty(new_geoms) | \
-        ~np.isin(shapely.get_type_id(new_geoms), (3, 6))
-    if nopoly.any():
-        i = int(np.flatnonzero(nopoly)[0])
-        raise SurveyError(Text(f"重划的网格中有 {int(nopoly.sum())} 个要素没有面几何",
-                               f"{int(nopoly.sum())} redrawn features have no polygon geometry"),
-                          code="geometry_type", file=src.path, layer=src.layer, feature=i,
-                          value=None if new_geoms[i] is None else new_geoms[i].geom_type)
-    bad = ~shapely.is_valid(new_geoms)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise SurveyError(Text(f"重划的网格中有 {int(bad.sum())} 个无效面（{shapely.is_valid_reason(new_geoms[i])}）",
-                               f"{int(bad.sum())} redrawn grids are invalid ({shapely.is_valid_reason(new_geoms[i])})"),
-                          code="invalid_geometry", file=src.path, layer=src.layer, feature=i)
+    new_geoms, src = _read_redrawn(proj, redrawn)
     feedback.progress(10)
     old_codes = old[gf("grid_code")].astype(str).to_numpy(dtype=object)
     change, kept_code, sources, iou, retired = match(old.geometry.values, old_codes, new_geoms,
@@ -169,25 +153,10 @@ def recode_project(project, redrawn, date=None, keep_iou=0.95, min_share=0.05, f
     warnings = _check_redrawing(proj, src, old.geometry.values, new_geoms, retired, force)
     for w in warnings:
         feedback.warning(w)
-    comm_of = locate_in_communities(new_geoms, comms, prof.field("community", "community_code"), proj, "unit_grid",
-                                    source=src) if len(comms) else None
-    prefix_len = prof.codes["unit_grid"].length - prof.codes["unit_grid"].part_length("serial")
-    if comm_of is None:
-        comm_of = np.array([c[:prefix_len] if c else None for c in kept_code], dtype=object)
-    # a kept/reshaped code must still name the grid's community
-    moved = np.array([c is not None and c[:prefix_len] != k for c, k in zip(kept_code, comm_of)])
-    change[moved] = "new"
-    retired_codes = set(old_codes[retired]) | {c for c, m in zip(kept_code, moved) if m}
-    kept_code[moved] = None
+    kept_code, comm_of, retired_codes = _kept_codes(proj, comms, src, new_geoms, change, kept_code, old_codes, retired)
     ret_mask = old[gf("grid_code")].astype(str).isin(retired_codes).to_numpy()
     feedback.progress(40)
-    used = pd.Series(list(old_codes) + list(hist[gf("grid_code")].astype(str)) if len(hist) else list(old_codes), dtype=object)
-    start = used.groupby(used.str[:prefix_len]).apply(lambda s: int(s.str[prefix_len:].astype(int).max())).to_dict()
-    todo = pd.isna(pd.Series(kept_code, dtype=object)).to_numpy()
-    codes = kept_code.copy()
-    if todo.any():
-        target = float(prof.defaults.get("grid", {}).get("target_area", 10000))
-        codes[todo] = assign_codes(comm_of[todo], new_geoms[todo], prof, default_row_height(target), start=start)
+    codes = _new_codes(proj, old_codes, hist, kept_code, comm_of, new_geoms)
     out = gpd.GeoDataFrame({gf("grid_code"): codes, gf("area"): np.round(shapely.area(new_geoms), 2)},
                            geometry=list(new_geoms), crs=proj.crs)
     old_by_code = old.set_index(old[gf("grid_code")].astype(str))
@@ -227,6 +196,71 @@ def recode_project(project, redrawn, date=None, keep_iou=0.95, min_share=0.05, f
     return Result(summary, data={"changes": {k: c(k) for k in CHANGE_TEXT}, "components": relocated,
                                  "report": report.to_dict("records")}, outputs={"PROJECT": str(proj.path)},
                   warnings=warnings)
+
+
+def _read_redrawn(proj, redrawn):
+    """The redrawn grids' polygons in the project CRS; an empty layer, a feature without a polygon
+    or an invalid polygon is an error naming it."""
+    import shapely
+
+    from ..io import read_vector
+
+    new, src = read_vector(redrawn, to_crs=proj.crs)
+    if len(new) == 0:
+        raise SurveyError(Text("重划的网格图层为空：没有可替换原网格的网格", "the redrawn grid layer is empty: nothing could "
+                               "replace the old grids"), code="empty", file=src.path, layer=src.layer)
+    new_geoms = np.asarray(new.geometry.values, dtype=object)
+    nopoly = shapely.is_missing(new_geoms) | shapely.is_empty(new_geoms) | \
+        ~np.isin(shapely.get_type_id(new_geoms), (3, 6))
+    if nopoly.any():
+        i = int(np.flatnonzero(nopoly)[0])
+        raise SurveyError(Text(f"重划的网格中有 {int(nopoly.sum())} 个要素没有面几何",
+                               f"{int(nopoly.sum())} redrawn features have no polygon geometry"),
+                          code="geometry_type", file=src.path, layer=src.layer, feature=i,
+                          value=None if new_geoms[i] is None else new_geoms[i].geom_type)
+    bad = ~shapely.is_valid(new_geoms)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise SurveyError(Text(f"重划的网格中有 {int(bad.sum())} 个无效面（{shapely.is_valid_reason(new_geoms[i])}）",
+                               f"{int(bad.sum())} redrawn grids are invalid ({shapely.is_valid_reason(new_geoms[i])})"),
+                          code="invalid_geometry", file=src.path, layer=src.layer, feature=i)
+    return new_geoms, src
+
+
+def _kept_codes(proj, comms, src, new_geoms, change, kept_code, old_codes, retired):
+    """The community of each redrawn grid (where it lies, else its kept code's prefix); a kept code
+    that no longer names the grid's community is retired and the grid is new (``change`` and
+    ``kept_code`` in place).  Returns (kept codes, communities, retired codes)."""
+    prof = proj.profile
+    comm_of = locate_in_communities(new_geoms, comms, prof.field("community", "community_code"), proj, "unit_grid",
+                                    source=src) if len(comms) else None
+    prefix_len = prof.codes["unit_grid"].length - prof.codes["unit_grid"].part_length("serial")
+    if comm_of is None:
+        comm_of = np.array([c[:prefix_len] if c else None for c in kept_code], dtype=object)
+    # a kept/reshaped code must still name the grid's community
+    moved = np.array([c is not None and c[:prefix_len] != k for c, k in zip(kept_code, comm_of)])
+    change[moved] = "new"
+    retired_codes = set(old_codes[retired]) | {c for c, m in zip(kept_code, moved) if m}
+    kept_code[moved] = None
+    return kept_code, comm_of, retired_codes
+
+
+def _new_codes(proj, old_codes, hist, kept_code, comm_of, new_geoms):
+    """Kept codes, and new serials for the rest after the highest ever used per community
+    (retired ones included: a code is never reused)."""
+    from .coding import assign_codes, default_row_height
+
+    prof = proj.profile
+    gf = lambda role: prof.field("unit_grid", role)  # noqa: E731
+    prefix_len = prof.codes["unit_grid"].length - prof.codes["unit_grid"].part_length("serial")
+    used = pd.Series(list(old_codes) + list(hist[gf("grid_code")].astype(str)) if len(hist) else list(old_codes), dtype=object)
+    start = used.groupby(used.str[:prefix_len]).apply(lambda s: int(s.str[prefix_len:].astype(int).max())).to_dict()
+    todo = pd.isna(pd.Series(kept_code, dtype=object)).to_numpy()
+    codes = kept_code.copy()
+    if todo.any():
+        target = float(prof.defaults.get("grid", {}).get("target_area", 10000))
+        codes[todo] = assign_codes(comm_of[todo], new_geoms[todo], prof, default_row_height(target), start=start)
+    return codes
 
 
 def _check_redrawing(proj, src, old_geoms, new_geoms, retired, force: bool) -> list:
