@@ -7,6 +7,7 @@ imports every pinned package at the right version and passes the probes.
 """
 from __future__ import annotations
 
+from qgis.PyQt.QtCore import QTimer
 from qgis.PyQt.QtWidgets import QLabel, QProgressBar, QPushButton
 
 from . import deps
@@ -72,7 +73,9 @@ class DependencyManager:
         widget = bar.createMessage("SurveyTools", text)
         button = QPushButton(tr("Install"), widget)
         button.setObjectName("surveytoolsInstallDeps")
-        button.clicked.connect(lambda: (bar.popWidget(widget), self.install()))
+        # popWidget deletes the message with the button in it: never inside the button's own clicked
+        # signal (a use-after-free that crashed QGIS), but once the signal has returned
+        button.clicked.connect(lambda: QTimer.singleShot(0, lambda: (bar.popWidget(widget), self.install())))
         widget.layout().addWidget(button)
         bar.pushWidget(widget, level("Warning"), 0)
 
