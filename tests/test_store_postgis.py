@@ -422,3 +422,57 @@ def test_incremental_release_from_postgis_carries_an_edit_made_in_another_sessio
     finally:
         _sql(f"DROP SCHEMA IF EXISTS {target} CASCADE")
         _sql("DELETE FROM public.layer_styles WHERE f_table_schema = %s", (target,))
+
+
+def _role_sql(schema: str, reader: str, editor: str) -> list:
+    """The role set-up of docs/store.md for one schema (role names made unique for the test)."""
+    doc = (ROOT / "docs" / "store.md").read_text(encoding="utf-8")
+    block = doc.split("CREATE ROLE city_reader NOLOGIN;", 1)[1].split("```", 1)[0]
+    block = "CREATE ROLE city_reader NOLOGIN;" + block
+    text = " ".join(line.split("--")[0].strip() for line in block.splitlines())
+    out = []
+    for stmt in text.split(";"):
+        stmt = " ".join(stmt.split())
+        if not stmt or "LOGIN PASSWORD" in stmt:
+            continue
+        out.append(stmt.replace("city_reader", reader).replace("city_editor", editor).replace(" city.", f" {schema}.")
+                   .replace("SCHEMA city", f"SCHEMA {schema}"))
+    return out
+
+
+def test_the_documented_roles_reader_reads_editor_edits_and_the_log_is_written_by_the_trigger_only(grid_project, schema):
+    import psycopg
+
+    reader, editor = f"{schema}_reader", f"{schema}_editor"
+    stmts = _role_sql(schema, reader, editor)
+    assert any("GRANT SELECT ON ALL TABLES" in x for x in stmts) and any("REVOKE" in x for x in stmts)
+    for x in stmts:
+        _sql(x)
+    try:
+        with _pg() as con:
+            cur = con.cursor()
+            cur.execute(f"SET ROLE {editor}")
+            cur.execute(f'UPDATE {schema}.unit_grids SET "BGName" = %s WHERE fid = 1', ("编辑员改",))
+            cur.execute(f"SELECT action, source FROM {schema}.edit_log ORDER BY fid DESC LIMIT 1")
+            assert cur.fetchone() == ("update", "qgis edit")  # written by the trigger, not by the editor
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                cur.execute(f"INSERT INTO {schema}.edit_log (time, layer, action, source) VALUES ('x', 'x', 'x', 'x')")
+        with _pg() as con:
+            cur = con.cursor()
+            cur.execute(f"SET ROLE {reader}")
+            cur.execute(f"SELECT count(*) FROM {schema}.unit_grids")
+            assert cur.fetchone()[0] > 0
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                cur.execute(f'UPDATE {schema}.unit_grids SET "BGName" = %s WHERE fid = 1', ("x",))
+        # an operation rewriting a layer keeps the roles' privileges on it
+        from surveytools.project import read_layer, write_project_layer
+
+        prj = project.Project.open(grid_project)
+        grids = read_layer(prj, "unit_grid")
+        with prj.transaction() as w:
+            write_project_layer(w, "unit_grid", grids.iloc[: len(grids) // 2])
+        assert _sql("SELECT has_table_privilege(%s, %s, 'SELECT'), has_table_privilege(%s, %s, 'UPDATE')",
+                    (reader, f"{schema}.unit_grids", editor, f"{schema}.unit_grids"))[0] == (True, True)
+    finally:
+        for r in (reader, editor):
+            _sql(f"DROP OWNED BY {r}; DROP ROLE {r}")

@@ -919,7 +919,11 @@ def _grants(cur, schema: str, name: str) -> list:
     return out
 
 
-def _copy(cur, schema: str, name: str, tab, geometry, srid: int, *, fid_offset: int = 0) -> None:
+#: a table emptied and refilled with more rows than this gets its GiST indexes built after the COPY, not row by row
+BULK_INDEX_ROWS = 20_000
+
+
+def _copy(cur, schema: str, name: str, tab, geometry, srid: int, *, fid_offset: int = 0, emptied: bool = False) -> None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -927,10 +931,19 @@ def _copy(cur, schema: str, name: str, tab, geometry, srid: int, *, fid_offset: 
 
     if tab.num_rows == 0:
         return
+    rebuild = []
+    if emptied and tab.num_rows > BULK_INDEX_ROWS:
+        cur.execute("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = %s "
+                    "AND indexdef ILIKE '%% USING gist %%'", (schema, name))
+        rebuild = cur.fetchall()
+        for idx, _ in rebuild:
+            cur.execute(f"DROP INDEX {q(schema)}.{q(idx)}")
     if fid_offset and "fid" in tab.column_names:
         i = tab.column_names.index("fid")
         tab = tab.set_column(i, "fid", pc.add(tab.column(i).cast(pa.int64()), fid_offset))
     copy_table(cur, schema, name, tab, geometry, srid)
+    for _, sql in rebuild:  # the same index (name, definition), built in bulk
+        cur.execute(sql)
     cur.execute(f"SELECT setval(pg_get_serial_sequence(%s, 'fid'), greatest(max(fid), 1)) "
                 f"FROM {q(schema)}.{q(name)}", (f"{q(schema)}.{q(name)}",))
 
@@ -949,7 +962,7 @@ def _replace(cur, schema: str, name: str, tab, geometry, srid: int, *, logged: b
             cur.execute(f"ALTER TABLE {s}.{t} DISABLE TRIGGER {LOG_FUNCTION}")
         else:
             cur.execute(f"TRUNCATE {s}.{t} RESTART IDENTITY")
-        _copy(cur, schema, name, tab, geometry, srid)
+        _copy(cur, schema, name, tab, geometry, srid, emptied=True)
         if logged:
             cur.execute(f"ALTER TABLE {s}.{t} ENABLE TRIGGER {LOG_FUNCTION}")
             log_range(cur, schema, name)
@@ -962,7 +975,7 @@ def _replace(cur, schema: str, name: str, tab, geometry, srid: int, *, logged: b
     _create(cur, schema, name, defs)
     for g in grants:
         cur.execute(g)
-    _copy(cur, schema, name, tab, geometry, srid)
+    _copy(cur, schema, name, tab, geometry, srid, emptied=True)
     if logged:
         log_range(cur, schema, name)
 
