@@ -96,9 +96,19 @@ def q(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
 
 
+def _psycopg():
+    try:
+        import psycopg
+    except ImportError:
+        raise SurveyError(Text("PostGIS 项目库需要 Python 包 psycopg：pip install \"psycopg[binary]\"",
+                               "a PostGIS project needs the Python package psycopg: pip install \"psycopg[binary]\""),
+                          code="no_psycopg") from None
+    return psycopg
+
+
 def connect(uri, *, autocommit: bool = False):
     """A psycopg connection to the project's database (ISO dates, UTC offsets never printed)."""
-    import psycopg
+    psycopg = _psycopg()
 
     url, _ = location(uri)
     try:
