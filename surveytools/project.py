@@ -225,7 +225,12 @@ class Project:
 
     @property
     def display_path(self) -> Path:
-        """The path to show users and to store in records: the project file, never a temporary copy."""
+        """The path to show users and to store in records: the project file, never a temporary copy;
+        a PostGIS project's URI without its password."""
+        if self.is_postgres:
+            from .store import display
+
+            return display(self.path)
         return self.origin or self.path
 
     @property

@@ -125,6 +125,13 @@ def test_init_refuses_a_schema_that_is_not_ours_and_overwrite_keeps_a_user_table
     assert project.Project.open(empty).meta["county"] == "360681"
 
 
+def test_a_password_in_the_uri_is_never_shown(empty):
+    prj = project.Project.open(empty)
+    secret = project.Project(empty.replace("postgres@", "postgres:s3cret@"), prj.meta, prj.profile)
+    assert "s3cret" not in str(secret.display_path) and "s3cret" not in secret.label
+    assert secret.label.endswith("?schema=" + empty.rsplit("=", 1)[1])
+
+
 def test_a_schema_without_a_project_is_a_clear_error(schema):
     _sql(f"CREATE SCHEMA {schema}")
     with pytest.raises(SurveyError) as e:
