@@ -307,7 +307,11 @@ class Project:
         from . import store
 
         out = {}
-        for name, geom in store.layer_geometries(self.path).items():
+        geoms = store.layer_geometries(self.path)
+        # the profile's layers in the profile's order, then every other table by name: the same on every backend
+        standard = [spec.table for spec in self.profile.layers.values() if spec.table in geoms]
+        for name in standard + sorted(n for n in geoms if n not in standard):
+            geom = geoms[name]
             info = {"features": store.feature_count(self.path, str(name))}
             out[str(name)] = {"features": int(info["features"]), "geometry": None if geom is None else str(geom)}
         return out

@@ -98,10 +98,17 @@ def _run(cmd, env, timeout=600):
            in_qgis=True)
 def project_qgis(project, out=None, feedback=None) -> Result:
     """Run ``surveytools:project_qgis`` through ``qgis_process`` (see the module docstring)."""
-    project = str(Path(project).resolve())
-    if not os.path.isfile(project):
-        raise SurveyError(Text("项目库文件不存在", "the project file does not exist"), code="not_found", file=project)
-    out = str(Path(out).resolve()) if out else os.path.splitext(project)[0] + ".qgz"
+    from . import store
+
+    if store.is_postgres(project):  # a PostGIS project: the .qgz goes to the project's folder by default
+        proj = store.open_project(project)
+        default = Path(store.project_folder(proj)) / f"{store.project_name(proj)}.qgz"
+    else:
+        project = str(Path(project).resolve())
+        if not os.path.isfile(project):
+            raise SurveyError(Text("项目库文件不存在", "the project file does not exist"), code="not_found", file=project)
+        default = Path(os.path.splitext(project)[0] + ".qgz")
+    out = str(Path(out).resolve()) if out else str(default)
     exe = find_qgis_process()
     if exe is None:
         raise SurveyError(Text("未安装 QGIS（找不到 qgis_process）：请安装 QGIS 3.22 或更新版本，或在 QGIS 的处理工具箱中运行"

@@ -265,7 +265,7 @@ def _locator(proj, parts) -> Locator:
 def _stream(work, p, spec, fields, prof, loc, batch, report, counter, writer, feedback) -> int:
     """Write part ``p`` into the project through the helper process (rows and R-tree), while
     this process locates the next chunk."""
-    from ..store.gpkg import write_target
+    from ..store import write_target
 
     desc = f"{spec.title.zh} / {spec.title.en}"
     target, _ = write_target(work.path, spec.table, False)  # the operation's staging file

@@ -432,10 +432,13 @@ class ClassMatcher:
 # ----------------------------------------------------------------------------------------------
 # the proposed mapping file
 
-def proposal_path(project_path, source_path) -> Path:
-    p = Path(project_path)
+def proposal_path(project, source_path) -> Path:
+    """``<project>.mapping-<source>.yaml`` in the project's folder (beside a GeoPackage; for a
+    PostGIS project its configured folder, see :func:`surveytools.store.project_folder`)."""
+    from .. import store
+
     stem = Path(str(source_path)).stem
-    return p.with_name(f"{p.stem}.mapping-{stem}.yaml")
+    return Path(store.project_folder(project)) / f"{store.project_name(project)}.mapping-{stem}.yaml"
 
 
 def _q(s) -> str:

@@ -36,9 +36,11 @@ def mapping(project, source, out=None, mapping=None, layer="component", feedback
     proj = Project.open(project)
     prop = prepare(proj, source, mapping=mapping, group=layer, feedback=feedback, propose_only=True)
     prof = proj.profile
-    path = out or proposal_path(proj.path, prop["path"])
-    cmd = (f"surveytools {'components' if layer == 'component' else 'events'} intake {proj.path} {source} "
-           f"--mapping {path}")
+    import shlex
+
+    path = out or proposal_path(proj, prop["path"])
+    cmd = (f"surveytools {'components' if layer == 'component' else 'events'} intake {shlex.quote(str(proj.path))} "
+           f"{shlex.quote(str(source))} --mapping {shlex.quote(str(path))}")
     write_proposal(path, source=str(source), profile=prof, group=layer, field_matches=prop["matches"],
                    class_rows=prop["class_rows"], command=cmd)
     fields = prof.layer_fields(layer)

@@ -303,9 +303,12 @@ def prepare(proj, source, *, mapping=None, source_crs=None, coords=None, group: 
         if not class_cols and not id_ok and not unmapped_f:
             raise SurveyError(Text("没有表示类别的列（类别代码、部件名称或标识码）", "no column gives the class (class code, name or ID)"),
                               code="no_class_column", file=layers[0].info.path)
-        path = proposal_path(proj.path, layers[0].info.path)
+        import shlex
+
+        path = proposal_path(proj, layers[0].info.path)
         cmd = command.replace("{file}", str(path)) if command else \
-            f"surveytools components intake {proj.path} {source} --mapping {path}"
+            f"surveytools components intake {shlex.quote(str(proj.path))} {shlex.quote(str(source))} " \
+            f"--mapping {shlex.quote(str(path))}"
         write_proposal(path, source=str(source), profile=prof, group=group, field_matches=matches,
                        class_rows=class_rows, command=cmd)
         raise UnmappedError(path, unmapped_f, unmapped_c, str(source))

@@ -375,7 +375,7 @@ def check_gpkg_target(rel: Release, out, replace_foreign: bool = False) -> None:
     if not p.is_file():
         return
     try:
-        if p.resolve() == Path(rel.proj.path).resolve():
+        if _store.is_project_file(rel.proj, p):
             raise SurveyError(Text("发布目标就是项目库本身，不能覆盖", "the release target is the survey project itself; it is never "
                                    "overwritten"), code="target_is_project", file=str(out))
         names, meta, is_sqlite = gpkg_target_state(p)

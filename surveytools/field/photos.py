@@ -28,9 +28,12 @@ from . import common as C
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".heic", ".webp", ".tif", ".tiff")
 
 
-def photo_folder(project_path) -> Path:
-    p = Path(project_path)
-    return p.parent / f"{p.stem}_photos"
+def photo_folder(project) -> Path:
+    """``<project>_photos`` in the project's folder (:func:`surveytools.store.project_folder`:
+    beside a GeoPackage; for a PostGIS project its configured folder)."""
+    from .. import store
+
+    return Path(store.project_folder(project)) / f"{store.project_name(project)}_photos"
 
 
 @dataclass
@@ -116,7 +119,7 @@ def plan(proj, pkg, uuid_to_id: dict, warnings: list) -> Plan:
     if not len(df):
         return out
     ids, shas, per = _existing(proj)
-    folder = photo_folder(proj.path)
+    folder = photo_folder(proj)
     for r in df.to_dict("records"):
         pid = str(r.get("photo_id") or "").strip() or None
         rel = r.get("path")
@@ -201,7 +204,7 @@ def intake_folder(project, folder, feedback=None) -> dict:
 
         reg = {(k, i): u for (k, i), u in read_registry(proj).items()}
         p = Plan()
-        dest = photo_folder(proj.path)
+        dest = photo_folder(proj)
         files = sorted(f for f in src.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
         for f in files:
             cid = _id_of_name(f.stem, pattern)
@@ -225,4 +228,4 @@ def intake_folder(project, folder, feedback=None) -> dict:
                 discard(p)
                 raise
     return {"read": len(files), "photos": len(p.rows), "warnings": warnings,
-            "folder": str(photo_folder(proj.path))}
+            "folder": str(photo_folder(proj))}

@@ -576,6 +576,7 @@ def pd_max(s):
 
 def field_return(project, packages, date=None, feedback=None) -> dict:
     """Check every package, then merge them one after the other (see the module docstring)."""
+    from .. import store as project_store
     from ..dates import parse_date
     from ..feedback import Feedback
     from ..project import Project
@@ -588,7 +589,7 @@ def field_return(project, packages, date=None, feedback=None) -> dict:
     if not packages:
         raise SurveyError(Text("没有给出外业包", "no field package given"), code="missing_parameter", field="packages")
     out = []
-    with tempfile.TemporaryDirectory(prefix=".field-return-", dir=str(Path(proj.path).parent)) as tmp:
+    with tempfile.TemporaryDirectory(prefix=".field-return-", dir=str(project_store.project_folder(proj))) as tmp:
         with proj.lock():
             pid = proj.meta.get("project_id")
             opened = []

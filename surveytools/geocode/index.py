@@ -257,14 +257,11 @@ def _cached(path: str, mtime: float) -> AddressIndex:
 
 def load_index(proj) -> AddressIndex:
     """The project's index, built once per process (rebuilt when the file changes)."""
-    import os
-
+    from .. import store
     from ..errors import SurveyError
     from ..i18n import Text
 
-    wal = f"{proj.path}-wal"  # a commit may still sit in the write-ahead log
-    stamp = max(os.path.getmtime(proj.path), os.path.getmtime(wal) if os.path.exists(wal) else 0)
-    idx = _cached(str(proj.path), stamp)
+    idx = _cached(str(proj.path), store.change_stamp(proj))
     if len(idx.plates) == 0 and len(idx.roads) == 0 and len(idx.areas) == 0:
         raise SurveyError(Text("项目中还没有地理编码数据；请先运行 surveytools geocode build",
                                "the project has no address base yet; run surveytools geocode build first"),

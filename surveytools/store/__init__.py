@@ -11,7 +11,10 @@ takes either and dispatches on it.
 * :func:`read_arrow`, :func:`read_dataframe`, :func:`list_layers`, :func:`feature_count`,
   :func:`field_names`, :func:`read_info`, :func:`table_exists` — reads that see the running operation's own writes;
 * :func:`update_rows`, :func:`delete_rows` — keyed writes inside a transaction;
-* :mod:`.log` — the edit log (triggers) and the state of a layer at a past time.
+* :mod:`.log` — the edit log (triggers) and the state of a layer at a past time;
+* :func:`project_folder`, :func:`project_name`, :func:`change_stamp`, :func:`is_project_file`,
+  :func:`write_target` — what operations need to know about where a project lives, without
+  treating its address as a file path (a PostGIS project has none).
 """
 from __future__ import annotations
 
@@ -19,6 +22,11 @@ from . import gpkg as _gpkg
 from . import lock as _lock
 from .gpkg import active  # noqa: F401
 from .pg import is_postgres  # noqa: F401
+
+#: environment variable naming the folder for the side files of PostGIS projects (one subfolder per schema)
+FOLDER_ENV = "SURVEYTOOLS_PROJECT_FOLDER"
+#: metadata key (``surveytools_meta``) naming a project's folder for side files (photos, proposed mappings)
+FOLDER_META = "folder"
 
 
 def _backend(uri):
@@ -96,6 +104,98 @@ def display(uri) -> str:
 
         return pg.label(uri)
     return str(uri)
+
+
+def _uri(project) -> str:
+    return str(getattr(project, "path", project))
+
+
+def _pg_parts(uri: str) -> tuple[str, str]:
+    """(database label host_port_db, schema) of a PostGIS project URI."""
+    from urllib.parse import parse_qs, urlsplit
+
+    u = urlsplit(uri)
+    schema = (parse_qs(u.query).get("schema") or ["public"])[0]
+    db = (u.path or "/").lstrip("/") or "postgres"
+    host = (u.hostname or "local") + (f"_{u.port}" if u.port else "")
+    return f"{host}_{db}", schema
+
+
+def project_name(project) -> str:
+    """A short name of the project for default file names: the GeoPackage's file name without
+    ``.gpkg``; the schema of a PostGIS project."""
+    from pathlib import Path
+
+    uri = _uri(project)
+    if is_postgres(uri):
+        return _pg_parts(uri)[1]
+    return Path(uri).stem
+
+
+def project_folder(project):
+    """The folder on disk where a project keeps its side files (the photo folder, proposed
+    mappings, temporary files of an operation).
+
+    A GeoPackage project: the folder that holds it.  A PostGIS project (it has no folder of its
+    own): the folder in its metadata key ``folder`` (a folder all its users reach, e.g. a network
+    share for the photos), else ``$SURVEYTOOLS_PROJECT_FOLDER/<schema>``, else
+    ``~/.local/share/surveytools/projects/<host>_<port>_<database>/<schema>``; created when missing
+    (see docs/store.md)."""
+    import os
+    from pathlib import Path
+
+    uri = _uri(project)
+    if not is_postgres(uri):
+        parent = Path(uri).parent
+        return parent if str(parent) else Path(".")
+    meta = getattr(project, "meta", None) or {}
+    db, schema = _pg_parts(uri)
+    if meta.get(FOLDER_META):
+        folder = Path(meta[FOLDER_META]).expanduser()
+    elif os.environ.get(FOLDER_ENV):
+        folder = Path(os.environ[FOLDER_ENV]).expanduser() / schema
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+        folder = base / "surveytools" / "projects" / db / schema
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def is_project_file(project, path) -> bool:
+    """True when the file ``path`` is the project itself (a GeoPackage project's own file)."""
+    from pathlib import Path
+
+    uri = _uri(project)
+    if is_postgres(uri) or is_postgres(path):
+        return False
+    try:
+        return Path(path).resolve() == Path(uri).resolve()
+    except OSError:
+        return False
+
+
+def change_stamp(path) -> tuple:
+    """Something that changes whenever a change to the project is committed (for caches built
+    from a project's layers): the GeoPackage's file times (its write-ahead log included); on
+    PostGIS the last edit-log entry and the metadata's ``updated`` and ``revision``."""
+    import os
+
+    uri = _uri(path)
+    if is_postgres(uri):
+        from . import pg
+
+        meta = pg.read_meta(uri)
+        return (pg.log_mark(uri), meta.get("updated"), meta.get("revision"))
+    wal = f"{uri}-wal"  # a commit may still sit in the write-ahead log
+    return (os.path.getmtime(uri), os.path.getmtime(wal) if os.path.exists(wal) else 0.0)
+
+
+def write_target(path, layer: str, append: bool) -> tuple[str, bool]:
+    """Where a GDAL writer (e.g. the streaming intake's helper process) writes ``layer`` of the
+    project at ``path`` inside the running transaction: (GeoPackage path, append there?)."""
+    from .gpkg import write_target as gpkg_write_target
+
+    return gpkg_write_target(_uri(path), layer, append)
 
 
 def open_project(uri):

@@ -34,7 +34,7 @@ class Context:
     def from_project(cls, project, checkpoints=None) -> "Context":
         from .. import store
 
-        ctx = cls(project.profile, project.county, project.crs, Path(project.path))
+        ctx = cls(project.profile, project.county, project.crs, project.path)
         ctx._present = set(store.list_layers(project.path))
         ctx.checkpoints = checkpoints
         return ctx

@@ -184,6 +184,13 @@ Only the first {{ rows|length }} of {{ total_rows }} rows are listed; see errors
 """
 
 
+def _display_name(project_path) -> str:
+    """The report's title: the GeoPackage's file name, or a PostGIS project's schema."""
+    from .. import store
+
+    return store.project_name(project_path) if store.is_postgres(project_path) else Path(str(project_path)).name
+
+
 def _records(df: pd.DataFrame) -> list[dict]:
     return [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()} for r in df.to_dict("records")]
 
@@ -197,7 +204,7 @@ def report_context(result, project_path, profile_id) -> dict:
     listed = listed.assign(_o=listed["status"].map(order), _s=(listed["severity"] != "error").astype(int))
     listed = listed.sort_values(["_o", "_s", "rule_id"], kind="stable").drop(columns=["_o", "_s"])
     return {
-        "project": str(project_path), "project_name": Path(str(project_path)).name, "profile": profile_id,
+        "project": str(project_path), "project_name": _display_name(project_path), "profile": profile_id,
         "scheme_title": result.scheme.title, "scheme_path": result.scheme.path, "verdict": result.verdict,
         "time": _dt.datetime.now().replace(microsecond=0).isoformat(), "counts": result.counts(),
         "steps": [s.as_dict() for s in result.steps], "outcome_names": OUTCOME_NAMES,
