@@ -1,0 +1,435 @@
+"""The demo pipeline (scripts/demo.sh) on every store backend, compared output by output.
+
+The pipeline — project init, grid divide + code, components intake (4 deliveries) + code + locate,
+events intake, geocode build/forward/reverse, project info, responsibility assign + matrix,
+validate run, export db / files / manual — runs in-process through the CLI (the same commands as
+scripts/demo.sh) on the sample district, once on a reference GeoPackage project and once on the
+backend under test:
+
+* ``gpkg``: a second, independent GeoPackage run — the two must be identical (catches
+  nondeterminism: row order, random IDs, set iteration);
+* ``postgis``: a project in a fresh schema of the test PostGIS (``$SURVEYTOOLS_PG_URL``, started by
+  scripts/run_tests.sh).
+
+Compared feature by feature: every project layer (rows matched by the layer's standard ID, else
+by their whole content; attributes with numbers within 1e-9; geometries normalized and equal
+within 1e-9), the validation results (verdict, counts, the error layers), the release GeoPackage,
+the exchange Shapefiles and the command manual workbook, and the data every command returned.
+What legitimately differs between two runs (times, batch IDs, the edit log's times, the project's
+own address) is listed in ``VOLATILE`` and left out.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+B = ROOT / "sample_data/guixi/base.gpkg"
+S = ROOT / "sample_data/guixi/survey"
+M = ROOT / "sample_data/guixi/mappings"
+OSM = ROOT / "sample_data/osm/mapofgx.osm"
+PG_URL = os.environ.get("SURVEYTOOLS_PG_URL")
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+#: columns that differ between any two runs by design: (table pattern, column pattern)
+VOLATILE = [
+    (r".*", r"(?i)^(created|updated|release_time|generated|generated_at|export_time|run_time|batch_time)$"),
+    (r".*", r"(?i)^(imported_at|intake_time|time|changed_at|update_time|seconds|秒 s)$"),
+    (r"edit_log", r".*"),
+]
+#: keys of key/value metadata tables that name the run (times, paths, the project's address)
+VOLATILE_KEYS = re.compile(r"(?i)^(created|updated|release_time|source_project|project_path|profile_path|"
+                           r"surveytools_version|last_batch|release_id|project_id|generated)$")
+#: tables that only exist to keep the run's history (their content is times and batch IDs)
+SKIP_TABLES = {"edit_log", "surveytools_session"}
+
+
+def _pipeline(project: str, out: Path) -> dict:
+    """The commands of scripts/demo.sh on ``project``, outputs under ``out``; returns each
+    command's exit code and JSON data."""
+    from click.testing import CliRunner
+
+    from surveytools.cli import build_cli
+
+    app = build_cli()
+    out.mkdir(parents=True, exist_ok=True)
+    steps = [
+        ("project init", ["project", "init", project, "--profile", "cjt", "--county", "360681", "--title",
+                          "贵溪市城区数字化城管基础数据（示例）", "--overwrite"]),
+        ("grid divide", ["grid", "divide", project, "--communities", f"{B}:communities", "--lines", f"{B}:roads",
+                         "--lines", f"{B}:rivers", "--lines", f"{B}:railways", "--lines", f"{B}:water",
+                         "--workload", f"{B}:buildings"]),
+        ("grid code", ["grid", "code", project, "--keep-existing"]),
+        ("components intake a", ["components", "intake", project, f"{S}/components_a.gpkg", "--mapping",
+                                 f"{M}/components_a.yaml"]),
+        ("components intake b", ["components", "intake", project, f"{S}/components_b_gbk.shp", "--mapping",
+                                 f"{M}/components_b_gbk.yaml"]),
+        ("components intake c", ["components", "intake", project, f"{S}/components_c.csv", "--mapping",
+                                 f"{M}/components_c.yaml"]),
+        ("components intake d", ["components", "intake", project, f"{S}/components_d.xlsx", "--coords", "gcj02",
+                                 "--mapping", f"{M}/components_d.yaml"]),
+        ("components code", ["components", "code", project]),
+        ("components locate", ["components", "locate", project]),
+        ("events intake", ["events", "intake", project, f"{S}/events.csv", "--mapping", f"{M}/events.yaml"]),
+        ("geocode build", ["geocode", "build", project, "--from", f"{S}/doorplates.gpkg", "--from", str(B),
+                           "--from", str(OSM)]),
+        ("geocode forward", ["geocode", "forward", project, "贵溪市雄石路十二号"]),
+        ("geocode reverse", ["geocode", "reverse", project, "519989.0", "3130131.5"]),
+        ("project info", ["project", "info", project]),
+        ("responsibility assign", ["responsibility", "assign", project, "--departments", f"{S}/departments.xlsx"]),
+        ("responsibility matrix", ["responsibility", "matrix", project, "--export", str(out / "dispatch_matrix.xlsx")]),
+        ("validate", ["validate", project, "--out", str(out / "qc")]),
+        ("export db", ["export", "db", project, "--to", str(out / "release.gpkg")]),
+        ("export files", ["export", "files", project, "--format", "shp", "--out", str(out / "exchange_shp")]),
+        ("export manual", ["export", "manual", project, "--out", str(out / "manual"), "--formats", "xlsx"]),
+    ]
+    runner = CliRunner()
+    results = {}
+    for name, args in steps:
+        res = runner.invoke(app, [*[str(a) for a in args], "--json"], catch_exceptions=False)
+        results[name] = {"exit": res.exit_code, "stdout": res.stdout, "stderr": res.stderr}
+    return results
+
+
+def _volatile(table: str, column: str) -> bool:
+    return any(re.fullmatch(t, table) and re.fullmatch(c, column) for t, c in VOLATILE)
+
+
+def _value(v):
+    """One cell as a comparable Python value: no NaN/NaT, dates as ISO text, numbers as float."""
+    import datetime as dt
+
+    import numpy as np
+    import pandas as pd
+
+    if v is None:
+        return None
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if v is pd.NaT or (isinstance(v, (pd.Timestamp, np.datetime64)) and pd.isna(v)):
+        return None
+    if isinstance(v, (pd.Timestamp, dt.datetime)):
+        ts = pd.Timestamp(v)
+        return ts.isoformat() if ts.time() != dt.time(0) else ts.date().isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, (bool, np.bool_)):
+        return float(bool(v))
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return float(v)
+    if isinstance(v, bytes):
+        return v.hex()
+    return str(v)
+
+
+def _cell(v, norm):
+    v = _value(v)
+    return norm(v) if isinstance(v, str) else v
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-9)
+    return a == b
+
+
+def _geoms_equal(a, b) -> bool:
+    import shapely
+
+    if a is None or b is None:
+        return a is None and b is None
+    if a.is_empty or b.is_empty:
+        return a.is_empty and b.is_empty
+    return bool(shapely.equals_exact(shapely.normalize(a), shapely.normalize(b), tolerance=1e-9))
+
+
+#: keys of the commands' JSON data that differ between any two runs (durations, random release IDs)
+VOLATILE_DATA = {"timings", "seconds", "release_id", "elapsed"}
+
+
+def _drop_volatile(data):
+    if isinstance(data, dict):
+        return {k: _drop_volatile(v) for k, v in data.items() if k not in VOLATILE_DATA}
+    if isinstance(data, list):
+        return [_drop_volatile(v) for v in data]
+    return data
+
+
+def _frame(df, table: str, norm=str):
+    """(rows: list of dict of comparable values, geometries or None) of a layer, volatile columns out."""
+    import numpy as np
+
+    import geopandas as gpd
+
+    geoms = None
+    if isinstance(df, gpd.GeoDataFrame) and df.geometry.name in df.columns:
+        geoms = list(np.asarray(df.geometry.values, dtype=object))
+        df = df.drop(columns=df.geometry.name)
+    cols = [c for c in df.columns if not _volatile(table, str(c))]
+    rows = [{c: _cell(v, norm) for c, v in zip(cols, r)} for r in df[cols].itertuples(index=False, name=None)]
+    if table in ("surveytools_meta", "release_meta", "surveytools_release") and cols and "key" in cols:
+        rows = [r for r in rows if not VOLATILE_KEYS.match(str(r.get("key")))]
+    return rows, geoms
+
+
+def _attribute_columns(df, table: str) -> set:
+    gname = getattr(getattr(df, "geometry", None), "name", None) if hasattr(df, "crs") else None
+    return {c for c in df.columns if c != gname and not _volatile(table, str(c))}
+
+
+def _key_column(rows, prefer) -> str | None:
+    for c in prefer:
+        if rows and c in rows[0]:
+            vals = [r[c] for r in rows]
+            if None not in vals and len(set(vals)) == len(vals):
+                return c
+    return None
+
+
+ID_FIELDS = ("ObjID", "EventID", "BGID", "AddrCode", "CommCode", "StreetCode", "code", "rule", "key", "DeptCode",
+             "dept_id", "ClassCode", "name", "conflict_id", "area_code")
+
+
+def compare_layer(where: str, table: str, ref, got, norms=(str, str)) -> list:
+    """Differences between two readings of one layer (``ref``, ``got``: DataFrames; ``norms``:
+    what makes their text cells comparable, e.g. the run's folder replaced)."""
+    import shapely
+
+    r_rows, r_geo = _frame(ref, table, norms[0])
+    g_rows, g_geo = _frame(got, table, norms[1])
+    diffs = []
+    if len(r_rows) != len(g_rows):
+        diffs.append(f"{where}:{table}: {len(r_rows)} rows in the reference, {len(g_rows)} here")
+    r_cols = set(r_rows[0]) if r_rows else _attribute_columns(ref, table)
+    g_cols = set(g_rows[0]) if g_rows else _attribute_columns(got, table)
+    if r_cols != g_cols:
+        diffs.append(f"{where}:{table}: columns differ: only in the reference {sorted(r_cols - g_cols)}, "
+                     f"only here {sorted(g_cols - r_cols)}")
+    cols = sorted(r_cols & g_cols)
+    if (r_geo is None) != (g_geo is None):
+        diffs.append(f"{where}:{table}: geometry in only one of them")
+        r_geo = g_geo = None
+
+    def wkb(g):
+        if g is None:
+            return ""
+        return shapely.to_wkb(shapely.normalize(g), rounding_precision=6, hex=True) if hasattr(shapely, "to_wkb") else ""
+
+    def sort_key(i, rows, geos):
+        return (json.dumps([rows[i].get(c) for c in cols], ensure_ascii=False, default=str),
+                "" if geos is None else str(shapely.to_wkt(geos[i], rounding_precision=6) if geos[i] is not None else ""))
+
+    key = _key_column(r_rows, ID_FIELDS)
+    if key is not None and key in g_cols:
+        r_idx = {r[key]: i for i, r in enumerate(r_rows)}
+        g_idx = {}
+        for i, r in enumerate(g_rows):
+            g_idx.setdefault(r[key], i)
+        missing = sorted(set(r_idx) - set(g_idx), key=str)
+        extra = sorted(set(g_idx) - set(r_idx), key=str)
+        if missing:
+            diffs.append(f"{where}:{table}: {len(missing)} {key} missing here, e.g. {missing[:3]}")
+        if extra:
+            diffs.append(f"{where}:{table}: {len(extra)} {key} only here, e.g. {extra[:3]}")
+        pairs = [(r_idx[k], g_idx[k], f"{key}={k}") for k in r_idx if k in g_idx]
+    else:
+        ri = sorted(range(len(r_rows)), key=lambda i: sort_key(i, r_rows, r_geo))
+        gi = sorted(range(len(g_rows)), key=lambda i: sort_key(i, g_rows, g_geo))
+        pairs = [(a, b, f"row {n}") for n, (a, b) in enumerate(zip(ri, gi))]
+    shown = 0
+    for a, b, label in pairs:
+        bad = [c for c in cols if not _same(r_rows[a].get(c), g_rows[b].get(c))]
+        if r_geo is not None and not _geoms_equal(r_geo[a], g_geo[b]):
+            bad.append("geometry")
+        if bad:
+            shown += 1
+            if shown <= 5:
+                detail = ", ".join(f"{c}: {r_rows[a].get(c)!r} != {g_rows[b].get(c)!r}" for c in bad if c != "geometry")
+                diffs.append(f"{where}:{table}: {label} differs in {bad} ({detail})")
+    if shown > 5:
+        diffs.append(f"{where}:{table}: ... {shown} rows differ in all")
+    return diffs
+
+
+def _read_all(source: str, reader) -> dict:
+    return {name: reader(name) for name in sorted(_list(source))}
+
+
+def _list(source: str) -> list:
+    from surveytools import store
+
+    return [n for n in store.list_layers(source) if n not in SKIP_TABLES and not n.startswith(("rtree_", "gpkg_"))]
+
+
+def _read_store(source: str, name: str):
+    from surveytools import store
+
+    return store.read_dataframe(source, name)
+
+
+def compare_sources(where: str, ref: str, got: str, norms=(str, str)) -> list:
+    """Every layer of two projects or GeoPackages (read through the store)."""
+    r_names, g_names = set(_list(ref)), set(_list(got))
+    diffs = []
+    if r_names != g_names:
+        diffs.append(f"{where}: layers only in the reference {sorted(r_names - g_names)}, "
+                     f"only here {sorted(g_names - r_names)}")
+    for name in sorted(r_names & g_names):
+        diffs += compare_layer(where, name, _read_store(ref, name), _read_store(got, name), norms)
+    return diffs
+
+
+def _normalize_text(text: str, run: dict) -> str:
+    text = text.replace(run["project"], "<PROJECT>").replace(str(run["out"]), "<OUT>")
+    text = re.sub(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?", "<TIME>", text)
+    text = re.sub(r"\b([A-Z])20\d{6}-(\d{3})\b", r"\1<DATE>-\2", text)  # batch IDs: I20261128-001
+    text = re.sub(r"\d+(\.\d+)? ?(s|秒)\b", "<SECONDS>", text)
+    return text
+
+
+def _json_data(step: dict, run: dict):
+    try:
+        return _drop_volatile(json.loads(_normalize_text(step["stdout"], run)))
+    except ValueError:
+        return _normalize_text(step["stdout"], run)
+
+
+def compare_runs(ref: dict, got: dict) -> list:
+    import pyogrio
+
+    diffs = []
+    for name, r in ref["steps"].items():
+        g = got["steps"][name]
+        if r["exit"] != g["exit"]:
+            diffs.append(f"{name}: exit {r['exit']} in the reference, {g['exit']} here: {g['stderr'][-2000:]}")
+            continue
+        rd, gd = _json_data(r, ref), _json_data(g, got)
+        if rd != gd:
+            diffs.append(f"{name}: the command's output differs:\n  ref: {str(rd)[:1500]}\n  got: {str(gd)[:1500]}")
+    norms = (lambda t: _normalize_text(t, ref), lambda t: _normalize_text(t, got))
+    diffs += compare_sources("project", ref["project"], got["project"], norms)
+    for rel in ("release.gpkg", "qc/errors.gpkg"):
+        diffs += compare_sources(rel, str(ref["out"] / rel), str(got["out"] / rel), norms)
+    shp_r = sorted(p.name for p in (ref["out"] / "exchange_shp").rglob("*.shp"))
+    shp_g = sorted(p.name for p in (got["out"] / "exchange_shp").rglob("*.shp"))
+    if shp_r != shp_g:
+        diffs.append(f"exchange_shp: files {shp_r} != {shp_g}")
+    for n in sorted(set(shp_r) & set(shp_g)):
+        rp = next((ref["out"] / "exchange_shp").rglob(n))
+        gp = next((got["out"] / "exchange_shp").rglob(n))
+        diffs += compare_layer("exchange_shp", n, pyogrio.read_dataframe(rp, encoding="GBK"),
+                               pyogrio.read_dataframe(gp, encoding="GBK"), norms)
+    for book in ("qc/report.xlsx", "manual/manual.xlsx", "dispatch_matrix.xlsx"):
+        diffs += _compare_workbook(book, ref["out"] / book, got["out"] / book, ref, got)
+    return diffs
+
+
+def _compare_workbook(where: str, a: Path, b: Path, ref: dict, got: dict) -> list:
+    import pandas as pd
+
+    if not a.exists() or not b.exists():
+        return [f"{where}: exists in the reference: {a.exists()}, here: {b.exists()}"]
+    ra = pd.read_excel(a, sheet_name=None, dtype=str, header=None)
+    rb = pd.read_excel(b, sheet_name=None, dtype=str, header=None)
+    diffs = []
+    if list(ra) != list(rb):
+        return [f"{where}: sheets {list(ra)} != {list(rb)}"]
+    def cells(df, run):
+        rows = df.fillna("").values.tolist()
+        keep = [i for i, h in enumerate(rows[0] if rows else []) if not _volatile(sheet, str(h))]
+        return [[_normalize_text(str(row[i]), run) for i in keep] for row in rows]
+
+    for sheet in ra:
+        va, vb = cells(ra[sheet], ref), cells(rb[sheet], got)
+        if va != vb:
+            n = next((i for i, (x, y) in enumerate(zip(va, vb)) if x != y), min(len(va), len(vb)))
+            diffs.append(f"{where}[{sheet}]: differs from row {n + 1}: "
+                         f"{va[n] if n < len(va) else None} != {vb[n] if n < len(vb) else None}")
+    return diffs
+
+
+# ------------------------------------------------------------------------------------------------
+
+_RUNS: dict = {}
+
+
+def _run(backend: str, tmp_root: Path, label: str) -> dict:
+    if label in _RUNS:
+        return _RUNS[label]
+    out = tmp_root / label
+    if backend == "gpkg":
+        project = str(out / "guixi.gpkg")
+        out.mkdir(parents=True)
+    else:
+        project = f"{PG_URL}?schema=st_pipe_{uuid.uuid4().hex[:8]}"
+    steps = _pipeline(project, out)
+    _RUNS[label] = {"backend": backend, "project": project, "out": out, "steps": steps}
+    return _RUNS[label]
+
+
+@pytest.fixture(scope="module")
+def tmp_root(tmp_path_factory):
+    yield tmp_path_factory.mktemp("pipeline")
+    for run in list(_RUNS.values()):
+        if run["backend"] == "postgis":
+            _drop_schema(run["project"])
+    _RUNS.clear()
+
+
+def _drop_schema(uri: str) -> None:
+    import psycopg
+
+    schema = uri.rsplit("schema=", 1)[1]
+    with psycopg.connect(PG_URL, autocommit=True) as con:
+        con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def _postgis_projects_supported() -> bool:
+    """False while the store refuses a PostGIS project (the backend is not on this branch)."""
+    from surveytools import store
+    from surveytools.errors import SurveyError
+
+    try:
+        store.open_project(f"{PG_URL}?schema=st_pipe_probe_absent")
+    except SurveyError as e:
+        return e.code != "postgis_project"
+    except Exception:
+        return True
+    return True
+
+
+@pytest.mark.parametrize("backend", ["gpkg", "postgis"])
+def test_the_demo_pipeline_gives_the_same_outputs_on_every_backend(backend, tmp_root):
+    if backend == "postgis":
+        if not PG_URL:
+            if CI:
+                pytest.fail("CI: SURVEYTOOLS_PG_URL is not set, the PostGIS comparison cannot run")
+            pytest.skip("SURVEYTOOLS_PG_URL is not set (no PostGIS server)")
+        if not _postgis_projects_supported():
+            pytest.xfail("the store does not open PostGIS projects on this branch yet")
+    ref = _run("gpkg", tmp_root, "reference")
+    failed = {n: s for n, s in ref["steps"].items() if s["exit"] not in (0, 2) or (s["exit"] == 2 and n != "validate")}
+    assert not failed, f"the reference run failed: { {n: s['stderr'][-1500:] for n, s in failed.items()} }"
+    got = _run(backend, tmp_root, backend)
+    diffs = compare_runs(ref, got)
+    assert not diffs, f"{backend} differs from the reference GeoPackage run:\n" + "\n".join(diffs[:60])
+
+
+def test_the_comparison_sees_a_changed_attribute_and_a_moved_geometry():
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    a = gpd.GeoDataFrame({"ObjID": ["1", "2"], "ObjName": ["路灯", "井盖"]}, geometry=[Point(0, 0), Point(1, 1)])
+    b = a.copy()
+    assert compare_layer("t", "components_point", a, b.iloc[::-1]) == []
+    b.loc[1, "ObjName"] = "路灯"
+    b.loc[0, "geometry"] = Point(0, 1e-6)
+    d = compare_layer("t", "components_point", a, b)
+    assert any("ObjID=2" in x and "ObjName" in x for x in d) and any("ObjID=1" in x and "geometry" in x for x in d)
+    assert compare_layer("t", "components_point", a, b.iloc[:1])
