@@ -173,3 +173,30 @@ def test_the_check_sees_a_path_operation(src):
 ])
 def test_the_check_leaves_reads_through_the_store_and_other_paths_alone(src):
     assert _path_ops(ast.parse(src), "surveytools/x.py") == 0
+
+
+def test_the_project_folder_and_name_of_both_backends(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from surveytools import store
+    from surveytools.components.mapping import proposal_path
+    from surveytools.field.photos import photo_folder
+
+    g = SimpleNamespace(path=tmp_path / "city.gpkg", meta={})
+    assert store.project_folder(g) == tmp_path and store.project_name(g) == "city"
+    assert photo_folder(g) == tmp_path / "city_photos"
+    assert proposal_path(g, "/x/lamps.csv") == tmp_path / "city.mapping-lamps.yaml"
+    (tmp_path / "city.gpkg").write_bytes(b"")
+    assert store.is_project_file(g, tmp_path / "." / "city.gpkg") and not store.is_project_file(g, tmp_path / "o.gpkg")
+
+    uri = "postgresql://staff@db.example:5433/cities?schema=guixi"
+    shared = tmp_path / "share"
+    pg = SimpleNamespace(path=uri, meta={"folder": str(shared)})
+    assert store.project_name(pg) == "guixi" and store.project_folder(pg) == shared and shared.is_dir()
+    assert photo_folder(pg) == shared / "guixi_photos"
+    assert not store.is_project_file(pg, tmp_path / "guixi")
+    monkeypatch.setenv("SURVEYTOOLS_PROJECT_FOLDER", str(tmp_path / "env"))
+    assert store.project_folder(SimpleNamespace(path=uri, meta={})) == tmp_path / "env" / "guixi"
+    monkeypatch.delenv("SURVEYTOOLS_PROJECT_FOLDER")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert store.project_folder(uri) == tmp_path / "data/surveytools/projects/db.example_5433_cities/guixi"
