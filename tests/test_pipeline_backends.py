@@ -286,7 +286,7 @@ def compare_sources(where: str, ref: str, got: str, norms=(str, str)) -> list:
 
 
 def _normalize_text(text: str, run: dict) -> str:
-    text = text.replace(run["project"], "<PROJECT>").replace(str(run["out"]), "<OUT>")
+    text = text.replace(run["project"], "<PROJECT>").replace(str(run["out"]), "<OUT>").replace(str(ROOT), "<ROOT>")
     text = re.sub(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?", "<TIME>", text)
     text = re.sub(r"\b([A-Z])20\d{6}-(\d{3})\b", r"\1<DATE>-\2", text)  # batch IDs: I20261128-001
     text = re.sub(r"\d+(\.\d+)? ?(s|秒)\b", "<SECONDS>", text)
