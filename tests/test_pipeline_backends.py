@@ -163,9 +163,8 @@ def _drop_volatile(data):
 
 def _frame(df, table: str, norm=str):
     """(rows: list of dict of comparable values, geometries or None) of a layer, volatile columns out."""
-    import numpy as np
-
     import geopandas as gpd
+    import numpy as np
 
     geoms = None
     if isinstance(df, gpd.GeoDataFrame) and df.geometry.name in df.columns:
