@@ -45,7 +45,7 @@ VOLATILE = [
 ]
 #: keys of key/value metadata tables that name the run (times, paths, the project's address)
 VOLATILE_KEYS = re.compile(r"(?i)^(created|updated|release_time|source_project|project_path|profile_path|"
-                           r"surveytools_version|last_batch|release_id|project_id|generated)$")
+                           r"surveytools_version|last_batch|release_id|project_id|generated|revision)$")
 #: tables that only exist to keep the run's history (their content is times and batch IDs)
 SKIP_TABLES = {"edit_log", "surveytools_session"}
 
@@ -150,7 +150,8 @@ def _geoms_equal(a, b) -> bool:
 
 
 #: keys of the commands' JSON data that differ between any two runs (durations, random release IDs)
-VOLATILE_DATA = {"timings", "seconds", "release_id", "elapsed"}
+#: and the store's own bookkeeping ("revision": a PostGIS project's commit counter, for caches)
+VOLATILE_DATA = {"timings", "seconds", "release_id", "elapsed", "revision"}
 
 
 def _drop_volatile(data):
@@ -288,6 +289,10 @@ def _normalize_text(text: str, run: dict) -> str:
     text = text.replace(run["project"], "<PROJECT>").replace(str(run["out"]), "<OUT>").replace(str(ROOT), "<ROOT>")
     text = re.sub(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?", "<TIME>", text)
     text = re.sub(r"\b([A-Z])20\d{6}-(\d{3})\b", r"\1<DATE>-\2", text)  # batch IDs: I20261128-001
+    # the metadata's row count: a PostGIS project keeps one row more (its commit counter "revision"); the
+    # metadata itself is compared key by key
+    text = re.sub(r"(surveytools_meta\s+)\d+", r"\1<N>", text)
+    text = re.sub(r'("surveytools_meta": \{\s*"features": )\d+', r"\1<N>", text)
     text = re.sub(r"\d+(\.\d+)? ?(s|秒)\b", "<SECONDS>", text)
     return text
 
@@ -297,6 +302,25 @@ def _json_data(step: dict, run: dict):
         return _drop_volatile(json.loads(_normalize_text(step["stdout"], run)))
     except ValueError:
         return _normalize_text(step["stdout"], run)
+
+
+def _first_difference(a, b, where: str = "") -> str:
+    """Where two JSON values first differ, and how."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if set(a) != set(b):
+            return f"{where or '/'}: keys only in the reference {sorted(set(a) - set(b))}, only here {sorted(set(b) - set(a))}"
+        for k in a:
+            if a[k] != b[k]:
+                return _first_difference(a[k], b[k], f"{where}/{k}")
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            if x != y:
+                return _first_difference(x, y, f"{where}[{i}]")
+    if isinstance(a, str) and isinstance(b, str):
+        la, lb = a.splitlines(), b.splitlines()
+        n = next((i for i, (x, y) in enumerate(zip(la, lb)) if x != y), min(len(la), len(lb)))
+        return f"{where}: line {n + 1}: {la[n] if n < len(la) else None!r} != {lb[n] if n < len(lb) else None!r}"
+    return f"{where}: {str(a)[:300]!r} != {str(b)[:300]!r}"
 
 
 def compare_runs(ref: dict, got: dict) -> list:
@@ -310,7 +334,7 @@ def compare_runs(ref: dict, got: dict) -> list:
             continue
         rd, gd = _json_data(r, ref), _json_data(g, got)
         if rd != gd:
-            diffs.append(f"{name}: the command's output differs:\n  ref: {str(rd)[:1500]}\n  got: {str(gd)[:1500]}")
+            diffs.append(f"{name}: the command's output differs: {_first_difference(rd, gd)}")
     norms = (lambda t: _normalize_text(t, ref), lambda t: _normalize_text(t, got))
     diffs += compare_sources("project", ref["project"], got["project"], norms)
     for rel in ("release.gpkg", "qc/errors.gpkg"):
