@@ -111,6 +111,20 @@ def _ewkb_hex(col, srid: int) -> pa.Array:
     return pa.array(np.where(shapely.is_missing(geoms), None, hexes), pa.string())
 
 
+def _as_multipolygons(wkb: pa.Array) -> pa.Array:
+    """WKB with every single polygon made a one-part MultiPolygon (a MultiPolygon column refuses a
+    Polygon; a project layer edited by hand may hold both)."""
+    import numpy as np
+    import shapely
+
+    geoms = shapely.from_wkb(np.asarray(wkb.to_pylist(), dtype=object))
+    single = shapely.get_type_id(geoms) == 3
+    if not single.any():
+        return wkb
+    geoms[single] = shapely.multipolygons(geoms[single], indices=np.arange(int(single.sum())))
+    return pa.array(shapely.to_wkb(geoms), pa.binary())
+
+
 def copy_table(cur, schema: str, name: str, table: pa.Table, geometry: str | None, srid: int, feedback=None) -> None:
     """COPY an Arrow table in chunks (CSV written by Arrow: "" is an empty string, nothing is NULL)."""
     import pyarrow.csv as pacsv
@@ -124,6 +138,8 @@ def copy_table(cur, schema: str, name: str, table: pa.Table, geometry: str | Non
             if "geom" in part.column_names:
                 i = part.column_names.index("geom")
                 g = part.column(i).combine_chunks()
+                if geometry in ("multipolygon", "MultiPolygon"):
+                    g = _as_multipolygons(g)
                 part = part.set_column(i, "geom", _ewkb_hex(g, srid) if geometry else
                                        pa.array([None if v is None else "\\x" + v.hex() for v in g.to_pylist()], pa.string()))
             buf = io.BytesIO()
