@@ -106,8 +106,12 @@ def _classes_table(df) -> pa.Table:
                                         "Project CRS (EPSG code, WKT or PROJ string); default: the county's CGCS2000 3-degree zone")),
                Param("title", "string", Text("项目名称", "Project title")),
                Param("overwrite", "bool", Text("覆盖已存在的文件", "Replace an existing file"), default=False),
+               Param("folder", "string", Text("PostGIS 项目库的文件夹（照片等附属文件；多人共用时用共享文件夹）",
+                                              "Folder of a PostGIS project (photos and other side files; a share when "
+                                              "several people work on it)")),
            ])
-def init(project, county, profile="cjt", crs=None, title=None, overwrite=False, feedback=None) -> Result:
+def init(project, county, profile="cjt", crs=None, title=None, overwrite=False, folder=None,
+         feedback=None) -> Result:
     from .feedback import Feedback
     from .store import is_postgres
 
@@ -118,6 +122,10 @@ def init(project, county, profile="cjt", crs=None, title=None, overwrite=False, 
 
         store_pg.location(project)  # a bad schema name: refused before any work
     path = Path(project) if not on_pg else None
+    if folder and not on_pg:
+        raise SurveyError(Text("--folder 只用于 PostGIS 项目库：GeoPackage 项目库的附属文件放在它所在的文件夹",
+                               "--folder is for a PostGIS project: a GeoPackage keeps its side files in its own folder"),
+                          code="folder_not_applicable", field="folder", value=folder)
     if not on_pg and path.suffix.lower() != ".gpkg":
         raise SurveyError(Text("项目库文件应以 .gpkg 结尾", "the project file must end in .gpkg"),
                           code="not_gpkg", file=str(path))
@@ -168,6 +176,10 @@ def init(project, county, profile="cjt", crs=None, title=None, overwrite=False, 
             "created": now,
             "updated": now,
         }
+        if folder:
+            from .store import FOLDER_META
+
+            meta[FOLDER_META] = str(Path(folder).expanduser().resolve())
         write_layer(tmp, META_TABLE, pa.table({"key": list(meta), "value": list(meta.values())}))
         from .store import gpkg as store_gpkg
         from .store import log as edit_log
