@@ -1,10 +1,11 @@
 """The demo pipeline (scripts/demo.sh) on every store backend, compared output by output.
 
 The pipeline — project init, grid divide + code, components intake (4 deliveries) + code + locate,
-events intake, geocode build/forward/reverse, project info, responsibility assign + matrix,
-validate run, export db / files / manual — runs in-process through the CLI (the same commands as
-scripts/demo.sh) on the sample district, once on a reference GeoPackage project and once on the
-backend under test:
+events intake, geocode build/forward/reverse/rename/batch, project info, responsibility assign +
+matrix, grid aggregate, components merge, acceptance plan, project history, validate run, export db
+(to GeoPackage and, with a server, to PostGIS) / files / manual — runs in-process through the CLI
+(the commands of scripts/demo.sh and a few more) on the sample district, once on a reference
+GeoPackage project and once on the backend under test:
 
 * ``gpkg``: a second, independent GeoPackage run — the two must be identical (catches
   nondeterminism: row order, random IDs, set iteration);
@@ -13,13 +14,16 @@ backend under test:
 
 Compared feature by feature: every project layer (rows matched by the layer's standard ID, else
 by their whole content; attributes with numbers within 1e-9; geometries normalized and equal
-within 1e-9), the validation results (verdict, counts, the error layers), the release GeoPackage,
-the exchange Shapefiles and the command manual workbook, and the data every command returned.
+within 1e-9), the validation results (verdict, counts, the error layers), the release GeoPackage and
+the PostGIS release schema, the exchange Shapefiles, the command manual, dispatch matrix and
+acceptance checklist workbooks, the geocoded CSV, the layer from the edit log (project history) and
+the data every command returned.
 What legitimately differs between two runs (times, batch IDs, the edit log's times, the project's
 own address) is listed in ``VOLATILE`` and left out.
 """
 from __future__ import annotations
 
+import decimal
 import json
 import math
 import os
@@ -50,7 +54,7 @@ VOLATILE_KEYS = re.compile(r"(?i)^(created|updated|release_time|source_project|p
 SKIP_TABLES = {"edit_log", "surveytools_session"}
 
 
-def _pipeline(project: str, out: Path) -> dict:
+def _pipeline(project: str, out: Path, release_schema: str | None = None) -> dict:
     """The commands of scripts/demo.sh on ``project``, outputs under ``out``; returns each
     command's exit code and JSON data."""
     from click.testing import CliRunner
@@ -81,14 +85,26 @@ def _pipeline(project: str, out: Path) -> dict:
                            "--from", str(OSM)]),
         ("geocode forward", ["geocode", "forward", project, "贵溪市雄石路十二号"]),
         ("geocode reverse", ["geocode", "reverse", project, "519989.0", "3130131.5"]),
+        ("geocode rename", ["geocode", "rename", project, "--name", "雄石路", "--new-name", "雄石大道",
+                            "--date", "2026-11-01"]),
+        ("geocode batch", ["geocode", "batch", project, f"{S}/events.csv", "--column", "Address", "--out",
+                           str(out / "geocoded.csv")]),
         ("project info", ["project", "info", project]),
         ("responsibility assign", ["responsibility", "assign", project, "--departments", f"{S}/departments.xlsx"]),
         ("responsibility matrix", ["responsibility", "matrix", project, "--export", str(out / "dispatch_matrix.xlsx")]),
+        ("grid aggregate", ["grid", "aggregate", project, "--kind", "work", "--members", f"{B}:communities"]),
+        ("components merge", ["components", "merge", project, f"{S}/components_c.csv", "--mapping",
+                              f"{M}/components_c.yaml", "--date", "2026-11-20"]),
+        ("acceptance plan", ["acceptance", "plan", project, "--rate", "0.05", "--seed", "7", "--out",
+                             str(out / "acceptance")]),
+        ("project history", ["project", "history", project, "--at", "2100-01-01", "--out", str(out / "history.gpkg")]),
         ("validate", ["validate", project, "--out", str(out / "qc")]),
         ("export db", ["export", "db", project, "--to", str(out / "release.gpkg")]),
         ("export files", ["export", "files", project, "--format", "shp", "--out", str(out / "exchange_shp")]),
         ("export manual", ["export", "manual", project, "--out", str(out / "manual"), "--formats", "xlsx"]),
     ]
+    if release_schema:  # publishing to PostGIS from either backend
+        steps.append(("export db postgis", ["export", "db", project, "--to", f"{PG_URL}?schema={release_schema}"]))
     runner = CliRunner()
     results = {}
     for name, args in steps:
@@ -119,6 +135,8 @@ def _value(v):
         return ts.isoformat() if ts.time() != dt.time(0) else ts.date().isoformat()
     if isinstance(v, dt.date):
         return v.isoformat()
+    if isinstance(v, decimal.Decimal):
+        return float(v)
     if isinstance(v, (bool, np.bool_)):
         return float(bool(v))
     if isinstance(v, (int, float, np.integer, np.floating)):
@@ -286,6 +304,8 @@ def compare_sources(where: str, ref: str, got: str, norms=(str, str)) -> list:
 
 
 def _normalize_text(text: str, run: dict) -> str:
+    if run.get("release"):
+        text = text.replace(run["release"], "<RELEASE>")
     text = text.replace(run["project"], "<PROJECT>").replace(str(run["out"]), "<OUT>").replace(str(ROOT), "<ROOT>")
     text = re.sub(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?", "<TIME>", text)
     text = re.sub(r"\b([A-Z])20\d{6}-(\d{3})\b", r"\1<DATE>-\2", text)  # batch IDs: I20261128-001
@@ -337,7 +357,7 @@ def compare_runs(ref: dict, got: dict) -> list:
             diffs.append(f"{name}: the command's output differs: {_first_difference(rd, gd)}")
     norms = (lambda t: _normalize_text(t, ref), lambda t: _normalize_text(t, got))
     diffs += compare_sources("project", ref["project"], got["project"], norms)
-    for rel in ("release.gpkg", "qc/errors.gpkg"):
+    for rel in ("release.gpkg", "qc/errors.gpkg", "history.gpkg"):
         diffs += compare_sources(rel, str(ref["out"] / rel), str(got["out"] / rel), norms)
     shp_r = sorted(p.name for p in (ref["out"] / "exchange_shp").rglob("*.shp"))
     shp_g = sorted(p.name for p in (got["out"] / "exchange_shp").rglob("*.shp"))
@@ -348,9 +368,49 @@ def compare_runs(ref: dict, got: dict) -> list:
         gp = next((got["out"] / "exchange_shp").rglob(n))
         diffs += compare_layer("exchange_shp", n, pyogrio.read_dataframe(rp, encoding="GBK"),
                                pyogrio.read_dataframe(gp, encoding="GBK"), norms)
-    for book in ("qc/report.xlsx", "manual/manual.xlsx", "dispatch_matrix.xlsx"):
+    for name in ("geocoded.csv",):
+        a, b = ref["out"] / name, got["out"] / name
+        if not (a.exists() and b.exists()) or _normalize_text(a.read_text(encoding="utf-8-sig"), ref) != \
+                _normalize_text(b.read_text(encoding="utf-8-sig"), got):
+            diffs.append(f"{name}: differs (or is missing)")
+    if ref.get("release") and got.get("release"):
+        r_rel, g_rel = _read_pg_schema(ref["release"]), _read_pg_schema(got["release"])
+        if set(r_rel) != set(g_rel):
+            diffs.append(f"PostGIS release: tables {sorted(r_rel)} != {sorted(g_rel)}")
+        for name in sorted(set(r_rel) & set(g_rel)):
+            diffs += compare_layer("PostGIS release", name, r_rel[name], g_rel[name], norms)
+    for book in ("qc/report.xlsx", "manual/manual.xlsx", "dispatch_matrix.xlsx", "acceptance/checklist.xlsx"):
         diffs += _compare_workbook(book, ref["out"] / book, got["out"] / book, ref, got)
     return diffs
+
+
+def _read_pg_schema(schema: str) -> dict:
+    """Every table of a PostGIS schema (a release) as (Geo)DataFrames, geometries from WKB."""
+    import geopandas as gpd
+    import pandas as pd
+    import psycopg
+    import shapely
+
+    out = {}
+    with psycopg.connect(PG_URL) as con:
+        cur = con.cursor()
+        cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,))
+        names = [r[0] for r in cur.fetchall()]
+        cur.execute("SELECT f_table_name, f_geometry_column FROM geometry_columns WHERE f_table_schema = %s", (schema,))
+        geo = dict(cur.fetchall())
+        for name in names:
+            cur.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
+                        "ORDER BY ordinal_position", (schema, name))
+            cols = [r[0] for r in cur.fetchall()]
+            sel = ", ".join(f'ST_AsBinary("{c}")' if c == geo.get(name) else f'"{c}"' for c in cols)
+            cur.execute(f'SELECT {sel} FROM "{schema}"."{name}"')
+            df = pd.DataFrame(cur.fetchall(), columns=cols)
+            g = geo.get(name)
+            if g:
+                geoms = shapely.from_wkb([None if v is None else bytes(v) for v in df[g]])
+                df = gpd.GeoDataFrame(df.drop(columns=g), geometry=geoms)
+            out[name] = df
+    return out
 
 
 def _compare_workbook(where: str, a: Path, b: Path, ref: dict, got: dict) -> list:
@@ -391,8 +451,9 @@ def _run(backend: str, tmp_root: Path, label: str) -> dict:
         out.mkdir(parents=True)
     else:
         project = f"{PG_URL}?schema=st_pipe_{uuid.uuid4().hex[:8]}"
-    steps = _pipeline(project, out)
-    _RUNS[label] = {"backend": backend, "project": project, "out": out, "steps": steps}
+    release = f"st_rel_{uuid.uuid4().hex[:8]}" if PG_URL else None
+    _RUNS[label] = {"backend": backend, "project": project, "out": out, "release": release}
+    _RUNS[label]["steps"] = _pipeline(project, out, release)
     return _RUNS[label]
 
 
@@ -401,16 +462,19 @@ def tmp_root(tmp_path_factory):
     yield tmp_path_factory.mktemp("pipeline")
     for run in list(_RUNS.values()):
         if run["backend"] == "postgis":
-            _drop_schema(run["project"])
+            _drop_schema(run["project"].rsplit("schema=", 1)[1])
+        if run.get("release"):
+            _drop_schema(run["release"])
     _RUNS.clear()
 
 
-def _drop_schema(uri: str) -> None:
+def _drop_schema(schema: str) -> None:
     import psycopg
 
-    schema = uri.rsplit("schema=", 1)[1]
     with psycopg.connect(PG_URL, autocommit=True) as con:
         con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        if con.execute("SELECT to_regclass('public.layer_styles')").fetchone()[0]:
+            con.execute("DELETE FROM public.layer_styles WHERE f_table_schema = %s", (schema,))
 
 
 def _postgis_projects_supported() -> bool:
@@ -456,3 +520,25 @@ def test_the_comparison_sees_a_changed_attribute_and_a_moved_geometry():
     d = compare_layer("t", "components_point", a, b)
     assert any("ObjID=2" in x and "ObjName" in x for x in d) and any("ObjID=1" in x and "geometry" in x for x in d)
     assert compare_layer("t", "components_point", a, b.iloc[:1])
+
+
+def test_a_postgis_project_keeps_its_side_files_in_the_folder_given_at_init(tmp_path, cli):
+    from surveytools import store
+    from surveytools.field.photos import photo_folder
+
+    rc, _, err = cli(["project", "init", tmp_path / "p.gpkg", "--county", "360681", "--folder", tmp_path / "side"])
+    assert rc == 2 and "--folder" in err and not (tmp_path / "p.gpkg").exists()
+    if not PG_URL:
+        if CI:
+            pytest.fail("CI: SURVEYTOOLS_PG_URL is not set")
+        pytest.skip("SURVEYTOOLS_PG_URL is not set (no PostGIS server)")
+    schema = f"st_folder_{uuid.uuid4().hex[:8]}"
+    uri = f"{PG_URL}?schema={schema}"
+    try:
+        rc, _, err = cli(["project", "init", uri, "--county", "360681", "--folder", tmp_path / "share"])
+        assert rc == 0, err
+        proj = store.open_project(uri)
+        assert store.project_folder(proj) == tmp_path / "share" and (tmp_path / "share").is_dir()
+        assert photo_folder(proj) == tmp_path / "share" / f"{schema}_photos"
+    finally:
+        _drop_schema(schema)
