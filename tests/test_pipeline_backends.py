@@ -44,7 +44,7 @@ CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 #: columns that differ between any two runs by design: (table pattern, column pattern)
 VOLATILE = [
     (r".*", r"(?i)^(created|updated|release_time|generated|generated_at|export_time|run_time|batch_time)$"),
-    (r".*", r"(?i)^(imported_at|intake_time|time|changed_at|update_time|seconds|秒 s)$"),
+    (r".*", r"(?i)^(imported_at|intake_time|time|changed_at|update_time|seconds|秒 s|package_id|uuid)$"),
     (r"edit_log", r".*"),
 ]
 #: keys of key/value metadata tables that name the run (times, paths, the project's address)
@@ -169,7 +169,8 @@ def _geoms_equal(a, b) -> bool:
 
 #: keys of the commands' JSON data that differ between any two runs (durations, random release IDs)
 #: and the store's own bookkeeping ("revision": a PostGIS project's commit counter, for caches)
-VOLATILE_DATA = {"timings", "seconds", "release_id", "elapsed", "revision"}
+#: and random identifiers (a field package's UUIDs)
+VOLATILE_DATA = {"timings", "seconds", "release_id", "elapsed", "revision", "package_id", "uuid"}
 
 
 def _drop_volatile(data):
@@ -312,7 +313,7 @@ def _normalize_text(text: str, run: dict) -> str:
     # the metadata's row count: a PostGIS project keeps one row more (its commit counter "revision"); the
     # metadata itself is compared key by key
     text = re.sub(r"(surveytools_meta\s+)\d+", r"\1<N>", text)
-    text = re.sub(r'("surveytools_meta": \{\s*"features": )\d+', r"\1<N>", text)
+    text = re.sub(r'("surveytools_meta": \{\s*"features": )\d+', r"\g<1>0", text)
     text = re.sub(r"\d+(\.\d+)? ?(s|秒)\b", "<SECONDS>", text)
     return text
 
