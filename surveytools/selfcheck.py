@@ -35,7 +35,8 @@ from .ops import Param, Result, group, operation
 
 CONSTRAINTS = Path(__file__).resolve().parent / "data" / "constraints.txt"
 #: distribution name (canonical) → import name, where they differ
-IMPORT_NAMES = {"pyyaml": "yaml", "pyahocorasick": "ahocorasick"}
+#: (psycopg-binary is psycopg's compiled implementation: it is imported through psycopg)
+IMPORT_NAMES = {"pyyaml": "yaml", "pyahocorasick": "ahocorasick", "psycopg-binary": "psycopg"}
 
 _LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*([^#;]*?)\s*(?:#\s*(.*))?$")
 _SPEC = re.compile(r"^\s*(===|==|!=|<=|>=|~=|<|>)\s*([0-9][0-9A-Za-z.*+!-]*)\s*$")
