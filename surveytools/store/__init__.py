@@ -184,8 +184,7 @@ def change_stamp(path) -> tuple:
     if is_postgres(uri):
         from . import pg
 
-        meta = pg.read_meta(uri)
-        return (pg.log_mark(uri), meta.get("updated"), meta.get("revision"))
+        return pg.change_stamp(uri)
     wal = f"{uri}-wal"  # a commit may still sit in the write-ahead log
     return (os.path.getmtime(uri), os.path.getmtime(wal) if os.path.exists(wal) else 0.0)
 
