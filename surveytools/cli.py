@@ -6,6 +6,7 @@ Every command takes ``--json`` (machine-readable output on stdout) and exits non
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import traceback
@@ -47,6 +48,18 @@ def _click_type(p):
     return click.STRING
 
 
+def json_safe(value):
+    """``value`` with every NaN or infinite float replaced by None: ``--json`` prints standard JSON (``null``), which
+    every parser reads, never Python's ``NaN`` (a rate over nothing checked, an RMS without offsets)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def _emit_error(err: dict, as_json: bool, text: str) -> None:
     if as_json:
         click.echo(json.dumps({"ok": False, "error": err}, ensure_ascii=False, indent=2))
@@ -79,7 +92,7 @@ def run_operation(op: Operation, as_json: bool, quiet: bool, kwargs: dict) -> in
         return 3
     result.warnings = list(result.warnings) + [w for w in feedback.warnings if w not in result.warnings]
     if as_json:
-        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2, default=str))
+        click.echo(json.dumps(json_safe(result.as_dict()), ensure_ascii=False, indent=2, default=str, allow_nan=False))
     elif result.failure is not None:  # completed, negative outcome (validation FAIL): an error for the shell
         click.echo(result.failure.render(), err=True)
     else:

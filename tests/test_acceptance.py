@@ -252,6 +252,8 @@ def _bad_cases(p, xlsx, tmp_path):
         ("result", dict(rows={its[1]["row"]: ("好", None, "")}), "检查记录", "检查结果", "好"),
         ("number", dict(rows={its[1]["row"]: ("正确", "abc", "")}), "检查记录", "偏差米", "abc"),
         ("negative", dict(rows={its[1]["row"]: ("位置错误", -1, "")}), "检查记录", "偏差米", "-1"),
+        # a decimal comma is not a thousands separator: "0,3" is not 3 m
+        ("decimal_comma", dict(rows={its[1]["row"]: ("正确", "0,3", "")}), "检查记录", "偏差米", "0,3"),
         ("no_point", dict(missing=[("0101", first["X"], None, "")]), "遗漏部件", "Y", None),
         ("bad_class", dict(missing=[("9999", first["X"], first["Y"], "")]), "遗漏部件", "类别代码", "9999"),
         ("far_point", dict(missing=[("0101", 1.0, 2.0, "")]), "遗漏部件", "X,Y", "1.0, 2.0"),
@@ -278,6 +280,7 @@ def test_bad_check_files_are_clear_errors_and_nothing_is_read(planned, tmp_path,
         if value is not None:
             assert e["value"] == value, (name, e)
         assert "错误" in err and "Error" in err and "Traceback" not in err
+        assert "row 0" not in err and "column :" not in err, (name, err)  # a missing sheet has no row or column
         assert _checks_count(p) == 0, name  # all or nothing: the good row was not recorded either
     # a non-workbook file
     junk = tmp_path / "junk.xlsx"
@@ -286,6 +289,38 @@ def test_bad_check_files_are_clear_errors_and_nothing_is_read(planned, tmp_path,
     assert rc == 2 and "junk.xlsx" in err
     rc, out, err = cli(["acceptance", "record", p, tmp_path / "x.csv"])
     assert rc == 2
+
+
+def test_a_filled_workbook_of_another_plan_is_refused_as_such(planned, tmp_path, cli):
+    """The old plan's filled workbook after a new plan: one clear plan_id error, not a row error per line."""
+    from surveytools.acceptance.ops import plan
+
+    p, xlsx, _ = planned
+    its = _items(xlsx)
+    old = _plant(xlsx, tmp_path / "old.xlsx", {it["row"]: ("正确", 0.1, "") for it in its[:20]})
+    plan(str(p), rate=0.05, min_per_street=3, seed=8, out=str(tmp_path / "new"), qgz=False, package=False, overwrite=True)
+    rc, out, err = cli(["acceptance", "record", p, old, "--json"])
+    assert rc == 2, (out, err)
+    e = json.loads(out)["error"]
+    assert (e["code"], e["field"], e["layer"]) == ("plan_mismatch", "plan_id", "说明"), e
+    assert "另一个抽样方案" in err and "another sampling plan" in err and _checks_count(p) == 0
+
+
+def test_report_json_is_standard_json(planned, tmp_path, cli):
+    """A street with nothing checked has no rate: --json prints null there, never NaN (not JSON)."""
+    from surveytools.acceptance.ops import record
+
+    p, xlsx, _ = planned
+    record(str(p), str(_plant(xlsx, tmp_path / "f.xlsx", {_items(xlsx)[0]["row"]: ("正确", None, "")})))
+    rc, out, err = cli(["acceptance", "report", p, "--out", tmp_path / "r", "--json"])
+    assert rc == 0, err
+
+    def refuse(name):
+        raise AssertionError(f"{name} in --json output")
+
+    data = json.loads(out, parse_constant=refuse)
+    assert data["checked"] == 1 and data["rms_m"] is None
+    assert any(s["error_rate"] is None for s in data["by_street"])
 
 
 def test_plan_guards_recorded_checks_and_bad_arguments(planned, tmp_path, cli):

@@ -18,6 +18,7 @@ half-read.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -178,6 +179,9 @@ def _blank(v) -> bool:
     return v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, float) and math.isnan(v))
 
 
+_THOUSANDS = re.compile(r"[-+]?\d{1,3}(,\d{3})+(\.\d*)?(\s*(米|m))?")
+
+
 def _number(v):
     """(float, ok) for a cell value: numbers as they are, text parsed (full-width digits too)."""
     if isinstance(v, bool):
@@ -186,7 +190,11 @@ def _number(v):
         f = float(v)
         return f, math.isfinite(f)
     if isinstance(v, str):
-        t = v.strip().translate(str.maketrans("０１２３４５６７８９．－", "0123456789.-")).replace(",", "")
+        t = v.strip().translate(str.maketrans("０１２３４５６７８９．－，", "0123456789.-,"))
+        if "," in t:  # only as a thousands separator (1,234.5): "0,3" is a decimal comma, ambiguous, not 3
+            if not _THOUSANDS.fullmatch(t):
+                return None, False
+            t = t.replace(",", "")
         for suffix in ("米", "m"):
             if t.endswith(suffix):
                 t = t[: -len(suffix)].strip()
@@ -212,13 +220,23 @@ def _columns(ws, wanted, sheet, file, problems) -> dict | None:
     return pos
 
 
-def read_checklist(path, known_ids: set, items: pd.DataFrame, class_codes: set) -> CheckRecords:
+def plan_mismatch(path, plan_id: str, unit: str = "sheet") -> SurveyError:
+    """The error for check records (workbook or package) of another sampling plan."""
+    return SurveyError(Text("检查记录（工作簿或检查包）属于另一个抽样方案（plan_id 不同）；请使用当前方案生成的检查记录表或检查包",
+                            "the check records (workbook or check package) belong to another sampling plan (plan_id "
+                            "differs); use the checklist or check package of the current plan"), code="plan_mismatch",
+                       file=str(path), layer=README_SHEET if unit == "sheet" else "field_package", field="plan_id",
+                       value=plan_id)
+
+
+def read_checklist(path, known_ids: set, items: pd.DataFrame, class_codes: set, plan_id: str | None = None) -> CheckRecords:
     """Read and validate a filled checklist workbook.
 
     ``known_ids``: every component ID of the project; ``items``: the plan's items (item_no, ObjID);
     ``class_codes``: the profile's component class codes.  A row is matched to its item by 序号 when
     that column is kept, else by ObjID (which must then be unique in the sample).  Raises one :class:`SurveyError` listing
-    every problem found, or returns the records.
+    every problem found, or returns the records.  ``plan_id``: the current plan's; a workbook naming another plan
+    (its 说明 sheet) is refused before its rows are read (their problems would only follow from the wrong plan).
     """
     from openpyxl import load_workbook
 
@@ -231,12 +249,12 @@ def read_checklist(path, known_ids: set, items: pd.DataFrame, class_codes: set) 
         raise SurveyError(Text(f"无法读取检查记录工作簿：{type(e).__name__}", f"cannot read the check workbook: {type(e).__name__}"),
                           code="bad_checks_file", file=str(path)) from None
     try:
-        return _read(wb, path, known_ids, items, class_codes)
+        return _read(wb, path, known_ids, items, class_codes, plan_id)
     finally:
         wb.close()
 
 
-def _read(wb, path, known_ids, items, class_codes) -> CheckRecords:
+def _read(wb, path, known_ids, items, class_codes, expected_plan=None) -> CheckRecords:
     problems: list[Problem] = []
     for sheet in (CHECK_SHEET, MISSING_SHEET):
         if sheet not in wb.sheetnames:
@@ -247,6 +265,8 @@ def _read(wb, path, known_ids, items, class_codes) -> CheckRecords:
     if README_SHEET in wb.sheetnames:
         v = wb[README_SHEET][PLAN_CELL].value
         plan_id = str(v).strip() if not _blank(v) else None
+    if plan_id and expected_plan and plan_id != expected_plan:
+        raise plan_mismatch(path, plan_id)
 
     ws = wb[CHECK_SHEET]
     checks, unchecked, seen = [], 0, {}
@@ -372,7 +392,9 @@ def _error(path, problems: list, unit: str = "sheet") -> SurveyError:
             feat = (f" 要素 {p.row}" if zh else f" feature {p.row}") if p.row else ""
             where = (f"图层 {p.sheet}{feat} 字段 {p.column}" if zh else f"layer {p.sheet}{feat} field {p.column}")
         else:
-            where = (f"工作表 {p.sheet} 第 {p.row} 行 列 {p.column}" if zh else f"sheet {p.sheet} row {p.row} column {p.column}")
+            row = (f" 第 {p.row} 行" if zh else f" row {p.row}") if p.row else ""
+            col = (f" 列 {p.column}" if zh else f" column {p.column}") if p.column else ""
+            where = (f"工作表 {p.sheet}{row}{col}" if zh else f"sheet {p.sheet}{row}{col}")
         val = "" if p.value is None else (f" 值 {p.value!r}" if zh else f" value {p.value!r}")
         return f"  {where}{val}: {p.message.zh if zh else p.message.en}"
 

@@ -150,6 +150,10 @@ def _read(path, pkg, proj, items, meta):
                                "(project_id differs)"), code="project_mismatch", file=str(path), field="project_id",
                           value=man.get("project_id"))
     plan_id = str((man.get("check") or {}).get("plan_id") or pkg.meta.get("plan_id") or "")
+    if plan_id and meta.get("plan_id") and plan_id != meta.get("plan_id"):  # before its features: their problems would follow
+        from .checklist import plan_mismatch
+
+        raise plan_mismatch(path, plan_id, "layer")
     problems: list = []
     ids_of_item = dict(zip(items["item_no"].astype(int), items["ObjID"].astype(str)))
     prof = proj.profile

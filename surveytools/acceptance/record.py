@@ -44,7 +44,7 @@ def _read_xlsx(path, proj, items, meta):
 
     known = set(components(proj)["ObjID"].astype(str)) - {""}
     classes = set(proj.profile.component_classes["code"].astype(str))
-    return read_checklist(path, known, items, classes)
+    return read_checklist(path, known, items, classes, plan_id=meta.get("plan_id"))
 
 
 def _read_package(path, proj, items, meta):
@@ -78,11 +78,9 @@ def record(proj, checks, feedback=None) -> dict:
                           file=str(path))
     rec = reader(path, proj, items, meta)
     if rec.plan_id and rec.plan_id != meta.get("plan_id"):
-        raise SurveyError(Text("检查记录（工作簿或检查包）属于另一个抽样方案（plan_id 不同）；请使用当前方案生成的检查记录表或检查包",
-                               "the check records (workbook or check package) belong to another sampling plan (plan_id "
-                               "differs); use the checklist or check package of the current plan"), code="plan_mismatch",
-                          file=str(path), layer="说明" if rec.unit == "sheet" else "field_package", field="plan_id",
-                          value=rec.plan_id)
+        from .checklist import plan_mismatch
+
+        raise plan_mismatch(path, rec.plan_id, rec.unit)
     # omitted components must lie in a sampled grid: only those grids were checked
     miss = rec.missing
     bgid = np.full(len(miss), "", dtype=object)
