@@ -342,6 +342,32 @@ def test_plan_guards_recorded_checks_and_bad_arguments(planned, tmp_path, cli):
     assert rc == 2 and "acceptance plan" in err
 
 
+def test_mistyped_thresholds_are_clear_errors(planned, tmp_path, cli):
+    """A misspelt grade name or limit in a city's thresholds would silently grade by no limit: refused (exit 2)."""
+    from surveytools.acceptance.ops import record
+
+    p, xlsx, _ = planned
+    record(str(p), str(_plant(xlsx, tmp_path / "f.xlsx", {it["row"]: ("属性错误", None, "") for it in _items(xlsx)[:40]})))
+    cases = {
+        "name": ("grades:\n  - {grade: 合格格, error_rate: 0.9}\n", "grade", "合格格"),
+        "key": ("grades:\n  - {grade: 合格, eror_rate: 0.9}\n", "eror_rate", "0.9"),
+        "min_checked": ("min_checked: abc\n", "min_checked", "abc"),
+    }
+    for name, (text, field, value) in cases.items():
+        th = tmp_path / f"{name}.yaml"
+        th.write_text(text, encoding="utf-8")
+        rc, out, err = cli(["acceptance", "report", p, "--out", tmp_path / name, "--thresholds", th, "--json"])
+        assert rc == 2, (name, out, err)
+        e = json.loads(out)["error"]
+        assert (e["code"], e["field"], e["value"], e["file"]) == ("bad_thresholds", field, value, str(th)), (name, e)
+        assert not (tmp_path / name).exists(), name
+    # a new grade with all three limits is a city's own grade, checked after the others
+    th = tmp_path / "extra.yaml"
+    th.write_text("grades:\n  - {grade: 整改后合格, error_rate: 1, omission_rate: 1, position_error_rate: 1}\n", encoding="utf-8")
+    rc, out, err = cli(["acceptance", "report", p, "--out", tmp_path / "extra", "--thresholds", th, "--json"])
+    assert rc == 0 and json.loads(out)["grade"] == "整改后合格", (out, err)
+
+
 def test_a_city_profile_overrides_the_thresholds(tmp_path):
     from surveytools.acceptance.rates import grade, load_thresholds
     from surveytools.profiles import load_profile

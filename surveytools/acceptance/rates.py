@@ -23,6 +23,8 @@ from ..errors import SurveyError
 from ..i18n import Text
 
 RATE_KEYS = ("error_rate", "omission_rate", "position_error_rate")
+#: the keys a grade may have (a misspelt limit is an error, not a missing limit)
+GRADE_KEYS = ("grade", "en", *RATE_KEYS, "provenance", "source", "note")
 NOT_GRADED = "未评定"
 
 
@@ -83,8 +85,22 @@ def _merge_grades(base: list, override, path) -> list:
         if not isinstance(g, dict) or "grade" not in g:
             raise SurveyError(Text("每个等级都要有 grade", "every grade needs a grade name"), code="bad_thresholds",
                               file=str(path), field="grades", value=g)
+        unknown = sorted(str(k) for k in g if k not in GRADE_KEYS)
+        if unknown:  # a misspelt limit would be ignored: no limit at all
+            raise SurveyError(Text(f"等级 {g['grade']} 中有未知的键 {'、'.join(unknown)}；可用的键：{'、'.join(GRADE_KEYS)}",
+                                   f"grade {g['grade']} has unknown keys {', '.join(unknown)}; the keys are "
+                                   f"{', '.join(GRADE_KEYS)}"), code="bad_thresholds", file=str(path), field=unknown[0],
+                              value=g[unknown[0]])
         hit = next((o for o in out if o["grade"] == g["grade"]), None)
         if hit is None:
+            lacking = [k for k in RATE_KEYS if g.get(k) is None]
+            if out and lacking:  # a new grade with a missing limit is most likely a misspelt grade name
+                names = "、".join(str(o["grade"]) for o in out)
+                raise SurveyError(Text(f"等级 {g['grade']} 不是已有的等级（{names}）；新增的等级必须给出全部三个上限，缺少 "
+                                       f"{'、'.join(lacking)}",
+                                       f"grade {g['grade']} is not one of the grades ({names.replace('、', ', ')}); a new "
+                                       f"grade must give all three limits, it lacks {', '.join(lacking)}"),
+                                  code="bad_thresholds", file=str(path), field="grade", value=g["grade"])
             out.append(dict(g))
         else:
             hit.update(g)
@@ -95,6 +111,11 @@ def _validate(t: dict, path) -> None:
     grades = t.get("grades") or []
     if not grades:
         raise SurveyError(Text("评级阈值中没有等级", "the thresholds define no grades"), code="bad_thresholds", file=str(path))
+    mc = t.get("min_checked", 0)
+    if isinstance(mc, bool) or not isinstance(mc, int) or mc < 0:
+        if not (isinstance(mc, float) and mc.is_integer() and mc >= 0):
+            raise SurveyError(Text("min_checked 应为不小于 0 的整数", "min_checked must be a whole number ≥ 0"),
+                              code="bad_thresholds", file=str(path), field="min_checked", value=mc)
     for g in grades:
         for k in RATE_KEYS:
             v = g.get(k)
