@@ -50,6 +50,8 @@ STEPS = {
     "assign": ("surveytools:responsibility_assign", "Assign departments"),
     "export": ("surveytools:export_db", "Export database"),
     "manual": ("surveytools:export_manual", "Command manual"),
+    "field_package": ("surveytools:field_package", "Field package (QField)"),
+    "field_return": ("surveytools:field_return", "Field return"),
 }
 #: the acceptance (验收) group: plan (sample + checklist + check package), record, report
 ACCEPTANCE_STEPS = {
@@ -64,7 +66,8 @@ def _step_label(step: str) -> str:
     return {"divide": tr("Divide unit grids"), "code": tr("Code unit grids"), "intake": tr("Component intake"),
             "validate": tr("Validate"), "assign": tr("Assign departments"), "export": tr("Export database"),
             "manual": tr("Command manual"), "acceptance_plan": tr("Sampling plan"),
-            "acceptance_record": tr("Record checks"), "acceptance_report": tr("Acceptance report")}[step]
+            "acceptance_record": tr("Record checks"), "acceptance_report": tr("Acceptance report"),
+            "field_package": tr("Field package (QField)"), "field_return": tr("Field return")}[step]
 
 
 def _exec_dialog(alg_id: str, params: dict):
@@ -441,8 +444,8 @@ class ProjectDock(QDockWidget):
             stem = os.path.splitext(sp.path)[0]
         else:  # a PostGIS project: the reports go to the user's home folder
             stem = os.path.join(os.path.expanduser("~"), f"surveytools_{sp.schema}")
-        if step in ("validate", "manual"):
-            params["OUT"] = stem + ("_qc" if step == "validate" else "_manual")
+        if step in ("validate", "manual", "field_package"):
+            params["OUT"] = stem + {"validate": "_qc", "manual": "_manual", "field_package": "_field"}[step]
         elif step in ("acceptance_plan", "acceptance_report"):  # the plan's folder, its report inside
             params["OUT"] = stem + "_acceptance" if step == "acceptance_plan" else os.path.join(stem + "_acceptance", "report")
         return params

@@ -1,4 +1,5 @@
-"""The validation results panel (dock).
+"""The validation results panel (dock); its second tab lists the conflicts of field returns
+(:mod:`.conflicts`: zoom, keep the project's version or take the field's).
 
 Lists the rows of the project's ``validation_errors_point/line/polygon`` layers (written by
 ``surveytools validate run``), filtered by rule, layer, severity and status, and for the selected
@@ -48,6 +49,7 @@ from qgis.PyQt.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -175,7 +177,15 @@ class ValidationDock(QDockWidget):
         lay.addLayout(buttons)
         self.count_label = QLabel("", body)
         lay.addWidget(self.count_label)
-        self.setWidget(body)
+        # a second tab: the conflicts of field returns (see .conflicts)
+        from .conflicts import ConflictsPanel
+
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(body, tr("Validation"))
+        self.conflicts = ConflictsPanel(self.iface, self.tabs)
+        self.conflicts.after_change = self.refresh
+        self.tabs.addTab(self.conflicts, tr("Field conflicts"))
+        self.setWidget(self.tabs)
 
     # -- data -------------------------------------------------------------------------------------
     def clear(self):
@@ -184,11 +194,13 @@ class ValidationDock(QDockWidget):
         self.overlay.clear()
         self._extra_layers = []
         self.table.setRowCount(0)
+        self.conflicts.clear()
 
     def set_project(self, loaded_project):
         self.clear()
         self.project = loaded_project
         self.refresh()
+        self.conflicts.set_project(loaded_project)
 
     def _error_layers(self) -> list:
         out = []

@@ -216,7 +216,8 @@ def test_return_applies_field_work_and_twice_changes_nothing(project, tmp_path, 
     assert code == 0, err
     res2 = json.loads(so)
     assert res2["packages"][0]["batch"] is None
-    assert res2["totals"] == {"updated": 0, "new": 0, "deleted": 0, "conflicts": 0, "photos": 0, "rejected": 0}
+    assert res2["totals"] == {"updated": 0, "new": 0, "deleted": 0, "conflicts": 0, "photos": 0, "rejected": 0,
+                              "reclassified": 0}
     assert project_state(project) == state
     # resolving the conflict with the field's version applies it; a later return is still a no-op
     code, so, err = cli(["field", "resolve", project, "--conflict", conf[0]["conflict_id"], "--keep", "field"])
@@ -290,6 +291,71 @@ def test_packages_return_in_any_order(project, tmp_path, cli):
     ids = m1["layers"]["component_point"]["features"]
     a = layer(project, "components_point").set_index("ObjID")
     assert a.loc[ids[uu[5]]["id"], "Material"] == "外业铸铁A" and a.loc[ids[uu[6]]["id"], "Material"] == "外业复合B"
+
+
+def test_class_changed_in_the_field_cancels_the_old_component_and_codes_a_new_one(project, tmp_path, cli):
+    """The class is part of the ID: the old component is cancelled (移除), a new one of the new class gets a new
+    ID at the field geometry, photos follow the UUID, both are logged, a second return changes nothing."""
+    from PIL import Image
+
+    folder, _ = make(project, tmp_path, cli)
+    m = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    feats = m["layers"]["component_point"]["features"]
+    con = fs.connect(folder / "survey.gpkg")
+    rows = {r["uuid"]: r for r in fs.rows(con, "components_point")}
+    u = next(x for x in sorted(feats) if rows[x]["ClassCode"] != "0105")
+    old_id, old_cls = feats[u]["id"], rows[u]["ClassCode"]
+    fs.update(con, "components_point", u, ClassCode="0105", Material="外业改类", surveyor="王五")
+    fs.move(con, "components_point", u, 1.0, 1.0)
+    fs.add_photo(con, folder, u, "component_point", "IMG_0100.jpg", color=(1, 100, 200))
+    con.close()
+    src = tmp_path / "office"  # a photo the office took in earlier under the old ID
+    src.mkdir()
+    Image.new("RGB", (8, 8), (7, 7, 7)).save(src / f"{old_id}.jpg")
+    code, so, err = cli(["field", "photos", project, src])
+    assert code == 0, err
+    before = layer(project, "components_point")
+    code, so, err = cli(["field", "return", project, folder, "--json"])
+    assert code == 0, err
+    t = json.loads(so)["totals"]
+    assert (t["reclassified"], t["new"], t["updated"], t["photos"]) == (1, 0, 0, 1), t
+    after = layer(project, "components_point")
+    assert len(after) == len(before) + 1  # the old one stays, cancelled
+    a = after.set_index("ObjID")
+    new = after[~after["ObjID"].isin(before["ObjID"])].iloc[0]
+    new_id = new["ObjID"]
+    assert new_id.startswith("3606810105") and new["ClassCode"] == "0105" and new["ObjName"] == "电力井盖"
+    assert int(new_id[-6:]) > before[before["ClassCode"] == "0105"]["ObjID"].str[-6:].astype(int).max()
+    assert new["Material"] == "外业改类" and new["BatchID"].startswith("F") and old_id in new["Note"]
+    assert new["CommCode"] == AREA and new["StreetCode"] == AREA[:9] and new["BGID"].startswith(AREA)
+    old_geom = before.set_index("ObjID").loc[old_id, "geometry"]
+    assert abs(shapely.distance(new["geometry"], old_geom) - 2 ** 0.5) < 1e-3  # at the field geometry
+    old = a.loc[old_id]
+    assert old["ClassCode"] == old_cls and old["ObjState"] == "移除" and new_id in old["Note"]
+    assert old["geometry"].equals_exact(old_geom, 1e-6)
+    fc = [r for r in table(project, "field_changes") if r["action"].startswith("reclassify")]
+    assert {(r["action"], r["component_id"]) for r in fc} == {("reclassify_insert", new_id), ("reclassify_cancel", old_id)}
+    assert all(r["surveyor"] == "王五" and r["package_id"] == m["package_id"] and r["time"] for r in fc)
+    assert all(old_id in (r["old"] or "") + (r["new"] or "") and new_id in r["new"] for r in fc)
+    log = layer(project, "change_log", read_geometry=False)
+    assert ((log["component_id"] == old_id) & (log["new"] == "移除")).any()
+    assert ((log["component_id"] == new_id) & (log["old"] == old_id)).any()
+    # photos follow the UUID: the field's and the office's
+    ph = table(project, "photos")
+    assert len(ph) == 2 and {r["component_id"] for r in ph} == {new_id}
+    assert {r["uuid"]: r["feature_id"] for r in table(project, "field_features")}[u] == new_id
+    # a second return changes nothing
+    state = project_state(project)
+    code, so, err = cli(["field", "return", project, folder, "--json"])
+    assert code == 0 and json.loads(so)["packages"][0]["batch"] is None, so
+    assert project_state(project) == state
+    # packaged again: the new component keeps the UUID, the cancelled one gets its own
+    out2 = tmp_path / "again"
+    out2.mkdir()
+    code, so, err = cli(["field", "package", project, "--by", "community", "--areas", AREA, "--out", out2, "--no-qgz"])
+    assert code == 0, err
+    f2 = json.loads((out2 / AREA / "manifest.json").read_text(encoding="utf-8"))["layers"]["component_point"]["features"]
+    assert f2[u]["id"] == new_id and sum(1 for v in f2.values() if v["id"] == old_id) == 1
 
 
 def test_photos_from_a_folder_named_by_id(project, tmp_path, cli):

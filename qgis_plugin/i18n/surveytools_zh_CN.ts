@@ -535,5 +535,109 @@
         <source>Installation cancelled; nothing was changed.</source>
         <translation>安装已取消，未做任何更改。</translation>
     </message>
+    <message>
+        <source>Field package (QField)</source>
+        <translation>外业包（QField）</translation>
+    </message>
+    <message>
+        <source>Field return</source>
+        <translation>外业回收</translation>
+    </message>
+    <message>
+        <source>Validation</source>
+        <translation>质检结果</translation>
+    </message>
+    <message>
+        <source>Field conflicts</source>
+        <translation>外业冲突</translation>
+    </message>
+    <message>
+        <source>No.</source>
+        <translation>编号</translation>
+    </message>
+    <message>
+        <source>Component</source>
+        <translation>部件</translation>
+    </message>
+    <message>
+        <source>Kind</source>
+        <translation>类型</translation>
+    </message>
+    <message>
+        <source>Surveyor</source>
+        <translation>调查员</translation>
+    </message>
+    <message>
+        <source>Changed in the field and in the project</source>
+        <translation>外业和项目都修改了</translation>
+    </message>
+    <message>
+        <source>Deleted in the field, changed in the project</source>
+        <translation>外业删除、项目修改了</translation>
+    </message>
+    <message>
+        <source>Changed in the field, gone from the project</source>
+        <translation>外业修改、项目中已没有</translation>
+    </message>
+    <message>
+        <source>Several components hold this ID</source>
+        <translation>标识码重号</translation>
+    </message>
+    <message>
+        <source>Resolved</source>
+        <translation>已处理</translation>
+    </message>
+    <message>
+        <source>field</source>
+        <translation>外业</translation>
+    </message>
+    <message>
+        <source>project</source>
+        <translation>项目</translation>
+    </message>
+    <message>
+        <source>Keep project</source>
+        <translation>保留项目版本</translation>
+    </message>
+    <message>
+        <source>Take field</source>
+        <translation>采用外业版本</translation>
+    </message>
+    <message>
+        <source>Keep the project's version; the field's change is dropped</source>
+        <translation>保留项目中的版本，不采用外业修改</translation>
+    </message>
+    <message>
+        <source>Apply the field's version to the project component</source>
+        <translation>把外业版本写入项目中的部件</translation>
+    </message>
+    <message>
+        <source>{open} open of {total} field conflicts</source>
+        <translation>外业冲突 {total} 个，待处理 {open} 个</translation>
+    </message>
+    <message>
+        <source>This conflict has no geometry to zoom to.</source>
+        <translation>这个冲突没有可缩放到的几何。</translation>
+    </message>
+    <message>
+        <source>This conflict is already resolved.</source>
+        <translation>这个冲突已处理。</translation>
+    </message>
+    <message>
+        <source>Conflict {n} resolved: {how}</source>
+        <translation>冲突 {n} 已处理：{how}</translation>
+    </message>
+    <message>
+        <source>kept the project's version</source>
+        <translation>保留了项目版本</translation>
+    </message>
+    <message>
+        <source>took the field's version</source>
+        <translation>采用了外业版本</translation>
+    </message>
+    <message>
+        <source>SurveyTools: resolve a field conflict</source>
+        <translation>SurveyTools：处理外业冲突</translation>
+    </message>
 </context>
 </TS>

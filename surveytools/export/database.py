@@ -44,6 +44,8 @@ class Release:
     meta: dict
     warnings: list = field(default_factory=list)
     counts: dict = field(default_factory=dict)
+    #: [(project photo file, name in the release's photo folder)] of the photos table (see .photos)
+    photo_files: list = field(default_factory=list)
     #: layer_styles.f_table_catalog / f_table_schema ('' in a GeoPackage)
     catalog: str = ""
     schema: str = ""
@@ -76,7 +78,7 @@ def plan(proj, *, kind: str = "full", scope: str = "") -> Release:
             "crs_wkt": proj.meta.get("crs_wkt", ""), "title": proj.meta.get("title", ""),
             "surveytools_version": _version(), "source_project": str(proj.path),
             "project_created": str(proj.meta.get("created", "")), "tables": "",
-            "geocode_tables": json.dumps([s.name for s in geo], ensure_ascii=False)}
+            "geocode_tables": json.dumps([s.name for s in geo], ensure_ascii=False), "photo_folder": ""}
     return Release(proj, specs, meta)
 
 
@@ -177,6 +179,11 @@ def table_data(rel: Release, spec: TableSpec) -> pa.Table:
                 rows.append({"table_name": s.name, "field_name": "geom", "alias_zh": "几何", "alias_en": "Geometry",
                              "type": "geometry", "note": s.geometry})
         return frame_to_arrow(pd.DataFrame(rows), fields)
+    if spec.name == "photos":
+        from .photos import photo_rows
+
+        df, rel.photo_files = photo_rows(proj, rel.warnings)
+        return frame_to_arrow(df, fields)
     if spec.name == META_TABLE:
         return frame_to_arrow(pd.DataFrame({"key": list(rel.meta), "value": list(rel.meta.values())}), fields)
     if spec.name == STYLES_TABLE:
@@ -211,40 +218,60 @@ def release_matrix(rel: Release):
 def write_gpkg(rel: Release, out, feedback) -> dict:
     """Write the release to a new GeoPackage ``out`` (replaced atomically when it exists)."""
     from ..gpkg import atomic_output, sqlite_connect, write_layer
+    from ..tempfiles import remove, temp_dir
+    from .photos import MARKER, fill_folder, gpkg_photo_folder, swap_in_folder
 
     proj = rel.proj
     counts = {}
     n = len(rel.specs)
-    with atomic_output(out, overwrite=True) as tmp:
-        for i, spec in enumerate(rel.specs):
-            if spec.name == META_TABLE:
-                continue  # written last, with the counts
-            t = table_data(rel, spec)
-            geom_type = spec.geometry
-            if spec.source == "raw":
-                geom_type = None if "geom" not in t.column_names else _raw_geometry(proj, spec)
-            write_layer(tmp, spec.name, t, geometry_type=geom_type, crs=proj.crs if geom_type else None,
-                        description=f"{spec.title_zh} / {spec.title_en}")
-            counts[spec.name] = t.num_rows
-            feedback.progress(5 + 85 * (i + 1) / n)
-        rel.meta["tables"] = json.dumps(counts, ensure_ascii=False)
-        meta_spec = next(s for s in rel.specs if s.name == META_TABLE)
-        write_layer(tmp, META_TABLE, table_data(rel, meta_spec), description="发布元数据 / Release metadata")
-        counts[META_TABLE] = len(rel.meta)
-        con = sqlite_connect(tmp)
-        try:
-            with con:
-                for spec in rel.specs:
-                    for role in spec.indexes:
-                        f = field_name(spec, rel.profile, role)
-                        if f:
-                            con.execute(f'CREATE INDEX IF NOT EXISTS "idx_{spec.name}_{f}" ON "{spec.name}"("{f}")')
-                con.execute('CREATE INDEX IF NOT EXISTS "idx_dispatch_matrix_key" ON "dispatch_matrix"'
-                            '("kind", "class_code", "area_type", "area_code")')
-                con.execute("PRAGMA application_id = 1196444487")  # 'GPKG'
-        finally:
-            con.close()
-        feedback.progress(98)
+    photo_dir = gpkg_photo_folder(out)
+    photo_tmp = None
+    try:
+        with atomic_output(out, overwrite=True) as tmp:
+            for i, spec in enumerate(rel.specs):
+                if spec.name == META_TABLE:
+                    continue  # written last, with the counts
+                t = table_data(rel, spec)
+                geom_type = spec.geometry
+                if spec.source == "raw":
+                    geom_type = None if "geom" not in t.column_names else _raw_geometry(proj, spec)
+                write_layer(tmp, spec.name, t, geometry_type=geom_type, crs=proj.crs if geom_type else None,
+                            description=f"{spec.title_zh} / {spec.title_en}")
+                counts[spec.name] = t.num_rows
+                feedback.progress(5 + 85 * (i + 1) / n)
+            if rel.photo_files:
+                # the photo files beside the release: built in a temporary folder, swapped in with the file
+                photo_tmp = temp_dir(photo_dir)
+                fill_folder(photo_tmp, rel.photo_files)
+                (photo_tmp / MARKER).write_text(rel.meta["release_id"], encoding="utf-8")
+                rel.meta["photo_folder"] = photo_dir.name
+            rel.meta["tables"] = json.dumps(counts, ensure_ascii=False)
+            meta_spec = next(s for s in rel.specs if s.name == META_TABLE)
+            write_layer(tmp, META_TABLE, table_data(rel, meta_spec), description="发布元数据 / Release metadata")
+            counts[META_TABLE] = len(rel.meta)
+            con = sqlite_connect(tmp)
+            try:
+                with con:
+                    for spec in rel.specs:
+                        for role in spec.indexes:
+                            f = field_name(spec, rel.profile, role)
+                            if f:
+                                con.execute(f'CREATE INDEX IF NOT EXISTS "idx_{spec.name}_{f}" ON "{spec.name}"("{f}")')
+                    con.execute('CREATE INDEX IF NOT EXISTS "idx_dispatch_matrix_key" ON "dispatch_matrix"'
+                                '("kind", "class_code", "area_type", "area_code")')
+                    con.execute("PRAGMA application_id = 1196444487")  # 'GPKG'
+            finally:
+                con.close()
+            feedback.progress(98)
+        if photo_tmp is not None:
+            swap_in_folder(photo_tmp, photo_dir)
+        elif (photo_dir / MARKER).is_file():  # the previous release's photos: this release has none
+            import shutil
+
+            shutil.rmtree(photo_dir, ignore_errors=True)
+    finally:
+        if photo_tmp is not None and photo_tmp.exists():
+            remove(photo_tmp)
     rel.counts = counts
     return counts
 

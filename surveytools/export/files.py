@@ -140,6 +140,15 @@ def export_files(proj, fmt: str, out_dir, encoding: str | None, feedback) -> dic
             t = table_data(rel, spec)
             _write_csv(_check_encoding(t.to_pandas(), enc, name, "tables/csv", report), tmp / "tables" / f"{name}.csv", enc)
             report["files"].append(f"tables/{name}.csv")
+        # component photos: the files in photos/ and their list in tables/photos.csv (paths relative to the export)
+        from .photos import fill_folder, photo_rows
+
+        pdf, pfiles = photo_rows(proj, report["warnings"], prefix="photos/")
+        if pfiles:
+            fill_folder(tmp / "photos", pfiles)
+            _write_csv(_check_encoding(pdf, enc, "photos", "tables/csv", report), tmp / "tables" / "photos.csv", enc)
+            report["files"] += ["tables/photos.csv"] + [f"photos/{name}" for _src, name in pfiles]
+        report["photos"] = len(pfiles)
         if fmt == "shp":
             write_rows_csv(tmp / "field_mapping.csv", ["table", "file", "field", "shp_field", "renamed"],
                            report["field_mapping"])
@@ -234,4 +243,6 @@ def _readme(rel, fmt, enc) -> str:
     return (f"{rel.meta['title']}\n交换文件 / Exchange files — surveytools {rel.meta['surveytools_version']}\n"
             f"标准配置 / profile: {rel.meta['profile']} ({rel.meta['profile_edition']})\n县 / county: {rel.meta['county']} "
             f"{rel.meta['county_name']}\n坐标系 / CRS: {crs}\n导出时间 / exported: {rel.meta['release_time']}\n格式 / format: {where}\n"
-            "tables/: 部门、派遣矩阵、分类字典、值域 / departments, dispatch matrix, class dictionaries, domains\n")
+            "tables/: 部门、派遣矩阵、分类字典、值域 / departments, dispatch matrix, class dictionaries, domains\n"
+            "photos/ + tables/photos.csv: 部件照片（如有），path 相对于本目录 / component photos (when any), path relative to "
+            "this folder\n")

@@ -1,6 +1,8 @@
 """``surveytools export …`` operations (and the matching Processing algorithms)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..errors import SurveyError
 from ..feedback import Feedback
 from ..i18n import Text
@@ -41,8 +43,14 @@ def _is_pg(target: str) -> bool:
                                                          "Allow replacing a target that is not a release of this project (another "
                                                          "project's release, or a .gpkg / schema that is no release); even then only "
                                                          "this product's release tables are dropped, a user's other tables are kept"),
-                         default=False)])
-def db(project, to, incremental=False, street=None, community=None, replace_foreign=False, feedback=None) -> Result:
+                         default=False),
+                   Param("photos", "dir_out", Text("PostGIS 发布：部件照片文件复制到的目录（照片表 photos 中的路径相对于它）；"
+                                                   "GeoPackage 发布的照片总在发布文件旁的 <名称>_photos/ 目录",
+                                                   "PostGIS release: the folder the component photo files are copied to (the "
+                                                   "paths in table photos are relative to it); a GeoPackage release always puts "
+                                                   "them in <name>_photos/ beside the release file"))])
+def db(project, to, incremental=False, street=None, community=None, replace_foreign=False, photos=None,
+       feedback=None) -> Result:
     from ..project import Project
     from .database import check_gpkg_target, check_target_path, plan, write_gpkg
 
@@ -55,12 +63,16 @@ def db(project, to, incremental=False, street=None, community=None, replace_fore
         from .postgis import export_full, export_incremental, parse_url
 
         url, schema = parse_url(to)
+        photo_dir = str(Path(photos).resolve()) if photos else ""
         if incremental:
-            rel, counts, scope = export_incremental(proj, url, schema, street=street, community=community, feedback=feedback)
+            rel, counts, scope = export_incremental(proj, url, schema, street=street, community=community, feedback=feedback,
+                                                    photo_folder=photo_dir)
         else:
             rel = plan(proj)
+            rel.meta["photo_folder"] = photo_dir
             counts = export_full(rel, url, schema, feedback, replace_foreign=bool(replace_foreign))
             scope = ""
+        copy_release_photos(rel, photos)
         where = Text(f"PostGIS 模式 {schema}", f"PostGIS schema {schema}")
         target = f"{url.split('?')[0]}?schema={schema}"
     else:
@@ -69,13 +81,23 @@ def db(project, to, incremental=False, street=None, community=None, replace_fore
                                    "incremental releases go to PostGIS only; a GeoPackage release is always whole (written "
                                    "to a temporary file, then renamed into place)"), code="incremental_gpkg", file=str(to))
         check_target_path(to)
+        if photos:
+            raise SurveyError(Text("--photos 只用于 PostGIS 发布；GeoPackage 发布的照片在发布文件旁的 <名称>_photos/ 目录",
+                                   "--photos goes with a PostGIS release; a GeoPackage release puts its photos in "
+                                   "<name>_photos/ beside the release file"), code="photos_gpkg", field="photos",
+                              value=str(photos))
         rel = plan(proj)
         check_gpkg_target(rel, to, replace_foreign=bool(replace_foreign))
+        from .photos import check_release_folder, gpkg_photo_folder, has_photos
+
+        if has_photos(proj):
+            check_release_folder(gpkg_photo_folder(to), bool(replace_foreign))
         counts = write_gpkg(rel, to, feedback)
         where = Text(f"GeoPackage {to}", f"GeoPackage {to}")
         target = str(to)
         scope = ""
     feedback.progress(100)
+    n_photos = counts.get("photos", 0) if isinstance(counts.get("photos", 0), int) else 0
     spatial = {s.name: counts.get(s.name, 0) for s in rel.specs if s.geometry}
     comps = sum(v for k, v in counts.items() if k.startswith("components_"))
     kind = Text("增量发布", "incremental release") if incremental else Text("发布", "release")
@@ -88,8 +110,27 @@ def db(project, to, incremental=False, street=None, community=None, replace_fore
                    f"{len(counts)} tables" + (f" ({scope})" if scope else "") + ".")
     return Result(summary, data={"target": target, "schema_version": int(rel.meta["schema_version"]),
                                  "release_id": rel.meta["release_id"], "tables": counts, "spatial": spatial,
-                                 "incremental": bool(incremental), "scope": scope},
+                                 "incremental": bool(incremental), "scope": scope, "photos": n_photos,
+                                 "photo_folder": rel.meta.get("photo_folder", "")},
                   outputs={"PROJECT": str(proj.path)} | ({} if _is_pg(to) else {"TO": str(to)}), warnings=rel.warnings)
+
+
+def copy_release_photos(rel, photos) -> None:
+    """The photo files of a PostGIS release into the folder ``photos`` (each file replaced atomically);
+    without a folder, a warning when there are photos."""
+    from ..gpkg import atomic_folder, move_into
+    from .photos import fill_folder
+
+    if not rel.photo_files:
+        return
+    if not photos:
+        rel.warnings.append(Text(f"发布了 {len(rel.photo_files)} 张照片的照片表，但没有给出照片目录（--photos），照片文件未复制",
+                                 f"the photo table of {len(rel.photo_files)} photos was released, but no photo folder "
+                                 f"(--photos) was given, so the files were not copied"))
+        return
+    with atomic_folder(photos) as tmp:
+        fill_folder(tmp, rel.photo_files)
+        move_into(tmp, Path(photos))
 
 
 @operation("export", "files",
@@ -123,7 +164,7 @@ def files(project, format, out, encoding=None, feedback=None) -> Result:  # noqa
                    f"attribute tables to {out} (encoding {rep['encoding']}" +
                    (f"; {renamed} field names were cut, see field_mapping.csv" if format == "shp" else "") + ").")
     return Result(summary, data={"out": str(out), "format": format, "encoding": rep["encoding"], "files": rep["files"],
-                                 "field_mapping": rep["field_mapping"],
+                                 "field_mapping": rep["field_mapping"], "photos": rep.get("photos", 0),
                                  "unencodable": [{k: str(v) for k, v in u.items()} for u in rep["unencodable"]]},
                   outputs={"PROJECT": str(proj.path), "OUT": str(out)}, warnings=rep["warnings"])
 

@@ -439,13 +439,14 @@ def changed_ids(proj, since: str) -> tuple[list, str]:
     return sorted(ids), f"{' + '.join(labels)} since {since}"
 
 
-def export_incremental(proj, url: str, schema: str, *, street=None, community=None, feedback=None):
+def export_incremental(proj, url: str, schema: str, *, street=None, community=None, feedback=None, photo_folder=""):
     import pyarrow.compute as pc
 
     from .database import read_layer_arrow
     from .schema import table_fields
 
     rel = plan(proj, kind="incremental")
+    rel.meta["photo_folder"] = photo_folder or ""
     srid = int(rel.meta["srid"])
     prof = proj.profile
     with connect(url) as con:
@@ -513,7 +514,7 @@ def export_incremental(proj, url: str, schema: str, *, street=None, community=No
                 counts[spec.name] = {"deleted": deleted, "inserted": t.num_rows}
                 feedback.progress(5 + 60 * (i + 1) / len(specs))
         small = ["dict_component_classes", "dict_event_classes", "dict_domains", "departments", "dispatch_matrix",
-                 "release_fields", STYLES_TABLE]
+                 "release_fields", "photos", STYLES_TABLE]
         for name in small:
             cur.execute(f"DROP TABLE IF EXISTS {_q(schema)}.{_q(name)} CASCADE")
         c2 = _write_all(cur, rel, schema, feedback, names=set(small), start=65, end=90)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .photos import PHOTO_FIELDS
+
 SCHEMA_VERSION = 1
 META_TABLE = "release_meta"
 FIELDS_TABLE = "release_fields"
@@ -69,6 +71,9 @@ META_KEYS = [
      "(a target holding another project's release is only replaced with --replace-foreign)"),
     ("tables", "数据表清单", "Tables", "JSON: table -> feature or row count"),
     ("geocode_tables", "地理编码表", "Geocoding tables", "JSON list; empty when the project has none"),
+    ("photo_folder", "照片目录", "Photo folder",
+     "where the files of table photos are: GeoPackage: <release name>_photos (beside the release file); PostGIS: the "
+     "folder given by --photos (empty: files not copied); the photos' path is relative to it"),
 ]
 STYLE_FIELDS = [
     ("f_table_catalog", "text", "数据库", "Catalog", "'' in a GeoPackage, the database name in PostGIS"),
@@ -151,6 +156,9 @@ def tables() -> list:
         TableSpec("dispatch_matrix", "派遣矩阵", "Dispatch matrix", layer_key="dispatch_matrix", source="table",
                   project_table="dispatch_matrix", indexes=["class_code"],
                   note="effective rows: blanks filled from the county row of the class or major (surveytools.responsibility.matrix.effective)"),
+        TableSpec("photos", "部件照片", "Component photos", source="build", fields=PHOTO_FIELDS,
+                  indexes=["component_id"],
+                  note="1:n photos of components (field survey); the files are in the photo folder (release_meta.photo_folder)"),
         TableSpec(STYLES_TABLE, "图层样式（QGIS）", "Layer styles (QGIS)", source="build", fields=STYLE_FIELDS,
                   note="the QGIS layer_styles schema; in PostGIS the rows are also written to public.layer_styles"),
     ]

@@ -65,12 +65,15 @@ def field_return_op(project, packages, date=None, feedback=None) -> Result:
 
     d = field_return(project, packages, date=date, feedback=feedback)
     warnings = [w for p in d["packages"] for w in p.pop("warnings", [])]
-    tot = {k: sum(p[k] for p in d["packages"]) for k in ("updated", "new", "deleted", "conflicts", "photos", "rejected")}
+    tot = {k: sum(p[k] for p in d["packages"]) for k in ("updated", "new", "deleted", "conflicts", "photos", "rejected",
+                                                           "reclassified")}
     d["totals"] = tot
     return Result(Text(f"回收 {len(d['packages'])} 个外业包：新增 {tot['new']}，更新 {tot['updated']}，外业删除记为丢失 "
-                       f"{tot['deleted']}，冲突 {tot['conflicts']}，照片 {tot['photos']}，未入库 {tot['rejected']}",
+                       f"{tot['deleted']}，类别变更（旧部件注销、新编码）{tot['reclassified']}，冲突 {tot['conflicts']}，照片 {tot['photos']}，"
+                       f"未入库 {tot['rejected']}",
                        f"returned {len(d['packages'])} packages: {tot['new']} new, {tot['updated']} updated, "
-                       f"{tot['deleted']} deleted in the field (marked missing), {tot['conflicts']} conflicts, "
+                       f"{tot['deleted']} deleted in the field (marked missing), {tot['reclassified']} reclassified (old one "
+                       f"cancelled, new ID), {tot['conflicts']} conflicts, "
                        f"{tot['photos']} photos, {tot['rejected']} not taken in"),
                   data=d, outputs={"PROJECT": str(project), "CONFLICTS": tot["conflicts"]}, warnings=warnings)
 

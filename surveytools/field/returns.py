@@ -194,6 +194,12 @@ def apply_package(proj, pkg: Package, *, date=None, feedback=None) -> dict:
     spec = IdSpec.of(prof, proj.county)
     state_missing = prof.defaults.get("component_state_missing", "丢失")
     state_new = prof.defaults.get("component_state_new", "完好")
+    # a component whose class changes is cancelled (注销): the profile's state for a removed component
+    state_removed = prof.defaults.get("component_state_removed", "移除")
+    cls_tab = prof.component_classes
+    class_geom = dict(zip(cls_tab["code"].astype(str), cls_tab["geometry"].astype(str))) if "geometry" in cls_tab else {}
+    geom_of_layer = {k: k.rsplit("_", 1)[-1] for k in C.EDITABLE}
+    reclass = {}  # UUID -> the cancelled component (see the update branch)
     source_default = prof.defaults.get("data_source_survey")
     valid_classes = set(prof.component_classes["code"].astype(str))
     names_of = class_names(prof)
@@ -201,7 +207,7 @@ def apply_package(proj, pkg: Package, *, date=None, feedback=None) -> dict:
     layers_out = {}
     new_rows = {}  # key -> list of (pkg row index, uuid, surveyor)
     uuid_to_id = {}
-    counts = {"updated": 0, "new": 0, "deleted": 0, "conflicts": 0, "unchanged": 0, "rejected": 0}
+    counts = {"updated": 0, "new": 0, "deleted": 0, "conflicts": 0, "unchanged": 0, "rejected": 0, "reclassified": 0}
     pk_tables = {}
     for key in C.EDITABLE:
         lay = pkg.manifest["layers"].get(key)
@@ -275,12 +281,28 @@ def apply_package(proj, pkg: Package, *, date=None, feedback=None) -> dict:
             surveyor = _pkg_surveyor(pkg, kt, i)
             ccf = f("class_code")
             if ccf and ccf in kt.column_names and ccf in cols and C._norm(kt.column(ccf)[i].as_py()) != C._norm(cols[ccf][j]):
-                # the class is part of the ID: a reclassification is decided in the office, never on return
-                warnings.append(Text(f"部件 {cid} 在外业改了类别（{cols[ccf][j]} → {kt.column(ccf)[i].as_py()}），类别决定标识码，"
+                new_cls = kt.column(ccf)[i].as_py()
+                if new_cls in valid_classes and class_geom.get(new_cls, geom_of_layer[key]) == geom_of_layer[key] \
+                        and kg[i] is not None and not shapely.is_empty(kg[i]):
+                    # the class is part of the ID: the old component is cancelled, a new one of the new class
+                    # with a new ID takes its place at the field geometry (inserted with the new features)
+                    sname = f("state")
+                    old_state = cols[sname][j] if sname else None
+                    if sname and old_state != state_removed:
+                        cols[sname][j] = state_removed
+                        log.append({"time": now, "batch": batch, "layer": key, "component_id": cid, "field": sname,
+                                    "old": old_state, "new": state_removed})
+                    changed[j] = True
+                    reclass[u] = {"key": key, "row": j, "old_id": cid, "old_class": cols[ccf][j], "new_class": new_cls,
+                                  "surveyor": surveyor, "old_state": old_state}
+                    new_rows.setdefault(key, []).append((i, u, surveyor))
+                    continue
+                # an unknown class (or one of another geometry type) cannot be coded: reported, the rest applied
+                warnings.append(Text(f"部件 {cid} 在外业改成的类别 {new_cls} 不在分类表中或几何类型不符，类别决定标识码，"
                                      f"未采用；请在内业核实后重新编码",
-                                     f"component {cid} got another class in the field ({cols[ccf][j]} → "
-                                     f"{kt.column(ccf)[i].as_py()}); the class is part of the ID, so it was not applied: "
-                                     f"check it in the office and recode"))
+                                     f"component {cid} got the class {new_cls} in the field, which is not in the class "
+                                     f"table or has another geometry type; the class is part of the ID, so it was not "
+                                     f"applied: check it in the office and recode"))
             for n in applied_fields:
                 if n not in kt.column_names or n not in cols:
                     continue
@@ -432,7 +454,7 @@ def apply_package(proj, pkg: Package, *, date=None, feedback=None) -> dict:
                     st = sub.column("survey_time").to_pylist() if "survey_time" in sub.column_names else [None] * m
                     cols[f("init_date")] = [v or (s.date() if s else day) for v, s in zip(cols[f("init_date")], st)]
                 if f("change_date"):
-                    cols[f("change_date")] = [None] * m
+                    cols[f("change_date")] = [day if r[1] in reclass else None for r in ok_rows]
                 if f("batch"):
                     cols[f("batch")] = [batch] * m
                 idx = loc.locate(g) if loc.available else np.full(m, -1)
@@ -442,6 +464,19 @@ def apply_package(proj, pkg: Package, *, date=None, feedback=None) -> dict:
                 from ..gpkg import ARROW_TYPES
 
                 t = pa.table({n: pa.array(cols[n], ARROW_TYPES[typ]) for n, typ in zip(fields["name"], fields["type"])})
+                if f("note"):
+                    # the new component of a reclassification names the ID it replaces
+                    notes = cols[f("note")]
+                    for q, r in enumerate(ok_rows):
+                        rc = reclass.get(r[1])
+                        if rc is not None:
+                            rc["new_id"] = my_ids[q]
+                            add = f"由 {rc['old_id']} 变更类别 / reclassified from {rc['old_id']}"
+                            notes[q] = add if not notes[q] else f"{notes[q]}；{add}"
+                for q, r in enumerate(ok_rows):
+                    if r[1] in reclass:
+                        reclass[r[1]]["new_id"] = my_ids[q]
+                t = pa.table({n: pa.array(cols[n], ARROW_TYPES[typ]) for n, typ in zip(fields["name"], fields["type"])})
                 new_tables[key] = (t, g)
                 after = C.feature_hashes(t, g, C.hashed_fields(prof, key))
                 pk_h = C.feature_hashes(sub, g, C.hashed_fields(prof, key))
@@ -450,12 +485,28 @@ def apply_package(proj, pkg: Package, *, date=None, feedback=None) -> dict:
                     uuid_to_id[u] = (key, cid)
                     new_applied.append({"package_id": pkg.id, "uuid": u, "layer": key, "feature_id": cid,
                                         "field_hash": fh, "project_hash": ah, "time": now})
-                    log.append({"time": now, "batch": batch, "layer": key, "component_id": cid, "field": "*",
-                                "old": None, "new": f"新增 new {c}"})
-                    flog.append({"time": now, "package_id": pkg.id, "surveyor": sv, "layer": key, "feature_uuid": u,
-                                 "component_id": cid, "action": "insert", "field": "*", "old": None, "new": c})
+                    rc = reclass.get(u)
+                    if rc is None:
+                        log.append({"time": now, "batch": batch, "layer": key, "component_id": cid, "field": "*",
+                                    "old": None, "new": f"新增 new {c}"})
+                        flog.append({"time": now, "package_id": pkg.id, "surveyor": sv, "layer": key, "feature_uuid": u,
+                                     "component_id": cid, "action": "insert", "field": "*", "old": None, "new": c})
+                    else:
+                        note = (f"类别变更 reclassified {rc['old_class']} → {c}：{rc['old_id']} 注销 cancelled, "
+                                f"新标识码 new ID {cid}")
+                        log.append({"time": now, "batch": batch, "layer": key, "component_id": cid, "field": "*",
+                                    "old": rc["old_id"], "new": note})
+                        flog.append({"time": now, "package_id": pkg.id, "surveyor": sv, "layer": key, "feature_uuid": u,
+                                     "component_id": cid, "action": "reclassify_insert", "field": "*",
+                                     "old": rc["old_id"], "new": note})
+                        flog.append({"time": now, "package_id": pkg.id, "surveyor": sv, "layer": key, "feature_uuid": u,
+                                     "component_id": rc["old_id"], "action": "reclassify_cancel",
+                                     "field": f("state") or "*", "old": rc["old_state"],
+                                     "new": f"{state_removed}（{note}）"})
                     accuracy.append(_accuracy_row(kt, i, key, cid, pkg, batch))
-                counts["new"] += m
+                n_re = sum(1 for r in ok_rows if r[1] in reclass)
+                counts["new"] += m - n_re
+                counts["reclassified"] += n_re
         else:
             maxima = None
     else:
@@ -463,6 +514,20 @@ def apply_package(proj, pkg: Package, *, date=None, feedback=None) -> dict:
     for lay in pkg.manifest["layers"].values():
         for u, v in (lay.get("features") or {}).items():
             uuid_to_id.setdefault(u, (None, v.get("id")))
+    # the cancelled component of a reclassification names the ID that replaces it
+    for u, rc in reclass.items():
+        key, j, new_id = rc["key"], rc["row"], rc.get("new_id")
+        nf = prof.field(field_group(key), "note")
+        if not new_id or key not in layers_out or not nf:
+            continue
+        t, g = layers_out[key]
+        notes = t.column(nf).to_pylist()
+        add = f"类别变更为 {rc['new_class']}，注销，新标识码 {new_id} / reclassified as {rc['new_class']}, cancelled, new ID {new_id}"
+        old = notes[j]
+        notes[j] = add if not old else f"{old}；{add}"
+        layers_out[key] = (t.set_column(t.column_names.index(nf), nf, pa.array(notes, t.schema.field(nf).type)), g)
+        log.append({"time": now, "batch": batch, "layer": key, "component_id": rc["old_id"], "field": nf,
+                    "old": old, "new": notes[j]})
     photo_plan = P.plan(proj, pkg, uuid_to_id, warnings)
     counts["conflicts"] = len(conflicts)
     counts["photos"] = len(photo_plan.rows)
@@ -493,6 +558,13 @@ def apply_package(proj, pkg: Package, *, date=None, feedback=None) -> dict:
                     gcol = store.GeomColumn(geoms=np.concatenate([np.asarray(g, dtype=object), np.asarray(ng, dtype=object)]))
                 store.write_component_table(work, key, t, gcol)
             store.write_change_log(work, log)
+            relinks = [{"feature_uuid": u, "component_id": rc["new_id"]} for u, rc in reclass.items() if rc.get("new_id")]
+            if relinks:
+                # the UUID now names the new component: the registry and the photos follow it (rewritten
+                # before the appends below, which read these tables as this transaction sees them)
+                to_new = {r["feature_uuid"]: r["component_id"] for r in relinks}
+                _relink(work, C.FEATURES_TABLE, "uuid", "feature_id", to_new)
+                _relink(work, C.PROJECT_PHOTOS, "feature_uuid", "component_id", to_new)
             if flog:
                 store.append_table(work, C.CHANGES_TABLE, pd.DataFrame(flog))
             if new_applied:
@@ -526,6 +598,20 @@ def apply_package(proj, pkg: Package, *, date=None, feedback=None) -> dict:
         raise
     result["batch"] = batch
     return result
+
+
+def _relink(work, name: str, key: str, col: str, mapping: dict) -> None:
+    """Set ``col`` to ``mapping[key]`` in the rows of table ``name`` whose ``key`` is mapped."""
+    from ..components import store
+    from ..project import write_table
+
+    df = store.read_table(work, name)
+    if not len(df) or key not in df.columns or col not in df.columns:
+        return
+    hit = df[key].isin(list(mapping))
+    if hit.any():
+        df.loc[hit, col] = df.loc[hit, key].map(mapping)
+        write_table(work, name, df)
 
 
 def _accuracy_row(kt, i, key, cid, pkg, batch) -> dict | None:
