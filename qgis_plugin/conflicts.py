@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 
 from qgis.core import QgsCoordinateTransform, QgsGeometry, QgsProject, QgsRectangle, QgsVectorLayer
+from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -94,6 +95,9 @@ def describe(row: dict) -> str:
 class ConflictsPanel(QWidget):
     """The list of field-return conflicts with zoom and the two ways to resolve one."""
 
+    #: emitted after a resolution re-read the project (the dock refreshes its other tab)
+    changed = pyqtSignal()
+
     def __init__(self, iface=None, parent=None):
         super().__init__(parent)
         self.iface = iface
@@ -101,8 +105,6 @@ class ConflictsPanel(QWidget):
         self.all_rows: list = []
         self.visible_rows: list = []
         self._layer = None
-        #: called after a resolution re-read the project (the dock refreshes its other tab)
-        self.after_change = None
         self._build()
 
     def _build(self):
@@ -268,8 +270,7 @@ class ConflictsPanel(QWidget):
             self._layer = None
             self.project.reload()
             self.refresh()
-            if callable(self.after_change):
-                self.after_change()
+            self.changed.emit()
             if not ok:
                 self._say(result.render() if isinstance(result, SurveyError) else str(result))
             else:

@@ -113,6 +113,7 @@ class SurveyToolsPlugin:
         self.results_dock = ValidationDock(self.iface, main)
         self.project_dock.projectChanged.connect(self._project_changed)
         self.project_dock.results_button.clicked.connect(self.show_results)
+        self.project_dock.conflicts_button.clicked.connect(self.show_conflicts)
         self.project_dock.deps_button.clicked.connect(lambda: self.check_dependencies(True))
         self.iface.addDockWidget(qt_enum("DockWidgetArea.RightDockWidgetArea"), self.project_dock)
         self.iface.addDockWidget(qt_enum("DockWidgetArea.BottomDockWidgetArea"), self.results_dock)
@@ -129,6 +130,12 @@ class SurveyToolsPlugin:
         if self.project_dock is not None:
             self.project_dock.show()
             self.project_dock.raise_()
+
+    def show_conflicts(self):
+        """The results panel on its field conflicts tab."""
+        self.show_results()
+        if self.results_dock is not None:
+            self.results_dock.show_conflicts()
 
     def show_results(self):
         if self.results_dock is not None:

@@ -1,5 +1,5 @@
-"""The validation results panel (dock); its second tab lists the conflicts of field returns
-(:mod:`.conflicts`: zoom, keep the project's version or take the field's).
+"""The validation results panel (dock); :meth:`ValidationDock.show_conflicts` (the project panel's
+**Field conflicts** button) opens a second tab listing the conflicts of field returns (:mod:`.conflicts`: zoom, keep the project's version or take the field's).
 
 Lists the rows of the project's ``validation_errors_point/line/polygon`` layers (written by
 ``surveytools validate run``), filtered by rule, layer, severity and status, and for the selected
@@ -134,6 +134,9 @@ class ValidationDock(QDockWidget):
         #: asks for the reason of a false positive: ``ask_reason(row) -> str | None`` (None: cancelled)
         self.ask_reason = self._ask_reason
         self._extra_layers: list = []
+        #: the field conflicts tab (:class:`.conflicts.ConflictsPanel`), made on first use
+        self.conflicts = None
+        self.tabs = None
         self._build()
 
     # -- UI ---------------------------------------------------------------------------------------
@@ -177,15 +180,23 @@ class ValidationDock(QDockWidget):
         lay.addLayout(buttons)
         self.count_label = QLabel("", body)
         lay.addWidget(self.count_label)
-        # a second tab: the conflicts of field returns (see .conflicts)
-        from .conflicts import ConflictsPanel
+        self._body = body
+        self.setWidget(body)
 
-        self.tabs = QTabWidget(self)
-        self.tabs.addTab(body, tr("Validation"))
-        self.conflicts = ConflictsPanel(self.iface, self.tabs)
-        self.conflicts.after_change = self.refresh
-        self.tabs.addTab(self.conflicts, tr("Field conflicts"))
-        self.setWidget(self.tabs)
+    def show_conflicts(self):
+        """The field conflicts tab (made on first use: the dock is then two tabs), shown and filled."""
+        if self.conflicts is None:
+            from .conflicts import ConflictsPanel
+
+            self.tabs = QTabWidget(self)
+            self.tabs.addTab(self._body, tr("Validation"))
+            self.conflicts = ConflictsPanel(self.iface, self.tabs)
+            self.conflicts.changed.connect(self.refresh)
+            self.tabs.addTab(self.conflicts, tr("Field conflicts"))
+            self.setWidget(self.tabs)
+        self.conflicts.set_project(self.project)
+        self.tabs.setCurrentWidget(self.conflicts)
+        return self.conflicts
 
     # -- data -------------------------------------------------------------------------------------
     def clear(self):
@@ -194,13 +205,15 @@ class ValidationDock(QDockWidget):
         self.overlay.clear()
         self._extra_layers = []
         self.table.setRowCount(0)
-        self.conflicts.clear()
+        if self.conflicts is not None:
+            self.conflicts.clear()
 
     def set_project(self, loaded_project):
         self.clear()
         self.project = loaded_project
         self.refresh()
-        self.conflicts.set_project(loaded_project)
+        if self.conflicts is not None:
+            self.conflicts.set_project(loaded_project)
 
     def _error_layers(self) -> list:
         out = []

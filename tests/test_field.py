@@ -358,6 +358,41 @@ def test_class_changed_in_the_field_cancels_the_old_component_and_codes_a_new_on
     assert f2[u]["id"] == new_id and sum(1 for v in f2.values() if v["id"] == old_id) == 1
 
 
+def test_conflict_with_a_class_change_resolved_by_the_field_reclassifies(project, tmp_path, cli):
+    folder, _ = make(project, tmp_path, cli)
+    m = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    feats = m["layers"]["component_point"]["features"]
+    con = fs.connect(folder / "survey.gpkg")
+    rows = {r["uuid"]: r for r in fs.rows(con, "components_point")}
+    u = next(x for x in sorted(feats) if rows[x]["ClassCode"] != "0105")
+    old_id = feats[u]["id"]
+    fs.update(con, "components_point", u, ClassCode="0105", Note="外业：是电力井盖")
+    con.close()
+    pcon = fs.connect(project)
+    pcon.execute("UPDATE components_point SET Note = '内业备注' WHERE ObjID = ?", (old_id,))
+    pcon.close()
+    code, so, err = cli(["field", "return", project, folder, "--json"])
+    assert code == 0 and json.loads(so)["totals"]["conflicts"] == 1, so + err
+    conf = table(project, "field_conflicts")[0]
+    assert "ClassCode" in conf["fields"].split(",") and json.loads(conf["field_values"])["ClassCode"] == "0105"
+    before = layer(project, "components_point", read_geometry=False)
+    code, so, err = cli(["field", "resolve", project, "--conflict", conf["conflict_id"], "--keep", "field", "--json"])
+    assert code == 0, err
+    after = layer(project, "components_point", read_geometry=False)
+    assert len(after) == len(before) + 1
+    new = after[~after["ObjID"].isin(before["ObjID"])].iloc[0]
+    a = after.set_index("ObjID")
+    assert new["ObjID"].startswith("3606810105") and new["ClassCode"] == "0105" and new["ObjName"] == "电力井盖"
+    assert new["Note"].startswith("外业：是电力井盖") and old_id in new["Note"] and new["CommCode"] == AREA
+    assert a.loc[old_id, "ObjState"] == "移除" and new["ObjID"] in a.loc[old_id, "Note"]
+    assert a.loc[old_id, "ClassCode"] == before.set_index("ObjID").loc[old_id, "ClassCode"]
+    assert {r["uuid"]: r["feature_id"] for r in table(project, "field_features")}[u] == new["ObjID"]
+    state = project_state(project)
+    code, so, err = cli(["field", "return", project, folder, "--json"])
+    assert code == 0 and json.loads(so)["packages"][0]["batch"] is None, so
+    assert project_state(project) == state
+
+
 def test_photos_from_a_folder_named_by_id(project, tmp_path, cli):
     from PIL import Image
 

@@ -639,5 +639,9 @@
         <source>SurveyTools: resolve a field conflict</source>
         <translation>SurveyTools：处理外业冲突</translation>
     </message>
+    <message>
+        <source>Conflicts of field returns: keep the project's version or take the field's</source>
+        <translation>外业回收的冲突：保留项目版本或采用外业版本</translation>
+    </message>
 </context>
 </TS>

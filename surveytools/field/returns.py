@@ -266,9 +266,11 @@ def apply_package(proj, pkg: Package, *, date=None, feedback=None) -> dict:
                 ck = (pkg.id, u, pk_hash[i])
                 if ck not in seen_conflicts:
                     seen_conflicts.add(ck)
-                    fv = C.values_of(kt, applied_fields, i)
-                    pv = C.values_of(pt, applied_fields, j) if j is not None else {}
-                    diff = [n for n in applied_fields if fv.get(n) != pv.get(n)]
+                    # the class too: a conflict resolved with the field's class is a reclassification
+                    shown = applied_fields + [n for n in (f("class_code"),) if n and n in kt.column_names]
+                    fv = C.values_of(kt, shown, i)
+                    pv = C.values_of(pt, shown, j) if j is not None else {}
+                    diff = [n for n in shown if fv.get(n) != pv.get(n)]
                     conflicts.append({"package_id": pkg.id, "layer": key, "feature_uuid": u, "component_id": cid,
                                       "kind": "both_changed" if j is not None else (
                                           "duplicate_id" if cid in ambiguous else "gone_from_project"),

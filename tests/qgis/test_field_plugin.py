@@ -51,6 +51,7 @@ def test_panel_buttons_open_the_field_dialogs_with_the_project(clean_qgs, qgis_i
         ["surveytools:field_package", "surveytools:field_return"]
     assert calls[0][1] == {"PROJECT": lp.sp.path, "OUT": str(p)[:-5] + "_field"}
     assert calls[1][1] == {"PROJECT": lp.sp.path}
+    assert dock.conflicts_button.isVisibleTo(dock)
     dock.deleteLater()
 
 
@@ -89,8 +90,9 @@ def test_results_panel_lists_zooms_and_resolves_field_conflicts(clean_qgs, qgis_
     lp = open_project(str(p))
     dock = ValidationDock(qgis_iface)
     dock.set_project(lp)
-    panel = dock.conflicts
-    assert dock.tabs.count() == 2 and dock.tabs.widget(1) is panel
+    assert dock.conflicts is None  # made on first use (the project panel's "Field conflicts" button)
+    panel = dock.show_conflicts()
+    assert dock.tabs.count() == 2 and dock.tabs.currentWidget() is panel is dock.conflicts
     field_note = {feats[u]["id"]: f"外业{k}" for k, u in enumerate(uu)}
     office_note = {feats[u]["id"]: f"内业{k}" for k, u in enumerate(uu)}
     first, second = [r["component_id"] for r in panel.visible_rows]
