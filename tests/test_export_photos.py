@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pyogrio
 import pytest
-
 from export_fixture import assigned, copy
 
 PG_URL = os.environ.get("SURVEYTOOLS_PG_URL")

@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from plugin_support import ROOT, copy_project, sql
 
 CHILD = r"""
