@@ -37,6 +37,7 @@ class DependencyManager:
         #: the last message shown: ``(level name, text)`` (the offer, the outcome)
         self.last_message = None
         self._bar_item = None
+        self._offer = None
 
     # -- check ------------------------------------------------------------------------------
     def check(self, report_ok: bool = False):
@@ -74,10 +75,19 @@ class DependencyManager:
         button = QPushButton(tr("Install"), widget)
         button.setObjectName("surveytoolsInstallDeps")
         # popWidget deletes the message with the button in it: never inside the button's own clicked
-        # signal (a use-after-free that crashed QGIS), but once the signal has returned
-        button.clicked.connect(lambda: QTimer.singleShot(0, lambda: (bar.popWidget(widget), self.install())))
+        # signal (a use-after-free that crashed QGIS), but once the signal has returned; and the slot is a
+        # bound method, not a lambda (a lambda slot still crashed QGIS under Xvfb once the panels grew)
+        self._offer = (bar, widget)
+        button.clicked.connect(self._install_clicked)
         widget.layout().addWidget(button)
         bar.pushWidget(widget, level("Warning"), 0)
+
+    def _install_clicked(self, _checked=False):
+        bar, widget = self._offer or (None, None)
+        self._offer = None
+        if bar is not None:
+            QTimer.singleShot(0, lambda: bar.popWidget(widget))
+        QTimer.singleShot(0, self.install)
 
     # -- install ----------------------------------------------------------------------------
     def install(self, find_links=(), index_url=None):
