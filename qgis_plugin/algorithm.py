@@ -308,8 +308,8 @@ class SurveyToolsAlgorithm(QgsProcessingAlgorithm):
                                               p.file_filter or "")
         if kind == "file_out":
             return QgsProcessingParameterFileDestination(name, desc, p.file_filter or "", default, optional)
-        if kind == "dir_out":
-            return QgsProcessingParameterFolderDestination(name, desc, default, optional)
+        if kind == "dir_out":  # an optional folder is not made up (no temporary folder) when left empty
+            return QgsProcessingParameterFolderDestination(name, desc, default, optional, not optional)
         if kind in ("int", "float"):
             # the registry's range (checked again in the child, for every face); QGIS's own limits otherwise
             lo = -1.7976931348623157e308 if p.minimum is None else p.minimum
