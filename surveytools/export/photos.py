@@ -67,7 +67,7 @@ def photo_rows(proj, warnings: list, prefix: str = ""):
         return pd.DataFrame(columns=cols), []
     df = read_dataframe(proj.path, PROJECT_PHOTOS, read_geometry=False, use_arrow=True)
     folder = photo_folder(proj.path)
-    base = Path(proj.path).parent
+    base = folder.parent  # the project's folder (beside a GeoPackage; a PostGIS project's side-file folder)
     tables = release_table_of(proj)
     rows, files, seen = [], [], set()
     for r in df.to_dict("records"):
