@@ -111,8 +111,17 @@ def qfield_edits(folder, project):
     a move, a delete, a photo of an existing component."""
     m = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     feats = m["layers"]["component_point"]["features"]
-    uu = sorted(feats)
     con = fs.connect(folder / "survey.gpkg")
+    # the components to edit, chosen deterministically: intact ones with an ID no other component has
+    # (UUIDs are random: a component picked by UUID order could be one already marked missing, whose
+    # deletion in the field changes nothing, or a planted duplicate ID)
+    packaged = [r for r in fs.rows(con, "components_point") if r["uuid"] in feats]
+    counts = {}
+    for r in packaged:
+        counts[r["ObjID"]] = counts.get(r["ObjID"], 0) + 1
+    uu = [r["uuid"] for r in sorted(packaged, key=lambda r: r["ObjID"] or "")
+          if r["ObjState"] == "完好" and r["ObjID"] and counts[r["ObjID"]] == 1]
+    assert len(uu) >= 4
     grid = fs.rows(con, "unit_grids")[3]
     gshape = fs.from_blob(grid["geom"])
     p_new = shapely.Point(*shapely.point_on_surface(gshape).coords[0])
