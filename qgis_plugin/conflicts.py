@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 
-from qgis.core import QgsCoordinateTransform, QgsGeometry, QgsProject, QgsRectangle, QgsVectorLayer
+from qgis.core import QgsGeometry, QgsVectorLayer
 from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtWidgets import (
     QAbstractItemView,
@@ -35,6 +35,7 @@ from qgis.PyQt.QtWidgets import (
 from surveytools.errors import SurveyError
 
 from .compat import log, qt_enum, tr
+from .results import zoom_to_geometry
 
 TABLE = "field_conflicts"
 FIELDS = ("conflict_id", "package_id", "layer", "feature_uuid", "component_id", "kind", "fields", "field_values",
@@ -228,26 +229,7 @@ class ConflictsPanel(QWidget):
         if r is None or r["_geom"] is None or r["_geom"].isEmpty():
             self._say(tr("This conflict has no geometry to zoom to."))
             return None
-        canvas = self.iface.mapCanvas() if self.iface is not None else None
-        geom = QgsGeometry(r["_geom"])
-        src = r["_crs"]
-        if canvas is not None:
-            dest = canvas.mapSettings().destinationCrs()
-            if dest.isValid() and src.isValid() and dest != src:
-                geom.transform(QgsCoordinateTransform(src, dest, QgsProject.instance()))
-        box = QgsRectangle(geom.boundingBox())
-        pad = max(box.width(), box.height()) * 0.5 or 0
-        if pad == 0:
-            pad = 30.0 if not (canvas and canvas.mapSettings().destinationCrs().isGeographic()) else 0.0003
-        box.grow(pad)
-        if canvas is not None:
-            canvas.setExtent(box)
-            canvas.refresh()
-            try:
-                canvas.flashGeometries([geom], canvas.mapSettings().destinationCrs())
-            except Exception:  # pragma: no cover - headless canvases without a map
-                pass
-        return box
+        return zoom_to_geometry(self.iface, r["_geom"], r["_crs"])
 
     def resolve(self, row=None, keep: str = "project", wait: bool = True):
         """Resolve the conflict with ``surveytools field resolve`` in the child process (``wait=False``:

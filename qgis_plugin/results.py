@@ -117,6 +117,30 @@ def read_error_rows(layer: QgsVectorLayer, source: str = "project") -> list:
     return rows
 
 
+
+def zoom_to_geometry(iface, geometry, crs):
+    """Zoom the map canvas to ``geometry`` (in ``crs``) with a margin and flash it; returns the
+    extent (canvas CRS). Used by the validation results and the field conflicts."""
+    canvas = iface.mapCanvas() if iface is not None else None
+    geom = QgsGeometry(geometry)
+    if canvas is not None:
+        dest = canvas.mapSettings().destinationCrs()
+        if dest.isValid() and crs.isValid() and dest != crs:
+            geom.transform(QgsCoordinateTransform(crs, dest, QgsProject.instance()))
+    box = QgsRectangle(geom.boundingBox())
+    pad = max(box.width(), box.height()) * 0.5 or 0
+    if pad == 0:
+        pad = 30.0 if not (canvas and canvas.mapSettings().destinationCrs().isGeographic()) else 0.0003
+    box.grow(pad)
+    if canvas is not None:
+        canvas.setExtent(box)
+        canvas.refresh()
+        try:
+            canvas.flashGeometries([geom], canvas.mapSettings().destinationCrs())
+        except Exception:  # pragma: no cover - headless canvases without a map
+            pass
+    return box
+
 class ValidationDock(QDockWidget):
     OBJECT_NAME = "SurveyToolsValidationDock"
 
@@ -339,26 +363,7 @@ class ValidationDock(QDockWidget):
         r = self.current_row(row)
         if r is None or r["_geom"] is None or r["_geom"].isEmpty():
             return None
-        canvas = self.iface.mapCanvas() if self.iface is not None else None
-        geom = QgsGeometry(r["_geom"])
-        src = r["_layer"].crs()
-        if canvas is not None:
-            dest = canvas.mapSettings().destinationCrs()
-            if dest.isValid() and src.isValid() and dest != src:
-                geom.transform(QgsCoordinateTransform(src, dest, QgsProject.instance()))
-        box = QgsRectangle(geom.boundingBox())
-        pad = max(box.width(), box.height()) * 0.5 or 0
-        if pad == 0:
-            pad = 30.0 if not (canvas and canvas.mapSettings().destinationCrs().isGeographic()) else 0.0003
-        box.grow(pad)
-        if canvas is not None:
-            canvas.setExtent(box)
-            canvas.refresh()
-            try:
-                canvas.flashGeometries([geom], canvas.mapSettings().destinationCrs())
-            except Exception:  # pragma: no cover - headless canvases without a map
-                pass
-        return box
+        return zoom_to_geometry(self.iface, r["_geom"], r["_layer"].crs())
 
     def target(self, row=None):
         """``(layer, feature)`` the error row is about (or ``(None, None)``)."""
