@@ -131,3 +131,27 @@ RESPONSIBILITY = IssueColumns(
     columns=("rule_id", "severity", "problem", "kind", "class_code", "class_name", "area_type", "area_code", "field",
              "count", "features", "message_zh", "message_en"),
     names={"rule": "rule_id"}, types={"count": pa.int64()})
+
+#: problems of acceptance check records (``SurveyError.problems`` of ``acceptance record``): ``sheet``, ``row``
+#: and ``column`` of the workbook (or layer, feature and field of a check package)
+ACCEPTANCE_RECORDS = IssueColumns(columns=("rule", "severity", "sheet", "row", "column", "value", "message_zh", "message_en"),
+                                  names={"layer": "sheet", "fid": "row", "field": "column"})
+
+#: field-return conflicts (layer field_conflicts, read by the plugin's conflicts tab and ``field resolve``):
+#: ``kind`` is the rule, ``component_id`` the feature, ``fields`` the differing fields; the rest is the
+#: conflict's own state (both versions, hashes, status)
+FIELD_CONFLICTS = IssueColumns(
+    columns=("conflict_id", "package_id", "layer", "feature_uuid", "component_id", "kind", "fields", "field_values",
+             "project_values", "field_hash", "project_hash", "surveyor", "status", "created", "resolved", "resolution"),
+    names={"rule": "kind", "feature_id": "component_id", "field": "fields"}, types={"conflict_id": pa.int64()})
+
+#: geocoding base conflicts (table geo_conflicts, docs/geocoding.md): ``kind`` is the rule, ``name`` the
+#: place or plate, ``detail`` the message in both languages, ``x``/``y`` where (project CRS)
+GEO_CONFLICTS = IssueColumns(columns=("kind", "layer", "name", "detail", "x", "y"),
+                             names={"rule": "kind", "feature_id": "name"},
+                             types={"x": pa.float64(), "y": pa.float64()})
+
+
+def bilingual(zh: str, en: str) -> str:
+    """One text column holding both languages (``zh / en``), as geo_conflicts' ``detail``."""
+    return f"{zh} / {en}"

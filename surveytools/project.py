@@ -404,9 +404,13 @@ def write_project_layer(project: "Project", key: str, gdf, *, extra_fields=None)
 
 
 def write_table(project: "Project", name: str, df) -> int:
-    """Replace an attribute-only table (reports, logs) with a DataFrame (all columns as given)."""
+    """Replace an attribute-only table (reports, logs) with a DataFrame (all columns as given) or an
+    Arrow table (typed already, e.g. by an :class:`surveytools.issues.IssueColumns` writer)."""
     import pandas as pd
 
+    if isinstance(df, pa.Table):
+        write_layer(project.path, name, df if df.num_columns else pa.table({"empty": pa.array([], pa.string())}))
+        return df.num_rows
     cols = {}
     for c in df.columns:
         s = df[c]

@@ -10,6 +10,8 @@ import pyogrio
 import pytest
 import shapely
 
+from surveytools.issues import FIELD_CONFLICTS
+
 ROOT = Path(__file__).resolve().parents[1]
 SURVEY = ROOT / "sample_data" / "guixi" / "survey"
 C_MAP = str(ROOT / "sample_data" / "guixi" / "mappings" / "components_c.yaml")
@@ -194,6 +196,7 @@ def test_return_applies_field_work_and_twice_changes_nothing(project, tmp_path, 
     assert a.loc[conflict_id, "Note"] == "内业备注"
     conf = table(project, "field_conflicts")
     assert len(conf) == 1 and conf[0]["component_id"] == conflict_id and conf[0]["status"] == "open"
+    assert [c for c in conf[0] if c not in ("fid", "geom")] == list(FIELD_CONFLICTS.columns) and conf[0]["conflict_id"] == 1
     assert json.loads(conf[0]["field_values"])["Note"] == "外业备注"
     # photos linked, copied, named by ID, EXIF kept
     ph = table(project, "photos")

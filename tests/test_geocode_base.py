@@ -88,6 +88,8 @@ def test_conflicts_are_reported_and_duplicates_dropped(tmp_path):
     far.to_file(extra, layer="more_roads")
     res = _build(tmp_path / "c.gpkg", extra=[str(extra)])
     conf = pyogrio.read_dataframe(str(tmp_path / "c.gpkg"), layer="geo_conflicts")
+    assert list(conf.columns) == ["kind", "layer", "name", "detail", "x", "y"]  # issues.GEO_CONFLICTS
+    assert conf["x"].dtype == np.float64 and conf["detail"].str.contains(" / ").all()
     kinds = conf["kind"].value_counts().to_dict()
     assert kinds.get("duplicate_plate") == 1 and kinds.get("conflicting_plate") == 1
     assert "园东路" in set(conf.loc[conf["kind"] == "road_disconnected", "name"])

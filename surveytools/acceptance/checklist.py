@@ -26,6 +26,7 @@ import pandas as pd
 
 from ..errors import SurveyError
 from ..i18n import Text
+from ..issues import ACCEPTANCE_RECORDS, Issue
 
 CHECK_SHEET = "检查记录"
 MISSING_SHEET = "遗漏部件"
@@ -154,13 +155,14 @@ def write_checklist(path, items: pd.DataFrame, classes: pd.DataFrame, meta: dict
 # ----------------------------------------------------------------------------------------------
 # reading the filled workbook
 
-@dataclass
-class Problem:
-    sheet: str
-    row: int
-    column: str
-    value: object
-    message: Text
+#: the rule of every check-record problem (one error lists them all; see :func:`_error`)
+PROBLEM_RULE = "acceptance.check_record"
+
+
+def problem(sheet: str, row: int, column: str, value, message: Text) -> Issue:
+    """One problem of the check records as an issue row (:data:`surveytools.issues.ACCEPTANCE_RECORDS`):
+    ``sheet`` and ``row`` of a workbook, or layer and feature of a check package; ``column`` (field), ``value``."""
+    return Issue.of(PROBLEM_RULE, "error", message, layer=sheet, fid=row, field=column, value=value)
 
 
 @dataclass
@@ -214,7 +216,7 @@ def _columns(ws, wanted, sheet, file, problems) -> dict | None:
             pos[h.strip()] = i
     lacking = [c for c in wanted if c not in pos]
     if lacking:
-        problems.append(Problem(sheet, 1, ",".join(lacking), None,
+        problems.append(problem(sheet, 1, ",".join(lacking), None,
                                 Text(f"表头缺少列 {'、'.join(lacking)}", f"the header lacks the columns {', '.join(lacking)}")))
         return None
     return pos
@@ -255,10 +257,10 @@ def read_checklist(path, known_ids: set, items: pd.DataFrame, class_codes: set, 
 
 
 def _read(wb, path, known_ids, items, class_codes, expected_plan=None) -> CheckRecords:
-    problems: list[Problem] = []
+    problems: list[Issue] = []
     for sheet in (CHECK_SHEET, MISSING_SHEET):
         if sheet not in wb.sheetnames:
-            problems.append(Problem(sheet, 0, "", None, Text(f"工作簿中没有工作表“{sheet}”", f"the workbook has no sheet '{sheet}'")))
+            problems.append(problem(sheet, 0, "", None, Text(f"工作簿中没有工作表“{sheet}”", f"the workbook has no sheet '{sheet}'")))
     if problems:
         raise _error(path, problems)
     plan_id = None
@@ -287,59 +289,59 @@ def _read(wb, path, known_ids, items, class_codes, expected_plan=None) -> CheckR
             if not _blank(ino):
                 n, ok = _number(ino)
                 if not ok or n is None or not float(n).is_integer() or int(n) not in id_of:
-                    problems.append(Problem(CHECK_SHEET, rno, ITEM_COLUMN, ino, Text("序号不属于本抽样方案（请勿修改灰色列）",
+                    problems.append(problem(CHECK_SHEET, rno, ITEM_COLUMN, ino, Text("序号不属于本抽样方案（请勿修改灰色列）",
                                                                                  "the item number is not in this plan (do not edit the grey columns)")))
                     continue
                 item = int(n)
                 if oid_s != id_of[item]:
-                    problems.append(Problem(CHECK_SHEET, rno, "ObjID", oid_s or oid,
+                    problems.append(problem(CHECK_SHEET, rno, "ObjID", oid_s or oid,
                                             Text(f"部件标识码与序号 {item} 的部件（{id_of[item] or '无标识码'}）不符",
                                                  f"the component ID does not match item {item} ({id_of[item] or 'no ID'})")))
                     continue
             else:
                 if not oid_s:
-                    problems.append(Problem(CHECK_SHEET, rno, "ObjID", oid, Text("缺少部件标识码", "the component ID is missing")))
+                    problems.append(problem(CHECK_SHEET, rno, "ObjID", oid, Text("缺少部件标识码", "the component ID is missing")))
                     continue
                 if oid_s not in known_ids:
-                    problems.append(Problem(CHECK_SHEET, rno, "ObjID", oid_s, Text("项目中没有这个部件标识码", "no component has this ID in the project")))
+                    problems.append(problem(CHECK_SHEET, rno, "ObjID", oid_s, Text("项目中没有这个部件标识码", "no component has this ID in the project")))
                     continue
                 if oid_s not in per_id:
-                    problems.append(Problem(CHECK_SHEET, rno, "ObjID", oid_s,
+                    problems.append(problem(CHECK_SHEET, rno, "ObjID", oid_s,
                                             Text("该部件不在验收抽样中", "this component is not in the acceptance sample")))
                     continue
                 if len(per_id[oid_s]) > 1:
-                    problems.append(Problem(CHECK_SHEET, rno, "ObjID", oid_s,
+                    problems.append(problem(CHECK_SHEET, rno, "ObjID", oid_s,
                                             Text("抽样中有多个部件使用这个标识码；请保留“序号”列以区分",
                                                  "several sampled components share this ID; keep the 序号 column to tell them apart")))
                     continue
                 item = int(per_id[oid_s][0])
             if item in seen:
-                problems.append(Problem(CHECK_SHEET, rno, "ObjID", oid_s,
+                problems.append(problem(CHECK_SHEET, rno, "ObjID", oid_s,
                                         Text(f"同一部件重复记录（第 {seen[item]} 行已有）",
                                              f"the same component is recorded twice (already on row {seen[item]})")))
                 continue
             seen[item] = rno
             res_s = "" if _blank(res) else str(res).strip()
             if res_s and res_s not in RESULTS:
-                problems.append(Problem(CHECK_SHEET, rno, "检查结果", res,
+                problems.append(problem(CHECK_SHEET, rno, "检查结果", res,
                                         Text(f"检查结果应为 {'、'.join(RESULTS)} 之一", f"the result must be one of {', '.join(RESULTS)}")))
                 continue
             offset = None
             if not _blank(off):
                 offset, ok = _number(off)
                 if not ok or offset < 0:
-                    problems.append(Problem(CHECK_SHEET, rno, "偏差米", off,
+                    problems.append(problem(CHECK_SHEET, rno, "偏差米", off,
                                             Text("偏差应为不小于 0 的数（米）", "the offset must be a number ≥ 0 (metres)")))
                     continue
             if not res_s:
                 if offset is not None:
-                    problems.append(Problem(CHECK_SHEET, rno, "检查结果", res,
+                    problems.append(problem(CHECK_SHEET, rno, "检查结果", res,
                                             Text("填了偏差但没有检查结果", "an offset is given but no result")))
                     continue
                 unchecked += 1
                 continue
             if res_s == "多余" and offset is not None:
-                problems.append(Problem(CHECK_SHEET, rno, "偏差米", off,
+                problems.append(problem(CHECK_SHEET, rno, "偏差米", off,
                                         Text("“多余”的部件现场不存在，不能有偏差", "a superfluous component is not there and has no offset")))
                 continue
             checks.append({"item_no": item, "ObjID": oid_s, "result": res_s, "offset_m": offset,
@@ -359,18 +361,18 @@ def _read(wb, path, known_ids, items, class_codes, expected_plan=None) -> CheckR
             code_s = "" if _blank(code) else (str(int(code)).zfill(code_len) if isinstance(code, (int, float)) and float(code).is_integer()
                                               else str(code).strip())
             if not code_s:
-                problems.append(Problem(MISSING_SHEET, rno, "类别代码", code, Text("缺少类别代码", "the class code is missing")))
+                problems.append(problem(MISSING_SHEET, rno, "类别代码", code, Text("缺少类别代码", "the class code is missing")))
             elif code_s not in class_codes:
-                problems.append(Problem(MISSING_SHEET, rno, "类别代码", code_s,
+                problems.append(problem(MISSING_SHEET, rno, "类别代码", code_s,
                                         Text("类别代码不在标准配置的部件分类表中", "the class code is not in the profile's component classes")))
             xy = []
             for name, v in (("X", x), ("Y", y)):
                 if _blank(v):
-                    problems.append(Problem(MISSING_SHEET, rno, name, v, Text("缺少坐标", "the coordinate is missing")))
+                    problems.append(problem(MISSING_SHEET, rno, name, v, Text("缺少坐标", "the coordinate is missing")))
                     continue
                 f, ok = _number(v)
                 if not ok:
-                    problems.append(Problem(MISSING_SHEET, rno, name, v, Text("坐标不是数字", "the coordinate is not a number")))
+                    problems.append(problem(MISSING_SHEET, rno, name, v, Text("坐标不是数字", "the coordinate is not a number")))
                     continue
                 xy.append(f)
             if len(xy) == 2 and code_s in class_codes:
@@ -387,16 +389,16 @@ def _error(path, problems: list, unit: str = "sheet") -> SurveyError:
     ``sheet`` (a workbook: sheet, row, column) or ``layer`` (a package: layer, feature, field)."""
     first = problems[0]
 
-    def line(p: Problem, zh: bool) -> str:
+    def line(p: Issue, zh: bool) -> str:
         if unit == "layer":
-            feat = (f" 要素 {p.row}" if zh else f" feature {p.row}") if p.row else ""
-            where = (f"图层 {p.sheet}{feat} 字段 {p.column}" if zh else f"layer {p.sheet}{feat} field {p.column}")
+            feat = (f" 要素 {p.fid}" if zh else f" feature {p.fid}") if p.fid else ""
+            where = (f"图层 {p.layer}{feat} 字段 {p.field}" if zh else f"layer {p.layer}{feat} field {p.field}")
         else:
-            row = (f" 第 {p.row} 行" if zh else f" row {p.row}") if p.row else ""
-            col = (f" 列 {p.column}" if zh else f" column {p.column}") if p.column else ""
-            where = (f"工作表 {p.sheet}{row}{col}" if zh else f"sheet {p.sheet}{row}{col}")
+            row = (f" 第 {p.fid} 行" if zh else f" row {p.fid}") if p.fid else ""
+            col = (f" 列 {p.field}" if zh else f" column {p.field}") if p.field else ""
+            where = (f"工作表 {p.layer}{row}{col}" if zh else f"sheet {p.layer}{row}{col}")
         val = "" if p.value is None else (f" 值 {p.value!r}" if zh else f" value {p.value!r}")
-        return f"  {where}{val}: {p.message.zh if zh else p.message.en}"
+        return f"  {where}{val}: {p.message_zh if zh else p.message_en}"
 
     shown = problems[:20]
     more_zh = f"\n  …… 另有 {len(problems) - 20} 处" if len(problems) > 20 else ""
@@ -404,9 +406,8 @@ def _error(path, problems: list, unit: str = "sheet") -> SurveyError:
     msg = Text(f"检查记录有 {len(problems)} 处错误，未导入任何内容：\n" + "\n".join(line(p, True) for p in shown) + more_zh,
                f"the check records have {len(problems)} problems; nothing was imported:\n" +
                "\n".join(line(p, False) for p in shown) + more_en)
-    err = SurveyError(msg, code="bad_checks", file=str(path), layer=first.sheet,
-                      feature=(f"{'fid' if unit == 'layer' else 'row'} {first.row}") if first.row else None,
-                      field=first.column or None, value=first.value)
-    err.problems = [{"sheet": p.sheet, "row": p.row, "column": p.column, "value": None if p.value is None else str(p.value),
-                     "message": p.message.as_dict()} for p in problems]
+    err = SurveyError(msg, code="bad_checks", file=str(path), layer=first.layer,
+                      feature=(f"{'fid' if unit == 'layer' else 'row'} {first.fid}") if first.fid else None,
+                      field=first.field or None, value=first.value)
+    err.problems = ACCEPTANCE_RECORDS.table(problems).to_pylist()
     return err

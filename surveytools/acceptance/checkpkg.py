@@ -136,7 +136,7 @@ def _read(path, pkg, proj, items, meta):
     import shapely
 
     from ..field import common as C
-    from .checklist import CheckRecords, Problem, _error
+    from .checklist import CheckRecords, _error, problem
 
     man = pkg.manifest
     if man.get("mode") != "check":
@@ -173,7 +173,7 @@ def _read(path, pkg, proj, items, meta):
             fid = r["fid"]
             u = _s(r.get(C.UUID))
             if u not in feats:
-                problems.append(Problem(table, int(fid), C.UUID, u or None,
+                problems.append(problem(table, int(fid), C.UUID, u or None,
                                         Text("检查包中新增了部件；现场发现的遗漏部件请记在“遗漏部件”图层",
                                              "a component was added to the check package; record components found in "
                                              "the field in the 遗漏部件 (check_missing) layer")))
@@ -183,15 +183,15 @@ def _read(path, pkg, proj, items, meta):
             item = f.get("item_no")
             got = r.get("item_no")
             if _blank(got) or int(got) != int(item):
-                problems.append(Problem(table, int(fid), "item_no", None if _blank(got) else got,
+                problems.append(problem(table, int(fid), "item_no", None if _blank(got) else got,
                                         Text(f"序号被修改（应为 {item}）", f"the item number was changed (it is {item})")))
                 continue
             if int(item) not in ids_of_item:
-                problems.append(Problem(table, int(fid), "item_no", item,
+                problems.append(problem(table, int(fid), "item_no", item,
                                         Text("序号不属于当前抽样方案", "the item number is not in the current plan")))
                 continue
             if hashes[k] != f.get("hash"):
-                problems.append(Problem(table, int(fid), lay.get("id_field") or "", f.get("id"),
+                problems.append(problem(table, int(fid), lay.get("id_field") or "", f.get("id"),
                                         Text("部件的属性或几何在检查包中被修改；验收只记录检查结果，实测位置请记为检查点",
                                              "the component's attributes or geometry were changed in the check package; an "
                                              "acceptance records results only, measured positions as check points")))
@@ -200,20 +200,20 @@ def _read(path, pkg, proj, items, meta):
             off = r.get("offset_m")
             offset = None if _blank(off) else float(off)
             if res and res not in C.CHECK_RESULTS:
-                problems.append(Problem(table, int(fid), "check_result", res,
+                problems.append(problem(table, int(fid), "check_result", res,
                                         Text(f"检查结果应为 {'、'.join(C.CHECK_RESULTS)} 之一",
                                              f"the result must be one of {', '.join(C.CHECK_RESULTS)}")))
                 continue
             if offset is not None and (not math.isfinite(offset) or offset < 0):
-                problems.append(Problem(table, int(fid), "offset_m", off,
+                problems.append(problem(table, int(fid), "offset_m", off,
                                         Text("偏差应为不小于 0 的数（米）", "the offset must be a number ≥ 0 (metres)")))
                 continue
             if not res and offset is not None:
-                problems.append(Problem(table, int(fid), "check_result", None,
+                problems.append(problem(table, int(fid), "check_result", None,
                                         Text("填了偏差但没有检查结果", "an offset is given but no result")))
                 continue
             if res == "多余" and offset is not None:
-                problems.append(Problem(table, int(fid), "offset_m", off,
+                problems.append(problem(table, int(fid), "offset_m", off,
                                         Text("“多余”的部件现场不存在，不能有偏差", "a superfluous component is not there and has no offset")))
                 continue
             geom_of[u] = (table, int(fid), geoms[k], int(item))
@@ -225,7 +225,7 @@ def _read(path, pkg, proj, items, meta):
             checks.append({"item_no": int(item), "ObjID": ids_of_item[int(item)], "result": res, "offset_m": offset,
                            "note": _s(r.get("check_note")), "row": int(fid)})
         for u in sorted(set(feats) - present):
-            problems.append(Problem(table, 0, C.UUID, u,
+            problems.append(problem(table, 0, C.UUID, u,
                                     Text(f"部件 {feats[u].get('id') or u} 从检查包中被删除；现场不存在的部件请记为“多余”",
                                          f"the component {feats[u].get('id') or u} was deleted from the check package; a "
                                          "component that is not there is recorded as 多余")))
@@ -243,11 +243,11 @@ def _read(path, pkg, proj, items, meta):
             u = _s(fu[k])
             g = pg[k]
             if u not in geom_of and u not in result_of:
-                problems.append(Problem(C.CHECK_POINTS, fid, "feature_uuid", u or None,
+                problems.append(problem(C.CHECK_POINTS, fid, "feature_uuid", u or None,
                                         Text("检查点不属于检查包中的任何部件", "the check point belongs to no component of the package")))
                 continue
             if g is None or shapely.is_empty(g):
-                problems.append(Problem(C.CHECK_POINTS, fid, "geom", None,
+                problems.append(problem(C.CHECK_POINTS, fid, "geom", None,
                                         Text("检查点没有位置", "the check point has no position")))
                 continue
             last[u] = (fid, g)
@@ -256,11 +256,11 @@ def _read(path, pkg, proj, items, meta):
             if u not in geom_of:
                 continue
             if i is None:
-                problems.append(Problem(C.CHECK_POINTS, fid, "feature_uuid", u,
+                problems.append(problem(C.CHECK_POINTS, fid, "feature_uuid", u,
                                         Text("测了检查点，但该部件没有检查结果", "a check point is measured but its component has no result")))
                 continue
             if checks[i]["result"] == "多余":
-                problems.append(Problem(C.CHECK_POINTS, fid, "feature_uuid", u,
+                problems.append(problem(C.CHECK_POINTS, fid, "feature_uuid", u,
                                         Text("“多余”的部件现场不存在，不能有检查点", "a superfluous component is not there and has no check point")))
                 continue
             delivered = geom_of[u][2]
@@ -277,14 +277,14 @@ def _read(path, pkg, proj, items, meta):
         g = mg[k]
         bad = False
         if not code:
-            problems.append(Problem(C.CHECK_MISSING, fid, "class_code", None, Text("缺少类别代码", "the class code is missing")))
+            problems.append(problem(C.CHECK_MISSING, fid, "class_code", None, Text("缺少类别代码", "the class code is missing")))
             bad = True
         elif code not in classes:
-            problems.append(Problem(C.CHECK_MISSING, fid, "class_code", code,
+            problems.append(problem(C.CHECK_MISSING, fid, "class_code", code,
                                     Text("类别代码不在标准配置的部件分类表中", "the class code is not in the profile's component classes")))
             bad = True
         if g is None or shapely.is_empty(g):
-            problems.append(Problem(C.CHECK_MISSING, fid, "geom", None,
+            problems.append(problem(C.CHECK_MISSING, fid, "geom", None,
                                     Text("遗漏部件没有位置（请在地图上采点）", "the missing component has no position (digitize it on the map)")))
             bad = True
         if not bad:

@@ -91,9 +91,9 @@ def record(proj, checks, feedback=None) -> dict:
             miss["X"].to_numpy(dtype=float), miss["Y"].to_numpy(dtype=float))
         outside = np.flatnonzero(idx < 0)
         if len(outside):
-            from .checklist import Problem, _error
+            from .checklist import _error, problem
 
-            raise _error(path, [Problem(rec.missing_name, int(miss["row"].iloc[i]), "X,Y",
+            raise _error(path, [problem(rec.missing_name, int(miss["row"].iloc[i]), "X,Y",
                                         f"{miss['X'].iloc[i]}, {miss['Y'].iloc[i]}",
                                         Text("该点不在任何抽样网格内（坐标应为项目坐标系）",
                                              "the point is in no sampled grid (coordinates are in the project CRS)"))

@@ -39,6 +39,7 @@ import pyarrow as pa
 
 from ..errors import SurveyError
 from ..i18n import Text
+from ..issues import FIELD_CONFLICTS
 from . import common as C
 
 APPLIED_TABLE = "field_applied"
@@ -47,9 +48,6 @@ DELETED = "deleted"
 NOT_APPLIED = {"component_id", "batch", "change_date", "grid_code", "street_code", "street_name", "community_code",
                "community_name", "class_code", "name"}
 LOCATION_ROLES = ("grid_code", "street_code", "street_name", "community_code", "community_name")
-CONFLICT_COLUMNS = ["conflict_id", "package_id", "layer", "feature_uuid", "component_id", "kind", "fields",
-                    "field_values", "project_values", "field_hash", "project_hash", "surveyor", "status", "created",
-                    "resolved", "resolution"]
 
 
 def _damaged(path, why_zh, why_en, **kw) -> SurveyError:
@@ -641,15 +639,10 @@ def write_conflicts(work, rows: list, now: str) -> None:
         df = _read(work, C.CONFLICTS_LAYER)
         if len(df):
             start = int(pd_max(df["conflict_id"])) + 1
-    cols = {c: [] for c in CONFLICT_COLUMNS}
-    geoms = []
-    for k, r in enumerate(rows):
-        r = dict(r, conflict_id=start + k, status="open", created=now, resolved=None, resolution=None)
-        for c in CONFLICT_COLUMNS:
-            cols[c].append(r.get(c))
-        geoms.append(r.get("geom"))
-    t = pa.table({c: pa.array(v, pa.int64() if c == "conflict_id" else pa.string()) for c, v in cols.items()})
-    wkb = shapely.to_wkb(np.asarray(geoms, dtype=object), output_dimension=2)
+    rows = [dict(r, conflict_id=start + k, status="open", created=now, resolved=None, resolution=None)
+            for k, r in enumerate(rows)]
+    t = FIELD_CONFLICTS.table(rows)
+    wkb = shapely.to_wkb(np.asarray([r.get("geom") for r in rows], dtype=object), output_dimension=2)
     t = t.append_column("geom", pa.array(list(wkb), pa.binary()))
     write_layer(work.path, C.CONFLICTS_LAYER, t, geometry_type="Unknown", crs=work.crs, append=exists,
                 description="外业回收冲突 / field return conflicts")

@@ -46,6 +46,7 @@ import pandas as pd
 from .. import store as _store
 from ..errors import SurveyError
 from ..i18n import Text
+from ..issues import GEO_CONFLICTS, Issue, bilingual
 from .parse import _DOOR, ROAD_SUFFIX
 from .standardize import door_text, standard_address
 
@@ -219,6 +220,11 @@ class _Build:
                 if new:
                     self.current_of[(r["layer"], r["name"])] = new
 
+    def conflict(self, kind: str, layer: str, name, text: Text, x, y) -> None:
+        """One row of geo_conflicts: an issue (rule ``kind``, the place or plate ``name``) at x, y."""
+        self.conflicts.append({**Issue.of(kind, "warning", text, layer=layer, feature_id=name).as_dict(),
+                               "detail": bilingual(text.zh, text.en), "x": float(x), "y": float(y)})
+
     def F(self, layer, role):
         return self.prof.field(layer, role)
 
@@ -237,8 +243,8 @@ class _Build:
         nogrid = pd.isna(pd.Series(grid, dtype=object)).to_numpy() & ~shapely.is_missing(geoms)
         for i in np.flatnonzero(nogrid)[:200]:
             p = shapely.point_on_surface(geoms[i])
-            self.conflicts.append(("outside_grids", layer, df[F(layer, "name")].iloc[i],
-                                   "不在任何单元网格内 / in no unit grid", shapely.get_x(p), shapely.get_y(p)))
+            self.conflict("outside_grids", layer, df[F(layer, "name")].iloc[i],
+                          Text("不在任何单元网格内", "in no unit grid"), shapely.get_x(p), shapely.get_y(p))
         return df
 
     def address(self, df, layer, parts: dict):
@@ -329,7 +335,7 @@ def _merge_roads(b: _Build, sources: dict):
     whose parts lie more than ``road_gap_m`` apart is a conflict."""
     import shapely
 
-    L, gap, current_of, conflicts = "geocode_road", b.gap, b.current_of, b.conflicts
+    L, gap, current_of = "geocode_road", b.gap, b.current_of
     road_parts = []
     for label, gdf in sources.get("road", []):
         nc = _col(gdf, ("name", "名称", "标准名称"))
@@ -346,19 +352,20 @@ def _merge_roads(b: _Build, sources: dict):
         if len(lines) > 1:
             # connected components of parts within road_gap_m (disconnected parts are a conflict)
             tree = shapely.STRtree(lines)
-            a, b = tree.query(lines, predicate="dwithin", distance=gap)
+            ia, ib = tree.query(lines, predicate="dwithin", distance=gap)
             comp = np.arange(len(lines))
             for _ in range(len(lines)):
                 new = comp.copy()
-                np.minimum.at(new, a, comp[b])
+                np.minimum.at(new, ia, comp[ib])
                 if (new == comp).all():
                     break
                 comp = new
             if len(set(comp.tolist())) > 1:
                 c = shapely.centroid(lines[comp != comp[np.argmax(shapely.length(lines))]][0])
-                conflicts.append(("road_disconnected", L, name,
-                                  f"{len(set(comp.tolist()))} 段互不相连（间距 > {gap:g} m） / {len(set(comp.tolist()))} "
-                                  f"disconnected parts (gap > {gap:g} m)", shapely.get_x(c), shapely.get_y(c)))
+                n = len(set(comp.tolist()))
+                b.conflict("road_disconnected", L, name, Text(f"{n} 段互不相连（间距 > {gap:g} m）",
+                                                              f"{n} disconnected parts (gap > {gap:g} m)"),
+                           shapely.get_x(c), shapely.get_y(c))
         road_names.append(name)
         road_geoms.append(shapely.multilinestrings(orient(lines)))
         road_src.append(grp["source"].iloc[0])
@@ -401,8 +408,8 @@ def _roads_named_by_plates(b: _Build, pl, road_names, road_geoms, road_src, road
     for name in missing:
         sub = pl[pl["road"] == name]
         c = sub["geom"].iloc[0]
-        b.conflicts.append(("plate_without_road", "geocode_doorplate", name, f"{len(sub)} 个门牌的街巷不在道路图层中 / "
-                          f"{len(sub)} plates name a road missing from the road layers", shapely.get_x(c), shapely.get_y(c)))
+        b.conflict("plate_without_road", "geocode_doorplate", name, Text(f"{len(sub)} 个门牌的街巷不在道路图层中",
+                   f"{len(sub)} plates name a road missing from the road layers"), shapely.get_x(c), shapely.get_y(c))
         road_names.append(name)
         road_geoms.append(None)
         road_src.append(sub["source"].iloc[0])
@@ -414,7 +421,7 @@ def _dedupe_plates(b: _Build, pl):
     else kept with a note (conflict).  Returns (plates, notes)."""
     import shapely
 
-    far, conflicts = b.far, b.conflicts
+    far = b.far
     keep = np.ones(len(pl), dtype=bool)
     notes = np.full(len(pl), None, dtype=object)
     if len(pl):
@@ -430,12 +437,12 @@ def _dedupe_plates(b: _Build, pl):
                 label = pl["road"].iloc[i] + door_text(pl["number"].iloc[i], pl["suffix"].iloc[i])
                 if d <= far:
                     keep[i] = False
-                    conflicts.append(("duplicate_plate", "geocode_doorplate", label,
-                                      f"重复门牌，相距 {d:.1f} m，已去除 / duplicate {d:.1f} m apart, dropped", x, y))
+                    b.conflict("duplicate_plate", "geocode_doorplate", label,
+                               Text(f"重复门牌，相距 {d:.1f} m，已去除", f"duplicate {d:.1f} m apart, dropped"), x, y)
                 else:
                     notes[i] = f"conflict: same plate {d:.0f} m away"
-                    conflicts.append(("conflicting_plate", "geocode_doorplate", label,
-                                      f"同一门牌出现在相距 {d:.0f} m 的两处 / the same plate at two places {d:.0f} m apart", x, y))
+                    b.conflict("conflicting_plate", "geocode_doorplate", label,
+                               Text(f"同一门牌出现在相距 {d:.0f} m 的两处", f"the same plate at two places {d:.0f} m apart"), x, y)
     pl = pl[keep].reset_index(drop=True)
     notes = notes[keep]
     return pl, notes
@@ -587,9 +594,9 @@ def _write_names_and_conflicts(b: _Build):
         names["valid_from"] = np.where(pd.notna(old_dates) & (names["kind"] == "standard"), old_dates, names["valid_from"])
         names = names.drop_duplicates(["layer", "place_code", "name", "kind"])
     write_table(work, "geo_names", names)
-    conf = pd.DataFrame(b.conflicts, columns=["kind", "layer", "name", "detail", "x", "y"])
+    conf = GEO_CONFLICTS.table(b.conflicts)
     write_table(work, "geo_conflicts", conf)
-    return names, conf
+    return names, conf.to_pandas()
 
 
 def check_sources(sources: dict, paths) -> None:
