@@ -32,8 +32,58 @@ from ..i18n import Text
 DEFAULT_TIMEOUT = 60.0
 POLL = 0.1
 
-_HELD: dict[str, list] = {}  # lock path -> [fd, depth]
-_GUARD = threading.RLock()
+
+
+class Holds:
+    """The writer locks this process holds, by key (a GeoPackage's lock file, a PostGIS project's
+    schema), each with its resource and depth: a lock taken again in the same process (an operation
+    that locks early, then opens a transaction) is entered once more, not waited for.  One for each
+    backend (:data:`HELD` here, ``pg.HELD``)."""
+
+    def __init__(self):
+        self._held: dict = {}  # key -> [resource, depth]
+        self._guard = threading.RLock()
+
+    def __contains__(self, key) -> bool:
+        return key in self._held
+
+    @contextlib.contextmanager
+    def hold(self, key, acquire):
+        """The block under the lock ``key``: one level deeper when this process holds it already,
+        else inside ``acquire()``, a context manager that takes the lock (waiting, or failing with
+        the holder's name), yields its resource and releases it at its end."""
+        with self._guard:
+            held = self._held.get(key)
+            if held is not None:
+                held[1] += 1
+        if held is not None:
+            try:
+                yield
+            finally:
+                with self._guard:
+                    held[1] -= 1
+            return
+        with acquire() as resource:
+            with self._guard:
+                self._held[key] = [resource, 1]
+            try:
+                yield
+            finally:
+                with self._guard:
+                    self._held.pop(key, None)
+
+
+HELD = Holds()
+
+
+def holder_note(operation: str | None = None) -> dict:
+    """What a lock's holder writes about itself: operation, host, pid, user, since."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in this environment
+        user = str(os.getuid())
+    return {"operation": operation or current_operation(), "host": socket.gethostname(), "pid": os.getpid(),
+            "user": user, "since": _dt.datetime.now().replace(microsecond=0).isoformat()}
 
 
 def lock_timeout(timeout=None) -> float:
@@ -77,7 +127,7 @@ def holder(project_path) -> dict | None:
 def is_locked(project_path) -> bool:
     """True when some process holds the project's writer lock now."""
     lp = lock_path(project_path)
-    if str(lp) in _HELD:
+    if str(lp) in HELD:
         return True
     if not lp.exists():
         return False
@@ -109,19 +159,14 @@ def _busy_error(project_path, who: dict | None, waited: float) -> SurveyError:
 @contextlib.contextmanager
 def project_lock(project_path, *, operation: str | None = None, timeout=None):
     """Hold the writer lock of ``project_path`` for the block (see the module docstring)."""
-    lp = lock_path(project_path)
-    key = str(lp)
-    with _GUARD:
-        held = _HELD.get(key)
-        if held is not None:
-            held[1] += 1
-    if held is not None:
-        try:
-            yield
-        finally:
-            with _GUARD:
-                held[1] -= 1
-        return
+    key = str(lock_path(project_path))
+    with HELD.hold(key, lambda: _flock(project_path, key, operation, timeout)):
+        yield
+
+
+@contextlib.contextmanager
+def _flock(project_path, key: str, operation, timeout):
+    """Take the lock file ``key`` (waiting up to the timeout), write the holder's note, yield its fd."""
     limit = lock_timeout(timeout)
     try:
         fd = os.open(key, os.O_RDWR | os.O_CREAT, 0o666)
@@ -143,20 +188,10 @@ def project_lock(project_path, *, operation: str | None = None, timeout=None):
         os.close(fd)
         raise
     try:
-        try:
-            user = getpass.getuser()
-        except Exception:  # no user name in this environment
-            user = str(os.getuid())
-        note = {"operation": operation or current_operation(), "host": socket.gethostname(), "pid": os.getpid(),
-                "user": user, "since": _dt.datetime.now().replace(microsecond=0).isoformat()}
         os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(note, ensure_ascii=False).encode("utf-8"), 0)
-        with _GUARD:
-            _HELD[key] = [fd, 1]
-        yield
+        os.pwrite(fd, json.dumps(holder_note(operation), ensure_ascii=False).encode("utf-8"), 0)
+        yield fd
     finally:
-        with _GUARD:
-            _HELD.pop(key, None)
         try:
             os.ftruncate(fd, 0)
         except OSError:

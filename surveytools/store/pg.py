@@ -48,6 +48,7 @@ import numpy as np
 
 from ..errors import SurveyError
 from ..i18n import Text
+from .lock import Holds as _Holds
 
 META_TABLE = "surveytools_meta"
 TABLES_TABLE = "surveytools_tables"  # every table this product created in the schema (init's overwrite drops only these)
@@ -551,8 +552,8 @@ def log_mark(uri) -> int:
 # ------------------------------------------------------------------------------------------------
 # the lock
 
-_HELD: dict = {}
-_GUARD = threading.RLock()
+#: the PostGIS projects this process holds the writer lock of (re-entrant: see :class:`.lock.Holds`)
+HELD = _Holds()
 
 
 def _lock_keys(schema: str) -> tuple:
@@ -575,8 +576,7 @@ def holder(uri) -> dict | None:
 
 
 def is_locked(uri) -> bool:
-    k = key(uri)
-    if k in _HELD:
+    if key(uri) in HELD:
         return True
     _, schema = location(uri)
     with _reader(uri) as con, con.cursor() as cur:
@@ -591,23 +591,16 @@ def is_locked(uri) -> bool:
 def project_lock(uri, *, operation: str | None = None, timeout=None):
     """The writer lock of a PostGIS project: a session-level advisory lock held by a connection of
     its own for the block; the holder's note in ``surveytools_lock``.  Re-entrant in a process."""
-    import getpass
-    import socket
+    with HELD.hold(key(uri), lambda: _advisory_lock(uri, operation, timeout)):
+        yield
 
-    from .lock import POLL, _busy_error, current_operation, lock_timeout
 
-    k = key(uri)
-    with _GUARD:
-        held = _HELD.get(k)
-        if held is not None:
-            held[1] += 1
-    if held is not None:
-        try:
-            yield
-        finally:
-            with _GUARD:
-                held[1] -= 1
-        return
+@contextlib.contextmanager
+def _advisory_lock(uri, operation, timeout):
+    """Take the project's advisory lock (waiting up to the timeout) on a connection of its own, write
+    the holder's note, yield the connection; unlock and close at the end."""
+    from .lock import POLL, _busy_error, holder_note, lock_timeout
+
     _, schema = location(uri)
     limit = lock_timeout(timeout)
     con = connect(uri, autocommit=True)
@@ -622,23 +615,15 @@ def project_lock(uri, *, operation: str | None = None, timeout=None):
             if waited >= limit:
                 raise _busy_error(label(uri), holder(uri), waited)
             time.sleep(POLL)
-        try:
-            user = getpass.getuser()
-        except Exception:  # no user name in this environment
-            user = str(os.getuid())
-        note = (operation or current_operation(), socket.gethostname(), os.getpid(), user,
-                _dt.datetime.now().replace(microsecond=0).isoformat())
+        note = holder_note(operation)
         if has_table(cur, schema, LOCK_TABLE):
             cur.execute(f"DELETE FROM {q(schema)}.{LOCK_TABLE}")
             cur.execute(f"INSERT INTO {q(schema)}.{LOCK_TABLE} (id, operation, host, pid, \"user\", since) "
-                        "VALUES (1, %s, %s, %s, %s, %s)", note)
-        with _GUARD:
-            _HELD[k] = [con, 1]
+                        "VALUES (1, %s, %s, %s, %s, %s)",
+                        tuple(note[k] for k in ("operation", "host", "pid", "user", "since")))
         try:
-            yield
+            yield con
         finally:
-            with _GUARD:
-                _HELD.pop(k, None)
             with contextlib.suppress(Exception):
                 if has_table(cur, schema, LOCK_TABLE):
                     cur.execute(f"DELETE FROM {q(schema)}.{LOCK_TABLE}")

@@ -65,3 +65,29 @@ def sql(path, query, params=()):
         return con.execute(query, params).fetchall()
     finally:
         con.close()
+
+
+CLI_CHILD = r"""
+import sys
+sys.path[:0] = [sys.argv[1]]
+from surveytools.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def surveytools(*args) -> dict:
+    """Run ``surveytools ARGS --json`` in a child Python (never inside QGIS's process) and return its
+    JSON output; a non-zero exit fails the test with the end of its output."""
+    import json
+
+    res = subprocess.run([sys.executable, "-c", CLI_CHILD, str(ROOT), *[str(a) for a in args], "--json"],
+                         capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return json.loads(res.stdout[res.stdout.index("{"):])
+
+
+def by_key(qgs, key):
+    """The one layer of the QGIS project ``qgs`` loaded for the profile layer ``key``."""
+    hits = [lyr for lyr in qgs.mapLayers().values() if lyr.customProperty("surveytools/key") == key]
+    assert len(hits) == 1, (key, len(hits))
+    return hits[0]

@@ -3,26 +3,7 @@ project (and the output folders) filled in; run as the dialog runs them, they sa
 checklist and the check package, read the package back after a check made in QGIS, and grade."""
 from pathlib import Path
 
-import pytest
 from plugin_support import copy_project, sql
-
-
-@pytest.fixture
-def editors(qgis_app):
-    from qgis.gui import QgsGui
-
-    reg = QgsGui.editorWidgetRegistry()
-    if "ValueMap" not in reg.factories():
-        reg.initEditors()
-    return reg
-
-
-@pytest.fixture
-def clean_qgs(qgis_app):
-    from qgis.core import QgsProject
-
-    yield QgsProject.instance()
-    QgsProject.instance().clear()
 
 
 def test_acceptance_buttons_run_plan_record_and_report(provider, qgis_iface, editors, clean_qgs, tmp_path):

@@ -4,58 +4,13 @@ locked (geometry, addition, deletion; delivered fields read-only, without defaul
 the check fields, the measured check points (children of the components) and the missing components
 (class as a value relation) are editable.  Then the package is filled through QGIS's own editing
 (what QField runs) and recorded by `acceptance record`."""
-import json
 import re
-import subprocess
-import sys
 import zipfile
 
 import pytest
-from plugin_support import ROOT, copy_project, sql
+from plugin_support import by_key, copy_project, sql, surveytools
 
 from qgis_plugin.field_project import QFIELD_WIDGETS
-
-CHILD = r"""
-import sys
-sys.path[:0] = [sys.argv[1]]
-from surveytools.cli import main
-sys.exit(main(sys.argv[2:]))
-"""
-
-
-def surveytools(*args):
-    res = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), *[str(a) for a in args], "--json"],
-                         capture_output=True, text=True, timeout=900)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    return json.loads(res.stdout[res.stdout.index("{"):])
-
-
-@pytest.fixture
-def editors(qgis_app):
-    from qgis.gui import QgsGui
-
-    reg = QgsGui.editorWidgetRegistry()
-    if "ValueMap" not in reg.factories():
-        reg.initEditors()
-    return reg
-
-
-@pytest.fixture
-def clean_qgs(qgis_app):
-    from qgis.core import QgsProject
-
-    QgsProject.instance().clear()
-    yield QgsProject.instance()
-    for lyr in QgsProject.instance().mapLayers().values():
-        if lyr.isEditable():
-            lyr.rollBack()
-    QgsProject.instance().clear()
-
-
-def by_key(qgs, key):
-    hits = [lyr for lyr in qgs.mapLayers().values() if lyr.customProperty("surveytools/key") == key]
-    assert len(hits) == 1, (key, len(hits))
-    return hits[0]
 
 
 def test_check_package_qgz_is_a_qfield_check_project_and_is_recorded(editors, clean_qgs, tmp_path):

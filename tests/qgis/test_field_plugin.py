@@ -2,37 +2,8 @@
 filled in; the results panel lists the conflicts of a field return, zooms to one, and resolves them by
 "keep project" and "take field" through the child runner."""
 import json
-import subprocess
-import sys
 
-import pytest
-from plugin_support import ROOT, copy_project, sql
-
-CHILD = r"""
-import json, sys
-sys.path[:0] = [sys.argv[1]]
-from surveytools.cli import main
-sys.exit(main(sys.argv[2:]))
-"""
-
-
-def surveytools(*args):
-    res = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), *[str(a) for a in args], "--json"],
-                         capture_output=True, text=True, timeout=900)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    return json.loads(res.stdout[res.stdout.index("{"):])
-
-
-@pytest.fixture
-def clean_qgs(qgis_app):
-    from qgis.core import QgsProject
-    from qgis.gui import QgsGui
-
-    if "ValueMap" not in QgsGui.editorWidgetRegistry().factories():
-        QgsGui.editorWidgetRegistry().initEditors()
-    QgsProject.instance().clear()
-    yield QgsProject.instance()
-    QgsProject.instance().clear()
+from plugin_support import copy_project, sql, surveytools
 
 
 def test_panel_buttons_open_the_field_dialogs_with_the_project(clean_qgs, qgis_iface, tmp_path):

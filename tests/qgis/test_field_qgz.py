@@ -5,56 +5,11 @@ gets the grid, street and community; then the package is edited through QGIS's o
 change, a planted conflict reported, a second return a no-op."""
 import json
 import re
-import subprocess
-import sys
 import zipfile
 
-import pytest
-from plugin_support import ROOT, copy_project, sql
+from plugin_support import by_key, copy_project, sql, surveytools
 
 from qgis_plugin.field_project import QFIELD_WIDGETS
-
-CHILD = r"""
-import json, sys
-sys.path[:0] = [sys.argv[1]]
-from surveytools.cli import main
-sys.exit(main(sys.argv[2:]))
-"""
-
-
-def surveytools(*args):
-    res = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), *[str(a) for a in args], "--json"],
-                         capture_output=True, text=True, timeout=900)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    return json.loads(res.stdout[res.stdout.index("{"):])
-
-
-@pytest.fixture
-def editors(qgis_app):
-    from qgis.gui import QgsGui
-
-    reg = QgsGui.editorWidgetRegistry()
-    if "ValueMap" not in reg.factories():
-        reg.initEditors()
-    return reg
-
-
-@pytest.fixture
-def clean_qgs(qgis_app):
-    from qgis.core import QgsProject
-
-    QgsProject.instance().clear()
-    yield QgsProject.instance()
-    for lyr in QgsProject.instance().mapLayers().values():
-        if lyr.isEditable():
-            lyr.rollBack()
-    QgsProject.instance().clear()
-
-
-def by_key(qgs, key):
-    hits = [lyr for lyr in qgs.mapLayers().values() if lyr.customProperty("surveytools/key") == key]
-    assert len(hits) == 1, (key, len(hits))
-    return hits[0]
 
 
 def write_qgz(folder):

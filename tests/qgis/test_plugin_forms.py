@@ -5,16 +5,6 @@ from plugin_support import copy_project, sql
 
 
 @pytest.fixture
-def editors(qgis_app):
-    from qgis.gui import QgsGui
-
-    reg = QgsGui.editorWidgetRegistry()
-    if "ValueMap" not in reg.factories():
-        reg.initEditors()
-    return reg
-
-
-@pytest.fixture
 def loaded(qgis_app, editors, tmp_path):
     from qgis.core import QgsProject
 

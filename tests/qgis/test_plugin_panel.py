@@ -1,26 +1,7 @@
 """The project panel: create / open a project, layers grouped per theme and styled, step buttons
 open the algorithm dialog and the layers are re-opened afterwards."""
-import pytest
 import yaml
 from plugin_support import copy_project, sql
-
-
-@pytest.fixture
-def editors(qgis_app):
-    from qgis.gui import QgsGui
-
-    reg = QgsGui.editorWidgetRegistry()
-    if "ValueMap" not in reg.factories():
-        reg.initEditors()
-    return reg
-
-
-@pytest.fixture
-def clean_qgs(qgis_app):
-    from qgis.core import QgsProject
-
-    yield QgsProject.instance()
-    QgsProject.instance().clear()
 
 
 def _project_group(source_id):

@@ -1,28 +1,6 @@
 """The validation results panel: list, filter, zoom, open the form, mark fixed, accept a false
 positive (row in validation_accepted, skipped by the next run), re-run one rule on one layer."""
-import pytest
-from plugin_support import copy_project, sql
-
-
-@pytest.fixture
-def dock(qgis_app, qgis_iface, tmp_path):
-    from qgis.core import QgsProject
-    from qgis.gui import QgsGui
-
-    if "ValueMap" not in QgsGui.editorWidgetRegistry().factories():
-        QgsGui.editorWidgetRegistry().initEditors()
-    from qgis_plugin.layers import open_project
-    from qgis_plugin.results import ValidationDock
-
-    p = copy_project(tmp_path)
-    lp = open_project(str(p))
-    d = ValidationDock(qgis_iface)
-    d.set_project(lp)
-    yield p, lp, d
-    d.clear()
-    d.project = None
-    QgsProject.instance().clear()
-    d.deleteLater()
+from plugin_support import sql
 
 
 def _count(p, where="1=1", params=()):
@@ -30,8 +8,8 @@ def _count(p, where="1=1", params=()):
                for t in ("validation_errors_point", "validation_errors_line", "validation_errors_polygon"))
 
 
-def test_lists_and_filters_the_errors_of_the_last_validation(dock):
-    p, _, d = dock
+def test_lists_and_filters_the_errors_of_the_last_validation(results_dock):
+    p, _, d = results_dock
     assert len(d.all_rows) == _count(p) > 0
     assert d.table.rowCount() == len(d.all_rows)
     d.set_filter(rule="codes.format")
@@ -44,10 +22,10 @@ def test_lists_and_filters_the_errors_of_the_last_validation(dock):
     assert d.table.rowCount() == len(d.visible_rows)
 
 
-def test_zoom_and_open_form(dock, qgis_iface):
+def test_zoom_and_open_form(results_dock, qgis_iface):
     from qgis.core import QgsCoordinateReferenceSystem, QgsGeometry
 
-    p, lp, d = dock
+    p, lp, d = results_dock
     qgis_iface.mapCanvas().setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:4548"))
     d.set_filter(rule="codes.format", layer="components_point")
     row = d.visible_rows[0]
@@ -61,8 +39,8 @@ def test_zoom_and_open_form(dock, qgis_iface):
     assert isinstance(row["_geom"], QgsGeometry)
 
 
-def test_mark_fixed_and_accept_a_false_positive(dock, tmp_path):
-    p, lp, d = dock
+def test_mark_fixed_and_accept_a_false_positive(results_dock, tmp_path):
+    p, lp, d = results_dock
     d.set_filter(rule="codes.format", layer="components_point")
     first, second = d.visible_rows[0], d.visible_rows[1]
     assert d.mark_fixed(first)
@@ -86,8 +64,8 @@ def test_mark_fixed_and_accept_a_false_positive(dock, tmp_path):
                   "coalesce(field, '') = ?", (key[0], key[2], key[3] or "")) == [("accepted",)]
 
 
-def test_rerun_one_rule_on_the_current_layer(dock, qgis_iface):
-    p, lp, d = dock
+def test_rerun_one_rule_on_the_current_layer(results_dock, qgis_iface):
+    p, lp, d = results_dock
     qgis_iface.setActiveLayer(lp.layer("component_point"))
     assert d.current_layer_table() == "components_point"
     before = _count(p, "rule_id = 'codes.format' AND layer = 'components_point'")

@@ -14,28 +14,6 @@ NATIVE_WIDGETS = {"TextEdit", "ValueMap", "ValueRelation", "RelationReference", 
                   "Binary", "JsonEdit", ""}
 
 
-@pytest.fixture
-def editors(qgis_app):
-    from qgis.gui import QgsGui
-
-    reg = QgsGui.editorWidgetRegistry()
-    if "ValueMap" not in reg.factories():
-        reg.initEditors()
-    return reg
-
-
-@pytest.fixture
-def clean_qgs(qgis_app):
-    from qgis.core import QgsProject
-
-    QgsProject.instance().clear()
-    yield QgsProject.instance()
-    for lyr in QgsProject.instance().mapLayers().values():
-        if lyr.isEditable():
-            lyr.rollBack()
-    QgsProject.instance().clear()
-
-
 def _by_key(qgs, key):
     from qgis_plugin.projectdata import PROP_KEY
 

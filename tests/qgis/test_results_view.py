@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from plugin_support import copy_project, sql
+from plugin_support import sql
 
 PLUGIN_DIR = Path(__file__).resolve().parents[2] / "qgis_plugin"
 
@@ -35,27 +35,6 @@ def chinese(qgis_app, tmp_path):
     settings.setValue("locale/userLocale", old)
 
 
-@pytest.fixture
-def dock(qgis_app, qgis_iface, tmp_path):
-    from qgis.core import QgsProject
-    from qgis.gui import QgsGui
-
-    if "ValueMap" not in QgsGui.editorWidgetRegistry().factories():
-        QgsGui.editorWidgetRegistry().initEditors()
-    from qgis_plugin.layers import open_project
-    from qgis_plugin.results import ValidationDock
-
-    p = copy_project(tmp_path)
-    lp = open_project(str(p))
-    d = ValidationDock(qgis_iface)
-    d.set_project(lp)
-    yield p, lp, d
-    d.clear()
-    d.project = None
-    QgsProject.instance().clear()
-    d.deleteLater()
-
-
 @pytest.mark.parametrize("locale,zh", [("zh_CN", True), ("zh-Hans", True), ("zh_Hans_CN", True), ("zh-CN", True),
                                        ("zh", True), ("zh_TW", False), ("zh-Hant", False), ("zh_HK", False),
                                        ("en_US", False), ("", False)])
@@ -66,12 +45,12 @@ def test_simplified_chinese_locales(locale, zh):
     assert (translation_locale(locale) == "zh_CN") is zh
 
 
-def test_panel_in_chinese_with_rule_titles_tooltips_and_resizable_columns(chinese, dock):
+def test_panel_in_chinese_with_rule_titles_tooltips_and_resizable_columns(chinese, results_dock):
     from qgis.PyQt.QtWidgets import QHeaderView
 
     from qgis_plugin.results import COLUMNS
 
-    p, _, d = dock
+    p, _, d = results_dock
     d.refresh()
     titles = dict(sql(p, "SELECT rule_id, title_zh FROM validation_steps"))
     sev, rule, status, msg = (COLUMNS.index(c) for c in ("severity", "rule_id", "status", "message"))
@@ -92,10 +71,10 @@ def test_panel_in_chinese_with_rule_titles_tooltips_and_resizable_columns(chines
     assert header.sectionResizeMode(0) == QHeaderView.ResizeMode.Interactive
 
 
-def test_selection_is_kept_when_the_rows_are_read_again(dock):
+def test_selection_is_kept_when_the_rows_are_read_again(results_dock):
     from qgis_plugin.results import row_key
 
-    _, _, d = dock
+    _, _, d = results_dock
     d.select(3)
     key = row_key(d.visible_rows[3])
     d.refresh()
@@ -104,8 +83,8 @@ def test_selection_is_kept_when_the_rows_are_read_again(dock):
     assert d.current_key() == key
 
 
-def test_a_false_positive_needs_a_reason(dock):
-    p, _, d = dock
+def test_a_false_positive_needs_a_reason(results_dock):
+    p, _, d = results_dock
     asked = []
     d.ask_reason = lambda r: asked.append(r["rule_id"]) or None  # the user cancels
     row = d.visible_rows[0]
@@ -119,12 +98,12 @@ def test_a_false_positive_needs_a_reason(dock):
         (row["rule_id"], row["feature_id"], "路灯已迁移，现场核实")]
 
 
-def test_error_layers_open_styled_by_severity_with_report_only_rows_hidden(provider, dock, tmp_path):
+def test_error_layers_open_styled_by_severity_with_report_only_rows_hidden(provider, results_dock, tmp_path):
     import processing
     import yaml
     from qgis.core import QgsProcessingFeedback, QgsVectorLayer
 
-    p, _, _ = dock
+    p, _, _ = results_dock
     scheme = tmp_path / "s.yaml"
     scheme.write_text(yaml.safe_dump({"id": "t", "steps": [{"rule": "codes.format"},
                                                            {"rule": "geometry.duplicate", "on_fail": "ignore"}]}),
