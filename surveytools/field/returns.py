@@ -170,434 +170,571 @@ def _pkg_surveyor(pkg: Package, table: pa.Table, i: int) -> str:
     return v or pkg.manifest.get("surveyor") or ""
 
 
-def apply_package(proj, pkg: Package, *, date=None, feedback=None) -> dict:
-    """Merge one checked package into the project (one transaction); the counts."""
-    import pandas as pd
-    import shapely
+class _Return:
+    """What the steps of :func:`apply_package` share: the project, the package, the profile's states
+    and classes, and what the steps collect (change log, field changes, conflicts, applied states,
+    accuracy rows, warnings, the edited layers and the new features, the counts)."""
 
-    from ..components import store
-    from ..components.coding import IdSpec, assign_ids
-    from ..components.intake import class_names
-    from ..locate import COMPONENT_LAYERS, Locator
-    from ..project import field_group
-    from . import photos as P
+    def __init__(self, proj, pkg: Package, date):
+        from ..components import store
+        from ..components.coding import IdSpec
+        from ..components.intake import class_names
+        from ..locate import Locator
 
-    prof = proj.profile
-    day = date or _dt.date.today()
-    now = C.now()
-    applied = applied_state(proj)
-    seen_conflicts = conflict_keys(proj)
-    batch = store.next_batch_id(proj, "field", day)
-    loc = Locator(proj)
-    spec = IdSpec.of(prof, proj.county)
-    state_missing = prof.defaults.get("component_state_missing", "丢失")
-    state_new = prof.defaults.get("component_state_new", "完好")
-    # a component whose class changes is cancelled (注销): the profile's state for a removed component
-    state_removed = prof.defaults.get("component_state_removed", "移除")
-    cls_tab = prof.component_classes
-    class_geom = dict(zip(cls_tab["code"].astype(str), cls_tab["geometry"].astype(str))) if "geometry" in cls_tab else {}
-    geom_of_layer = {k: k.rsplit("_", 1)[-1] for k in C.EDITABLE}
-    reclass = {}  # UUID -> the cancelled component (see the update branch)
-    source_default = prof.defaults.get("data_source_survey")
-    valid_classes = set(prof.component_classes["code"].astype(str))
-    names_of = class_names(prof)
-    log, flog, conflicts, new_applied, accuracy, warnings = [], [], [], [], [], []
-    layers_out = {}
-    new_rows = {}  # key -> list of (pkg row index, uuid, surveyor)
-    uuid_to_id = {}
-    counts = {"updated": 0, "new": 0, "deleted": 0, "conflicts": 0, "unchanged": 0, "rejected": 0, "reclassified": 0}
-    pk_tables = {}
-    for key in C.EDITABLE:
-        lay = pkg.manifest["layers"].get(key)
-        if not lay:
-            continue
-        grp = field_group(key)
-        f = lambda role: prof.field(grp, role)  # noqa: E731
-        names = C.hashed_fields(prof, key)
-        applied_fields = [n for n, r in zip(prof.layer_fields(grp)["name"], prof.layer_fields(grp)["role"])
-                          if r not in NOT_APPLIED]
-        pt, pg = C.read_layer(proj.path, proj.table(key))
-        kt, kg = C.read_layer(pkg.gpkg, lay["table"])
-        pk_tables[key] = (kt, kg)
-        idf = f("component_id")
-        pids = _text(pt.column(idf)) if pt.num_rows else []
-        pos = {v: j for j, v in enumerate(pids) if v}
+        prof = self.prof = proj.profile
+        self.proj, self.pkg = proj, pkg
+        self.day = date or _dt.date.today()
+        self.now = C.now()
+        self.applied = applied_state(proj)
+        self.seen_conflicts = conflict_keys(proj)
+        self.batch = store.next_batch_id(proj, "field", self.day)
+        self.loc = Locator(proj)
+        self.spec = IdSpec.of(prof, proj.county)
+        self.state_missing = prof.defaults.get("component_state_missing", "丢失")
+        self.state_new = prof.defaults.get("component_state_new", "完好")
+        # a component whose class changes is cancelled (注销): the profile's state for a removed component
+        self.state_removed = prof.defaults.get("component_state_removed", "移除")
+        cls_tab = prof.component_classes
+        self.class_geom = dict(zip(cls_tab["code"].astype(str), cls_tab["geometry"].astype(str))) \
+            if "geometry" in cls_tab else {}
+        self.geom_of_layer = {k: k.rsplit("_", 1)[-1] for k in C.EDITABLE}
+        self.source_default = prof.defaults.get("data_source_survey")
+        self.valid_classes = set(cls_tab["code"].astype(str))
+        self.names_of = class_names(prof)
+        self.reclass = {}  # UUID -> the cancelled component (see _reclassified)
+        self.log, self.flog, self.conflicts, self.new_applied, self.accuracy, self.warnings = [], [], [], [], [], []
+        self.layers_out = {}  # key -> (table, geometries) of an edited layer
+        self.new_rows = {}  # key -> list of (pkg row index, uuid, surveyor)
+        self.new_tables = {}  # key -> (table, geometries) of its new features
+        self.uuid_to_id = {}
+        self.pk_tables = {}
+        self.maxima = None  # the ID registry's new maxima when new features got IDs
+        self.counts = {"updated": 0, "new": 0, "deleted": 0, "conflicts": 0, "unchanged": 0, "rejected": 0,
+                       "reclassified": 0}
+
+    def first_conflict(self, ck: tuple) -> bool:
+        """True the first time a conflict (package, UUID, field hash) is met (never reported twice)."""
+        if ck in self.seen_conflicts:
+            return False
+        self.seen_conflicts.add(ck)
+        return True
+
+    def logged(self, key, cid, field, old, new) -> None:
+        """A row of change_log (this batch)."""
+        self.log.append({"time": self.now, "batch": self.batch, "layer": key, "component_id": cid, "field": field,
+                         "old": old, "new": new})
+
+    def field_change(self, surveyor, key, uuid, cid, action, field, old, new) -> None:
+        """A row of field_changes (this package)."""
+        self.flog.append({"time": self.now, "package_id": self.pkg.id, "surveyor": surveyor, "layer": key,
+                          "feature_uuid": uuid, "component_id": cid, "action": action, "field": field, "old": old,
+                          "new": new})
+
+
+class _Layer:
+    """One editable layer being merged: the project's rows (``pt``, ``pg``) and the package's (``kt``,
+    ``kg``), project rows by ID, the version hashes, and the edits (``cols``, ``geoms``, ``changed``,
+    ``moved``, ``pending``: rows applied, their project hash computed after the edits)."""
+
+    def __init__(self, r: _Return, key: str, lay: dict):
+        from ..project import field_group
+
+        prof = r.prof
+        self.key, self.lay, self.prof = key, lay, prof
+        self.grp = field_group(key)
+        self.names = C.hashed_fields(prof, key)
+        lf = prof.layer_fields(self.grp)
+        self.applied_fields = [n for n, role in zip(lf["name"], lf["role"]) if role not in NOT_APPLIED]
+        self.pt, self.pg = C.read_layer(r.proj.path, r.proj.table(key))
+        self.kt, self.kg = C.read_layer(r.pkg.gpkg, lay["table"])
+        r.pk_tables[key] = (self.kt, self.kg)
+        self.pids = _text(self.pt.column(self.f("component_id"))) if self.pt.num_rows else []
+        self.pos = {v: j for j, v in enumerate(self.pids) if v}
         # an ID held by several components cannot say which one the field changed: a conflict
         counts_by_id = {}
-        for v in pids:
+        for v in self.pids:
             counts_by_id[v] = counts_by_id.get(v, 0) + 1
-        ambiguous = {v for v, n in counts_by_id.items() if v and n > 1}
-        kuu = _text(kt.column(C.UUID))
-        feats = lay.get("features") or {}
+        self.ambiguous = {v for v, n in counts_by_id.items() if v and n > 1}
+        self.kuu = _text(self.kt.column(C.UUID))
+        self.feats = lay.get("features") or {}
         # hashes only of the project rows this package refers to
-        ref_rows = sorted({pos[v["id"]] for v in feats.values() if v.get("id") in pos} |
-                          {pos[a[2]] for (pk, u), a in applied.items() if pk == pkg.id and a[2] in pos})
-        proj_hash = dict(zip(ref_rows, C.feature_hashes(pt.take(pa.array(ref_rows, pa.int64())), pg[ref_rows], names)))
-        pk_hash = C.feature_hashes(kt, kg, names)
-        cols = None
-        geoms = pg.copy()
-        changed = np.zeros(pt.num_rows, dtype=bool)
-        moved = np.zeros(pt.num_rows, dtype=bool)
-        pending = []  # (row, uuid, field hash) applied: project hash computed after the edits
-        present = set()
-        for i, u in enumerate(kuu):
-            if not u:
-                warnings.append(Text(f"{lay['table']} 第 {i + 1} 个要素没有 UUID，未处理", f"{lay['table']} feature {i + 1} has no UUID; skipped"))
-                counts["rejected"] += 1
-                continue
-            present.add(u)
-            if (pkg.id, u) in applied:
-                fbase, pbase, cid, _ = applied[(pkg.id, u)]
-            elif u in feats:
-                fbase = pbase = feats[u]["hash"]
-                cid = feats[u]["id"]
-            else:
-                new_rows.setdefault(key, []).append((i, u, _pkg_surveyor(pkg, kt, i)))
-                continue
-            uuid_to_id[u] = (key, cid)
-            if pk_hash[i] == fbase:
-                counts["unchanged"] += 1
-                continue
-            j = pos.get(cid) if cid not in ambiguous else None
-            ph = proj_hash.get(j) if j is not None else None
-            if j is None or ph != pbase:
-                ck = (pkg.id, u, pk_hash[i])
-                if ck not in seen_conflicts:
-                    seen_conflicts.add(ck)
-                    # the class too: a conflict resolved with the field's class is a reclassification
-                    shown = applied_fields + [n for n in (f("class_code"),) if n and n in kt.column_names]
-                    fv = C.values_of(kt, shown, i)
-                    pv = C.values_of(pt, shown, j) if j is not None else {}
-                    diff = [n for n in shown if fv.get(n) != pv.get(n)]
-                    conflicts.append({"package_id": pkg.id, "layer": key, "feature_uuid": u, "component_id": cid,
-                                      "kind": "both_changed" if j is not None else (
-                                          "duplicate_id" if cid in ambiguous else "gone_from_project"),
-                                      "fields": ",".join(diff), "field_values": _js(fv), "project_values": _js(pv),
-                                      "field_hash": pk_hash[i], "project_hash": ph, "surveyor": _pkg_surveyor(pkg, kt, i),
-                                      "geom": kg[i]})
-                continue
-            if cols is None:
-                cols = {n: pt.column(n).to_pylist() for n in pt.column_names}
-            surveyor = _pkg_surveyor(pkg, kt, i)
-            ccf = f("class_code")
-            if ccf and ccf in kt.column_names and ccf in cols and C._norm(kt.column(ccf)[i].as_py()) != C._norm(cols[ccf][j]):
-                new_cls = kt.column(ccf)[i].as_py()
-                if new_cls in valid_classes and class_geom.get(new_cls, geom_of_layer[key]) == geom_of_layer[key] \
-                        and kg[i] is not None and not shapely.is_empty(kg[i]):
-                    # the class is part of the ID: the old component is cancelled, a new one of the new class
-                    # with a new ID takes its place at the field geometry (inserted with the new features)
-                    sname = f("state")
-                    old_state = cols[sname][j] if sname else None
-                    if sname and old_state != state_removed:
-                        cols[sname][j] = state_removed
-                        log.append({"time": now, "batch": batch, "layer": key, "component_id": cid, "field": sname,
-                                    "old": old_state, "new": state_removed})
-                    changed[j] = True
-                    reclass[u] = {"key": key, "row": j, "old_id": cid, "old_class": cols[ccf][j], "new_class": new_cls,
-                                  "surveyor": surveyor, "old_state": old_state}
-                    new_rows.setdefault(key, []).append((i, u, surveyor))
-                    continue
-                # an unknown class (or one of another geometry type) cannot be coded: reported, the rest applied
-                warnings.append(Text(f"部件 {cid} 在外业改成的类别 {new_cls} 不在分类表中或几何类型不符，类别决定标识码，"
-                                     f"未采用；请在内业核实后重新编码",
-                                     f"component {cid} got the class {new_cls} in the field, which is not in the class "
-                                     f"table or has another geometry type; the class is part of the ID, so it was not "
-                                     f"applied: check it in the office and recode"))
-            for n in applied_fields:
-                if n not in kt.column_names or n not in cols:
-                    continue
-                nv = kt.column(n)[i].as_py()
-                ov = cols[n][j]
-                if C._norm(nv) != C._norm(ov):
-                    cols[n][j] = nv
-                    log.append({"time": now, "batch": batch, "layer": key, "component_id": cid, "field": n,
-                                "old": None if ov is None else str(ov), "new": None if nv is None else str(nv)})
-                    flog.append({"time": now, "package_id": pkg.id, "surveyor": surveyor, "layer": key,
-                                 "feature_uuid": u, "component_id": cid, "action": "update", "field": n,
-                                 "old": None if ov is None else str(ov), "new": None if nv is None else str(nv)})
-            og, ng = pg[j], kg[i]
-            if C.rounded_wkb([og]) != C.rounded_wkb([ng]):
-                geoms[j] = ng
-                moved[j] = True
-                log.append({"time": now, "batch": batch, "layer": key, "component_id": cid, "field": "geometry",
-                            "old": None if og is None else og.wkt, "new": None if ng is None else ng.wkt})
-                flog.append({"time": now, "package_id": pkg.id, "surveyor": surveyor, "layer": key, "feature_uuid": u,
-                             "component_id": cid, "action": "update", "field": "geometry",
-                             "old": None if og is None else og.wkt, "new": None if ng is None else ng.wkt})
-            changed[j] = True
-            counts["updated"] += 1
-            pending.append((j, u, pk_hash[i]))
-            accuracy.append(_accuracy_row(kt, i, key, cid, pkg, batch))
-        # deleted in the field: the state, never a delete
-        sname = f("state")
-        for u, meta in feats.items():
-            if u in present:
-                continue
-            prev = applied.get((pkg.id, u))
-            if prev is not None and prev[0] == DELETED:
-                continue
-            j = pos.get(meta["id"])
-            if j is None:
-                continue
-            if meta["id"] in ambiguous:
-                ck = (pkg.id, u, DELETED)
-                if ck not in seen_conflicts:
-                    seen_conflicts.add(ck)
-                    conflicts.append({"package_id": pkg.id, "layer": key, "feature_uuid": u, "component_id": meta["id"],
-                                      "kind": "duplicate_id", "fields": sname, "field_values": _js({sname: state_missing}),
-                                      "project_values": "{}", "field_hash": DELETED, "project_hash": None,
-                                      "surveyor": pkg.manifest.get("surveyor") or "", "geom": None})
-                continue
-            pbase = prev[1] if prev else meta["hash"]
-            cur_state = (cols[sname][j] if cols is not None else pt.column(sname)[j].as_py()) if sname else None
-            if proj_hash.get(j) != pbase:
-                if cur_state == state_missing:
-                    continue
-                ck = (pkg.id, u, DELETED)
-                if ck not in seen_conflicts:
-                    seen_conflicts.add(ck)
-                    conflicts.append({"package_id": pkg.id, "layer": key, "feature_uuid": u, "component_id": meta["id"],
-                                      "kind": "deleted_in_field", "fields": sname, "field_values": _js({sname: state_missing}),
-                                      "project_values": _js(C.values_of(pt, [sname], j)), "field_hash": DELETED,
-                                      "project_hash": proj_hash.get(j), "surveyor": pkg.manifest.get("surveyor") or "",
-                                      "geom": pg[j]})
-                continue
-            if cols is None:
-                cols = {n: pt.column(n).to_pylist() for n in pt.column_names}
-            if sname and cur_state != state_missing:
-                cols[sname][j] = state_missing
-                log.append({"time": now, "batch": batch, "layer": key, "component_id": meta["id"], "field": sname,
-                            "old": cur_state, "new": state_missing})
-                flog.append({"time": now, "package_id": pkg.id, "surveyor": pkg.manifest.get("surveyor") or "",
-                             "layer": key, "feature_uuid": u, "component_id": meta["id"], "action": "deleted_in_field",
-                             "field": sname, "old": cur_state, "new": state_missing})
-                changed[j] = True
-                counts["deleted"] += 1
-            pending.append((j, u, DELETED))
-        if cols is not None and changed.any():
-            if moved.any():
-                idx = loc.locate(geoms[moved]) if loc.available else np.full(int(moved.sum()), -1)
-                for role, arr in loc.fields(np.asarray(idx, dtype=np.int64)).items():
-                    n = f(role)
-                    if n and n in cols:
-                        for j, v in zip(np.flatnonzero(moved), arr.to_pylist()):
-                            cols[n][int(j)] = v
-            for role, val in (("change_date", day), ("batch", batch)):
-                n = f(role)
-                if n and n in cols:
-                    for j in np.flatnonzero(changed):
-                        cols[n][int(j)] = val
-            t = pa.table({n: pa.array(v, pt.schema.field(n).type) for n, v in cols.items()})
-            layers_out[key] = (t, geoms)
-            after = dict(zip([p[0] for p in pending], C.feature_hashes(t.take(pa.array([p[0] for p in pending], pa.int64())),
-                                                                        geoms[[p[0] for p in pending]], names)))
-        else:
-            after = proj_hash
-        for j, u, fh in pending:
-            new_applied.append({"package_id": pkg.id, "uuid": u, "layer": key, "feature_id": pids[j],
-                                "field_hash": fh, "project_hash": after.get(j), "time": now})
-    # new features
-    new_tables = {}
-    if new_rows:
-        existing_ids, _ = store.read_ids(proj, COMPONENT_LAYERS)
-        order, cls_all = [], []
-        for key, rows in new_rows.items():
-            kt, kg = pk_tables[key]
-            grp = field_group(key)
-            ccf = prof.field(grp, "class_code")
-            ok_rows = []
-            for i, u, sv in rows:
-                c = kt.column(ccf)[i].as_py() if ccf in kt.column_names else None
-                g = kg[i]
-                if c not in valid_classes or g is None or shapely.is_empty(g):
-                    why = (f"类别代码 {c!r} 不在分类表中" if c not in valid_classes else "没有几何") + "，未入库"
-                    why_en = (f"class code {c!r} is not in the class table" if c not in valid_classes else "no geometry") + \
-                        "; not inserted"
-                    warnings.append(Text(f"外业包 {pkg.manifest['area']['code']} 图层 {key} 新要素 {u}：{why}",
-                                         f"package {pkg.manifest['area']['code']} layer {key} new feature {u}: {why_en}"))
-                    counts["rejected"] += 1
-                    continue
-                ok_rows.append((i, u, sv, c))
-                cls_all.append(c)
-            order.append((key, ok_rows))
-        if cls_all:
-            res = assign_ids(None, pa.array(cls_all, pa.string()), spec, prof, existing_ids=existing_ids,
-                             registry=store.read_registry(proj))
-            ids = res.ids.to_pylist()
-            maxima = res.maxima
-            k = 0
-            for key, ok_rows in order:
-                if not ok_rows:
-                    continue
-                grp = field_group(key)
-                f = lambda role: prof.field(grp, role)  # noqa: E731
-                kt, kg = pk_tables[key]
-                fields = prof.layer_fields(grp)
-                take = pa.array([r[0] for r in ok_rows], pa.int64())
-                sub = kt.take(take)
-                g = kg[[r[0] for r in ok_rows]]
-                cols = {}
-                m = len(ok_rows)
-                for n, typ in zip(fields["name"], fields["type"]):
-                    cols[n] = sub.column(n).to_pylist() if n in sub.column_names else [None] * m
-                my_ids = ids[k:k + m]
-                k += m
-                cols[f("component_id")] = my_ids
-                cols[f("class_code")] = [r[3] for r in ok_rows]
-                if f("name"):
-                    cols[f("name")] = [names_of.get(r[3]) for r in ok_rows]
-                if f("state"):
-                    cols[f("state")] = [v or state_new for v in cols[f("state")]]
-                if f("data_source") and source_default:
-                    cols[f("data_source")] = [v or source_default for v in cols[f("data_source")]]
-                if f("init_date"):
-                    st = sub.column("survey_time").to_pylist() if "survey_time" in sub.column_names else [None] * m
-                    cols[f("init_date")] = [v or (s.date() if s else day) for v, s in zip(cols[f("init_date")], st)]
-                if f("change_date"):
-                    cols[f("change_date")] = [day if r[1] in reclass else None for r in ok_rows]
-                if f("batch"):
-                    cols[f("batch")] = [batch] * m
-                idx = loc.locate(g) if loc.available else np.full(m, -1)
-                for role, arr in loc.fields(np.asarray(idx, dtype=np.int64)).items():
-                    if f(role):
-                        cols[f(role)] = arr.to_pylist()
-                from ..gpkg import ARROW_TYPES
+        pos = self.pos
+        ref_rows = sorted({pos[v["id"]] for v in self.feats.values() if v.get("id") in pos} |
+                          {pos[a[2]] for (pk, u), a in r.applied.items() if pk == r.pkg.id and a[2] in pos})
+        self.proj_hash = dict(zip(ref_rows, C.feature_hashes(self.pt.take(pa.array(ref_rows, pa.int64())),
+                                                             self.pg[ref_rows], self.names)))
+        self.pk_hash = C.feature_hashes(self.kt, self.kg, self.names)
+        self.cols = None
+        self.geoms = self.pg.copy()
+        self.changed = np.zeros(self.pt.num_rows, dtype=bool)
+        self.moved = np.zeros(self.pt.num_rows, dtype=bool)
+        self.pending = []
+        self.present = set()
 
-                t = pa.table({n: pa.array(cols[n], ARROW_TYPES[typ]) for n, typ in zip(fields["name"], fields["type"])})
-                if f("note"):
-                    # the new component of a reclassification names the ID it replaces
-                    notes = cols[f("note")]
-                    for q, r in enumerate(ok_rows):
-                        rc = reclass.get(r[1])
-                        if rc is not None:
-                            rc["new_id"] = my_ids[q]
-                            add = f"由 {rc['old_id']} 变更类别 / reclassified from {rc['old_id']}"
-                            notes[q] = add if not notes[q] else f"{notes[q]}；{add}"
-                for q, r in enumerate(ok_rows):
-                    if r[1] in reclass:
-                        reclass[r[1]]["new_id"] = my_ids[q]
-                t = pa.table({n: pa.array(cols[n], ARROW_TYPES[typ]) for n, typ in zip(fields["name"], fields["type"])})
-                new_tables[key] = (t, g)
-                after = C.feature_hashes(t, g, C.hashed_fields(prof, key))
-                pk_h = C.feature_hashes(sub, g, C.hashed_fields(prof, key))
-                for r, cid, ah, fh in zip(ok_rows, my_ids, after, pk_h):
-                    i, u, sv, c = r
-                    uuid_to_id[u] = (key, cid)
-                    new_applied.append({"package_id": pkg.id, "uuid": u, "layer": key, "feature_id": cid,
-                                        "field_hash": fh, "project_hash": ah, "time": now})
-                    rc = reclass.get(u)
-                    if rc is None:
-                        log.append({"time": now, "batch": batch, "layer": key, "component_id": cid, "field": "*",
-                                    "old": None, "new": f"新增 new {c}"})
-                        flog.append({"time": now, "package_id": pkg.id, "surveyor": sv, "layer": key, "feature_uuid": u,
-                                     "component_id": cid, "action": "insert", "field": "*", "old": None, "new": c})
-                    else:
-                        note = (f"类别变更 reclassified {rc['old_class']} → {c}：{rc['old_id']} 注销 cancelled, "
-                                f"新标识码 new ID {cid}")
-                        log.append({"time": now, "batch": batch, "layer": key, "component_id": cid, "field": "*",
-                                    "old": rc["old_id"], "new": note})
-                        flog.append({"time": now, "package_id": pkg.id, "surveyor": sv, "layer": key, "feature_uuid": u,
-                                     "component_id": cid, "action": "reclassify_insert", "field": "*",
-                                     "old": rc["old_id"], "new": note})
-                        flog.append({"time": now, "package_id": pkg.id, "surveyor": sv, "layer": key, "feature_uuid": u,
-                                     "component_id": rc["old_id"], "action": "reclassify_cancel",
-                                     "field": f("state") or "*", "old": rc["old_state"],
-                                     "new": f"{state_removed}（{note}）"})
-                    accuracy.append(_accuracy_row(kt, i, key, cid, pkg, batch))
-                n_re = sum(1 for r in ok_rows if r[1] in reclass)
-                counts["new"] += m - n_re
-                counts["reclassified"] += n_re
-        else:
-            maxima = None
-    else:
-        maxima = None
+    def f(self, role: str):
+        return self.prof.field(self.grp, role)
+
+    def columns(self) -> dict:
+        """The project's columns as lists, made editable on first use."""
+        if self.cols is None:
+            self.cols = {n: self.pt.column(n).to_pylist() for n in self.pt.column_names}
+        return self.cols
+
+
+def apply_package(proj, pkg: Package, *, date=None, feedback=None) -> dict:
+    """Merge one checked package into the project (one transaction); the counts.
+
+    The steps: per editable layer, each packaged feature compared with the project's copy (the
+    field's edit applied, or a conflict kept) and the features deleted in the field marked; new
+    features checked, coded and located; the cancelled component of a reclassification annotated;
+    the photos planned; then everything written in one transaction (nothing when nothing changed).
+    """
+    from . import photos as P
+
+    r = _Return(proj, pkg, date)
+    for key in C.EDITABLE:
+        lay = pkg.manifest["layers"].get(key)
+        if lay:
+            _merge_layer(r, _Layer(r, key, lay))
+    _insert_new(r)
     for lay in pkg.manifest["layers"].values():
         for u, v in (lay.get("features") or {}).items():
-            uuid_to_id.setdefault(u, (None, v.get("id")))
-    # the cancelled component of a reclassification names the ID that replaces it
-    for u, rc in reclass.items():
-        key, j, new_id = rc["key"], rc["row"], rc.get("new_id")
-        nf = prof.field(field_group(key), "note")
-        if not new_id or key not in layers_out or not nf:
-            continue
-        t, g = layers_out[key]
-        notes = t.column(nf).to_pylist()
-        add = f"类别变更为 {rc['new_class']}，注销，新标识码 {new_id} / reclassified as {rc['new_class']}, cancelled, new ID {new_id}"
-        old = notes[j]
-        notes[j] = add if not old else f"{old}；{add}"
-        layers_out[key] = (t.set_column(t.column_names.index(nf), nf, pa.array(notes, t.schema.field(nf).type)), g)
-        log.append({"time": now, "batch": batch, "layer": key, "component_id": rc["old_id"], "field": nf,
-                    "old": old, "new": notes[j]})
-    photo_plan = P.plan(proj, pkg, uuid_to_id, warnings)
-    counts["conflicts"] = len(conflicts)
+            r.uuid_to_id.setdefault(u, (None, v.get("id")))
+    _note_cancelled(r)
+    photo_plan = P.plan(proj, pkg, r.uuid_to_id, r.warnings)
+    counts = r.counts
+    counts["conflicts"] = len(r.conflicts)
     counts["photos"] = len(photo_plan.rows)
-    changes = bool(layers_out or new_tables or conflicts or photo_plan.rows or any(
-        a["field_hash"] == DELETED for a in new_applied) or [a for a in new_applied if (a["package_id"], a["uuid"]) not in applied])
+    changes = bool(r.layers_out or r.new_tables or r.conflicts or photo_plan.rows or any(
+        a["field_hash"] == DELETED for a in r.new_applied) or
+        [a for a in r.new_applied if (a["package_id"], a["uuid"]) not in r.applied])
     result = dict(counts, batch=None, package_id=pkg.id, area=pkg.manifest.get("area"), source=str(pkg.source),
-                  warnings=warnings)
+                  warnings=r.warnings)
     if not changes:
         return result
-    surveyors = sorted({r["surveyor"] for r in flog if r.get("surveyor")} | ({pkg.manifest.get("surveyor")} - {None, ""}))
     try:
-        with proj.transaction() as work:
-            for key in C.EDITABLE:
-                if key not in layers_out and key not in new_tables:
-                    continue
-                fields = store.layer_fields(work, key)
-                if key in layers_out:
-                    t, g = layers_out[key]
-                else:
-                    t, gc = store.read_component_table(work, key)
-                    g = gc.shapely()
-                t = store.conform({n: t.column(n) for n in t.column_names}, fields, t.num_rows)
-                gcol = store.GeomColumn(geoms=np.asarray(g, dtype=object))
-                if key in new_tables:
-                    nt, ng = new_tables[key]
-                    nt = store.conform({n: nt.column(n) for n in nt.column_names}, fields, nt.num_rows)
-                    t = pa.concat_tables([t, nt])
-                    gcol = store.GeomColumn(geoms=np.concatenate([np.asarray(g, dtype=object), np.asarray(ng, dtype=object)]))
-                store.write_component_table(work, key, t, gcol)
-            store.write_change_log(work, log)
-            relinks = [{"feature_uuid": u, "component_id": rc["new_id"]} for u, rc in reclass.items() if rc.get("new_id")]
-            if relinks:
-                # the UUID now names the new component: the registry and the photos follow it (rewritten
-                # before the appends below, which read these tables as this transaction sees them)
-                to_new = {r["feature_uuid"]: r["component_id"] for r in relinks}
-                _relink(work, C.FEATURES_TABLE, "uuid", "feature_id", to_new)
-                _relink(work, C.PROJECT_PHOTOS, "feature_uuid", "component_id", to_new)
-            if flog:
-                store.append_table(work, C.CHANGES_TABLE, pd.DataFrame(flog))
-            if new_applied:
-                store.append_table(work, APPLIED_TABLE, pd.DataFrame(new_applied))
-            fresh = [{"uuid": a["uuid"], "layer": a["layer"], "feature_id": a["feature_id"], "created": now,
-                      "package_id": pkg.id, "hash": a["project_hash"]} for a in new_applied
-                     if a["feature_id"] and (a["package_id"], a["uuid"]) not in applied and a["uuid"] not in
-                     {u for lay in pkg.manifest["layers"].values() for u in (lay.get("features") or {})}]
-            if fresh:
-                store.append_table(work, C.FEATURES_TABLE, pd.DataFrame(fresh))
-            acc = [a for a in accuracy if a is not None]
-            if acc:
-                store.append_table(work, C.ACCURACY_TABLE, pd.DataFrame(acc))
-            if conflicts:
-                write_conflicts(work, conflicts, now)
-            if maxima is not None:
-                store.write_registry(work, {(proj.county, k): v for k, v in maxima.items()})
-            P.write(work, photo_plan, pkg, batch)
-            store.record_batch(work, {"batch_id": batch, "kind": "field", "source": str(pkg.source), "time": now,
-                                      "read": sum(len(v[0]) for v in pk_tables.values()) if pk_tables else 0,
-                                      "updated": counts["updated"], "new": counts["new"], "deleted": counts["deleted"],
-                                      "conflicts": counts["conflicts"], "package_id": pkg.id})
-            store.append_table(work, C.RETURNS_TABLE, pd.DataFrame([{
-                "package_id": pkg.id, "batch": batch, "time": now, "source": str(pkg.source),
-                "area": (pkg.manifest.get("area") or {}).get("code"), "surveyors": ",".join(surveyors),
-                "updated": counts["updated"], "new": counts["new"], "deleted": counts["deleted"],
-                "conflicts": counts["conflicts"], "photos": counts["photos"]}]))
+        _commit(r, photo_plan)
         P.finish(photo_plan)
     except BaseException:
         P.discard(photo_plan)
         raise
-    result["batch"] = batch
+    result["batch"] = r.batch
     return result
+
+
+def _merge_layer(r: _Return, L: _Layer) -> None:
+    """One layer: the field's version of every packaged feature, the deletions, the edited table."""
+    for i, u in enumerate(L.kuu):
+        _merge_feature(r, L, i, u)
+    _deleted_in_field(r, L)
+    _finish_layer(r, L)
+
+
+def _merge_feature(r: _Return, L: _Layer, i: int, u) -> None:
+    """Package row ``i`` (UUID ``u``): new, unchanged, a conflict, or the field's edit applied."""
+    pkg = r.pkg
+    if not u:
+        r.warnings.append(Text(f"{L.lay['table']} 第 {i + 1} 个要素没有 UUID，未处理",
+                               f"{L.lay['table']} feature {i + 1} has no UUID; skipped"))
+        r.counts["rejected"] += 1
+        return
+    L.present.add(u)
+    if (pkg.id, u) in r.applied:
+        fbase, pbase, cid, _ = r.applied[(pkg.id, u)]
+    elif u in L.feats:
+        fbase = pbase = L.feats[u]["hash"]
+        cid = L.feats[u]["id"]
+    else:
+        r.new_rows.setdefault(L.key, []).append((i, u, _pkg_surveyor(pkg, L.kt, i)))
+        return
+    r.uuid_to_id[u] = (L.key, cid)
+    if L.pk_hash[i] == fbase:
+        r.counts["unchanged"] += 1
+        return
+    j = L.pos.get(cid) if cid not in L.ambiguous else None
+    ph = L.proj_hash.get(j) if j is not None else None
+    if j is None or ph != pbase:
+        _edit_conflict(r, L, i, u, cid, j, ph)
+        return
+    _apply_edit(r, L, i, u, cid, j)
+
+
+def _edit_conflict(r: _Return, L: _Layer, i, u, cid, j, ph) -> None:
+    """Changed in the field and in the project (or gone from it, or its ID ambiguous): a conflict with
+    both versions of the fields that differ; nothing applied."""
+    if not r.first_conflict((r.pkg.id, u, L.pk_hash[i])):
+        return
+    kt = L.kt
+    # the class too: a conflict resolved with the field's class is a reclassification
+    shown = L.applied_fields + [n for n in (L.f("class_code"),) if n and n in kt.column_names]
+    fv = C.values_of(kt, shown, i)
+    pv = C.values_of(L.pt, shown, j) if j is not None else {}
+    diff = [n for n in shown if fv.get(n) != pv.get(n)]
+    r.conflicts.append({"package_id": r.pkg.id, "layer": L.key, "feature_uuid": u, "component_id": cid,
+                        "kind": "both_changed" if j is not None else (
+                            "duplicate_id" if cid in L.ambiguous else "gone_from_project"),
+                        "fields": ",".join(diff), "field_values": _js(fv), "project_values": _js(pv),
+                        "field_hash": L.pk_hash[i], "project_hash": ph, "surveyor": _pkg_surveyor(r.pkg, kt, i),
+                        "geom": L.kg[i]})
+
+
+def _apply_edit(r: _Return, L: _Layer, i, u, cid, j) -> None:
+    """The field's values and geometry onto project row ``j`` (a changed class: a reclassification)."""
+    kt, pkg = L.kt, r.pkg
+    cols = L.columns()
+    surveyor = _pkg_surveyor(pkg, kt, i)
+    if _reclassified(r, L, i, u, cid, j, surveyor):
+        return
+    for n in L.applied_fields:
+        if n not in kt.column_names or n not in cols:
+            continue
+        nv = kt.column(n)[i].as_py()
+        ov = cols[n][j]
+        if C._norm(nv) != C._norm(ov):
+            cols[n][j] = nv
+            old, new = None if ov is None else str(ov), None if nv is None else str(nv)
+            r.logged(L.key, cid, n, old, new)
+            r.field_change(surveyor, L.key, u, cid, "update", n, old, new)
+    og, ng = L.pg[j], L.kg[i]
+    if C.rounded_wkb([og]) != C.rounded_wkb([ng]):
+        L.geoms[j] = ng
+        L.moved[j] = True
+        old, new = None if og is None else og.wkt, None if ng is None else ng.wkt
+        r.logged(L.key, cid, "geometry", old, new)
+        r.field_change(surveyor, L.key, u, cid, "update", "geometry", old, new)
+    L.changed[j] = True
+    r.counts["updated"] += 1
+    L.pending.append((j, u, L.pk_hash[i]))
+    r.accuracy.append(_accuracy_row(kt, i, L.key, cid, pkg, r.batch))
+
+
+def _reclassified(r: _Return, L: _Layer, i, u, cid, j, surveyor) -> bool:
+    """A class changed in the field.  The class is part of the ID: a known class of the layer's
+    geometry cancels the old component (state 移除) and queues a new one of the new class with a new
+    ID at the field geometry (inserted with the new features): True.  Another class is reported and
+    the rest of the edit applied: False."""
+    import shapely
+
+    kt, kg, cols, ccf = L.kt, L.kg, L.cols, L.f("class_code")
+    if not (ccf and ccf in kt.column_names and ccf in cols and C._norm(kt.column(ccf)[i].as_py()) != C._norm(cols[ccf][j])):
+        return False
+    new_cls = kt.column(ccf)[i].as_py()
+    if new_cls in r.valid_classes and r.class_geom.get(new_cls, r.geom_of_layer[L.key]) == r.geom_of_layer[L.key] \
+            and kg[i] is not None and not shapely.is_empty(kg[i]):
+        sname = L.f("state")
+        old_state = cols[sname][j] if sname else None
+        if sname and old_state != r.state_removed:
+            cols[sname][j] = r.state_removed
+            r.logged(L.key, cid, sname, old_state, r.state_removed)
+        L.changed[j] = True
+        r.reclass[u] = {"key": L.key, "row": j, "old_id": cid, "old_class": cols[ccf][j], "new_class": new_cls,
+                        "surveyor": surveyor, "old_state": old_state}
+        r.new_rows.setdefault(L.key, []).append((i, u, surveyor))
+        return True
+    # an unknown class (or one of another geometry type) cannot be coded: reported, the rest applied
+    r.warnings.append(Text(f"部件 {cid} 在外业改成的类别 {new_cls} 不在分类表中或几何类型不符，类别决定标识码，"
+                           f"未采用；请在内业核实后重新编码",
+                           f"component {cid} got the class {new_cls} in the field, which is not in the class "
+                           f"table or has another geometry type; the class is part of the ID, so it was not "
+                           f"applied: check it in the office and recode"))
+    return False
+
+
+def _deleted_in_field(r: _Return, L: _Layer) -> None:
+    """Packaged features missing from the returned package: the missing state, never a delete (a
+    conflict where the project changed the feature meanwhile or its ID is ambiguous)."""
+    pkg, sname, missing = r.pkg, L.f("state"), r.state_missing
+    for u, meta in L.feats.items():
+        if u in L.present:
+            continue
+        prev = r.applied.get((pkg.id, u))
+        if prev is not None and prev[0] == DELETED:
+            continue
+        j = L.pos.get(meta["id"])
+        if j is None:
+            continue
+        if meta["id"] in L.ambiguous:
+            if r.first_conflict((pkg.id, u, DELETED)):
+                r.conflicts.append({"package_id": pkg.id, "layer": L.key, "feature_uuid": u, "component_id": meta["id"],
+                                    "kind": "duplicate_id", "fields": sname, "field_values": _js({sname: missing}),
+                                    "project_values": "{}", "field_hash": DELETED, "project_hash": None,
+                                    "surveyor": pkg.manifest.get("surveyor") or "", "geom": None})
+            continue
+        pbase = prev[1] if prev else meta["hash"]
+        cur_state = (L.cols[sname][j] if L.cols is not None else L.pt.column(sname)[j].as_py()) if sname else None
+        if L.proj_hash.get(j) != pbase:
+            if cur_state == missing:
+                continue
+            if r.first_conflict((pkg.id, u, DELETED)):
+                r.conflicts.append({"package_id": pkg.id, "layer": L.key, "feature_uuid": u, "component_id": meta["id"],
+                                    "kind": "deleted_in_field", "fields": sname, "field_values": _js({sname: missing}),
+                                    "project_values": _js(C.values_of(L.pt, [sname], j)), "field_hash": DELETED,
+                                    "project_hash": L.proj_hash.get(j), "surveyor": pkg.manifest.get("surveyor") or "",
+                                    "geom": L.pg[j]})
+            continue
+        cols = L.columns()
+        if sname and cur_state != missing:
+            cols[sname][j] = missing
+            r.logged(L.key, meta["id"], sname, cur_state, missing)
+            r.field_change(pkg.manifest.get("surveyor") or "", L.key, u, meta["id"], "deleted_in_field", sname,
+                           cur_state, missing)
+            L.changed[j] = True
+            r.counts["deleted"] += 1
+        L.pending.append((j, u, DELETED))
+
+
+def _finish_layer(r: _Return, L: _Layer) -> None:
+    """The edited table (moved rows located again, change date and batch stamped) and the applied
+    state of every row applied (its project hash after the edits)."""
+    cols = L.cols
+    if cols is not None and L.changed.any():
+        if L.moved.any():
+            idx = r.loc.locate(L.geoms[L.moved]) if r.loc.available else np.full(int(L.moved.sum()), -1)
+            for role, arr in r.loc.fields(np.asarray(idx, dtype=np.int64)).items():
+                n = L.f(role)
+                if n and n in cols:
+                    for j, v in zip(np.flatnonzero(L.moved), arr.to_pylist()):
+                        cols[n][int(j)] = v
+        for role, val in (("change_date", r.day), ("batch", r.batch)):
+            n = L.f(role)
+            if n and n in cols:
+                for j in np.flatnonzero(L.changed):
+                    cols[n][int(j)] = val
+        t = pa.table({n: pa.array(v, L.pt.schema.field(n).type) for n, v in cols.items()})
+        r.layers_out[L.key] = (t, L.geoms)
+        rows = [p[0] for p in L.pending]
+        after = dict(zip(rows, C.feature_hashes(t.take(pa.array(rows, pa.int64())), L.geoms[rows], L.names)))
+    else:
+        after = L.proj_hash
+    for j, u, fh in L.pending:
+        r.new_applied.append({"package_id": r.pkg.id, "uuid": u, "layer": L.key, "feature_id": L.pids[j],
+                              "field_hash": fh, "project_hash": after.get(j), "time": r.now})
+
+
+def _insert_new(r: _Return) -> None:
+    """New features (and the new components of reclassifications): checked, coded after the
+    project's and the registry's largest IDs, and built layer by layer."""
+    from ..components import store
+    from ..components.coding import assign_ids
+    from ..locate import COMPONENT_LAYERS
+
+    if not r.new_rows:
+        return
+    existing_ids, _ = store.read_ids(r.proj, COMPONENT_LAYERS)
+    order, classes = _accepted_new_rows(r)
+    if not classes:
+        return
+    res = assign_ids(None, pa.array(classes, pa.string()), r.spec, r.prof, existing_ids=existing_ids,
+                     registry=store.read_registry(r.proj))
+    ids = res.ids.to_pylist()
+    r.maxima = res.maxima
+    k = 0
+    for key, ok_rows in order:
+        if not ok_rows:
+            continue
+        my_ids = ids[k:k + len(ok_rows)]
+        k += len(ok_rows)
+        t, g, sub = _new_table(r, key, ok_rows, my_ids)
+        r.new_tables[key] = (t, g)
+        _record_new(r, key, ok_rows, my_ids, t, g, sub)
+
+
+def _accepted_new_rows(r: _Return):
+    """The new rows with a known class and a geometry, per layer, and their classes in order; the
+    others are reported and rejected."""
+    import shapely
+
+    from ..project import field_group
+
+    order, classes = [], []
+    for key, rows in r.new_rows.items():
+        kt, kg = r.pk_tables[key]
+        ccf = r.prof.field(field_group(key), "class_code")
+        ok_rows = []
+        for i, u, sv in rows:
+            c = kt.column(ccf)[i].as_py() if ccf in kt.column_names else None
+            g = kg[i]
+            if c not in r.valid_classes or g is None or shapely.is_empty(g):
+                why = (f"类别代码 {c!r} 不在分类表中" if c not in r.valid_classes else "没有几何") + "，未入库"
+                why_en = (f"class code {c!r} is not in the class table" if c not in r.valid_classes else "no geometry") + \
+                    "; not inserted"
+                area = r.pkg.manifest['area']['code']
+                r.warnings.append(Text(f"外业包 {area} 图层 {key} 新要素 {u}：{why}",
+                                       f"package {area} layer {key} new feature {u}: {why_en}"))
+                r.counts["rejected"] += 1
+                continue
+            ok_rows.append((i, u, sv, c))
+            classes.append(c)
+        order.append((key, ok_rows))
+    return order, classes
+
+
+def _new_table(r: _Return, key: str, ok_rows: list, my_ids: list):
+    """The new features of one layer as a project table: their IDs and classes, class name, default
+    state, data source, initial and change dates, batch, location fields; a reclassification's new
+    component names the ID it replaces.  Returns (table, geometries, the package rows)."""
+    from ..gpkg import ARROW_TYPES
+    from ..project import field_group
+
+    grp = field_group(key)
+    f = lambda role: r.prof.field(grp, role)  # noqa: E731
+    kt, kg = r.pk_tables[key]
+    fields = r.prof.layer_fields(grp)
+    sub = kt.take(pa.array([q[0] for q in ok_rows], pa.int64()))
+    g = kg[[q[0] for q in ok_rows]]
+    m = len(ok_rows)
+    cols = {n: sub.column(n).to_pylist() if n in sub.column_names else [None] * m for n in fields["name"]}
+    cols[f("component_id")] = my_ids
+    cols[f("class_code")] = [q[3] for q in ok_rows]
+    if f("name"):
+        cols[f("name")] = [r.names_of.get(q[3]) for q in ok_rows]
+    if f("state"):
+        cols[f("state")] = [v or r.state_new for v in cols[f("state")]]
+    if f("data_source") and r.source_default:
+        cols[f("data_source")] = [v or r.source_default for v in cols[f("data_source")]]
+    if f("init_date"):
+        st = sub.column("survey_time").to_pylist() if "survey_time" in sub.column_names else [None] * m
+        cols[f("init_date")] = [v or (s.date() if s else r.day) for v, s in zip(cols[f("init_date")], st)]
+    if f("change_date"):
+        cols[f("change_date")] = [r.day if q[1] in r.reclass else None for q in ok_rows]
+    if f("batch"):
+        cols[f("batch")] = [r.batch] * m
+    idx = r.loc.locate(g) if r.loc.available else np.full(m, -1)
+    for role, arr in r.loc.fields(np.asarray(idx, dtype=np.int64)).items():
+        if f(role):
+            cols[f(role)] = arr.to_pylist()
+    for q, row in enumerate(ok_rows):
+        rc = r.reclass.get(row[1])
+        if rc is None:
+            continue
+        rc["new_id"] = my_ids[q]
+        if f("note"):
+            # the new component of a reclassification names the ID it replaces
+            notes = cols[f("note")]
+            add = f"由 {rc['old_id']} 变更类别 / reclassified from {rc['old_id']}"
+            notes[q] = add if not notes[q] else f"{notes[q]}；{add}"
+    t = pa.table({n: pa.array(cols[n], ARROW_TYPES[typ]) for n, typ in zip(fields["name"], fields["type"])})
+    return t, g, sub
+
+
+def _record_new(r: _Return, key: str, ok_rows: list, my_ids: list, t, g, sub) -> None:
+    """The applied state, change log, field changes and accuracy rows of one layer's new features."""
+    from ..project import field_group
+
+    after = C.feature_hashes(t, g, C.hashed_fields(r.prof, key))
+    pk_h = C.feature_hashes(sub, g, C.hashed_fields(r.prof, key))
+    kt = r.pk_tables[key][0]
+    for row, cid, ah, fh in zip(ok_rows, my_ids, after, pk_h):
+        i, u, sv, c = row
+        r.uuid_to_id[u] = (key, cid)
+        r.new_applied.append({"package_id": r.pkg.id, "uuid": u, "layer": key, "feature_id": cid,
+                              "field_hash": fh, "project_hash": ah, "time": r.now})
+        rc = r.reclass.get(u)
+        if rc is None:
+            r.logged(key, cid, "*", None, f"新增 new {c}")
+            r.field_change(sv, key, u, cid, "insert", "*", None, c)
+        else:
+            note = (f"类别变更 reclassified {rc['old_class']} → {c}：{rc['old_id']} 注销 cancelled, "
+                    f"新标识码 new ID {cid}")
+            r.logged(key, cid, "*", rc["old_id"], note)
+            r.field_change(sv, key, u, cid, "reclassify_insert", "*", rc["old_id"], note)
+            r.field_change(sv, key, u, rc["old_id"], "reclassify_cancel",
+                           r.prof.field(field_group(key), "state") or "*", rc["old_state"],
+                           f"{r.state_removed}（{note}）")
+        r.accuracy.append(_accuracy_row(kt, i, key, cid, r.pkg, r.batch))
+    n_re = sum(1 for row in ok_rows if row[1] in r.reclass)
+    r.counts["new"] += len(ok_rows) - n_re
+    r.counts["reclassified"] += n_re
+
+
+def _note_cancelled(r: _Return) -> None:
+    """The cancelled component of a reclassification names the ID that replaces it."""
+    from ..project import field_group
+
+    for u, rc in r.reclass.items():
+        key, j, new_id = rc["key"], rc["row"], rc.get("new_id")
+        nf = r.prof.field(field_group(key), "note")
+        if not new_id or key not in r.layers_out or not nf:
+            continue
+        t, g = r.layers_out[key]
+        notes = t.column(nf).to_pylist()
+        add = f"类别变更为 {rc['new_class']}，注销，新标识码 {new_id} / reclassified as {rc['new_class']}, cancelled, new ID {new_id}"
+        old = notes[j]
+        notes[j] = add if not old else f"{old}；{add}"
+        r.layers_out[key] = (t.set_column(t.column_names.index(nf), nf, pa.array(notes, t.schema.field(nf).type)), g)
+        r.logged(key, rc["old_id"], nf, old, notes[j])
+
+
+def _commit(r: _Return, photo_plan) -> None:
+    """Everything in one transaction: the edited and extended layers, change log, relinked UUIDs,
+    field changes, applied states, new UUIDs, accuracy, conflicts, ID registry, photos, batch and
+    the return's row."""
+    import pandas as pd
+
+    from ..components import store
+    from . import photos as P
+
+    proj, pkg, counts, now = r.proj, r.pkg, r.counts, r.now
+    surveyors = sorted({x["surveyor"] for x in r.flog if x.get("surveyor")} | ({pkg.manifest.get("surveyor")} - {None, ""}))
+    with proj.transaction() as work:
+        for key in C.EDITABLE:
+            if key in r.layers_out or key in r.new_tables:
+                _write_layer(r, work, key)
+        store.write_change_log(work, r.log)
+        relinks = [{"feature_uuid": u, "component_id": rc["new_id"]} for u, rc in r.reclass.items() if rc.get("new_id")]
+        if relinks:
+            # the UUID now names the new component: the registry and the photos follow it (rewritten
+            # before the appends below, which read these tables as this transaction sees them)
+            to_new = {x["feature_uuid"]: x["component_id"] for x in relinks}
+            _relink(work, C.FEATURES_TABLE, "uuid", "feature_id", to_new)
+            _relink(work, C.PROJECT_PHOTOS, "feature_uuid", "component_id", to_new)
+        if r.flog:
+            store.append_table(work, C.CHANGES_TABLE, pd.DataFrame(r.flog))
+        if r.new_applied:
+            store.append_table(work, APPLIED_TABLE, pd.DataFrame(r.new_applied))
+        packaged = {u for lay in pkg.manifest["layers"].values() for u in (lay.get("features") or {})}
+        fresh = [{"uuid": a["uuid"], "layer": a["layer"], "feature_id": a["feature_id"], "created": now,
+                  "package_id": pkg.id, "hash": a["project_hash"]} for a in r.new_applied
+                 if a["feature_id"] and (a["package_id"], a["uuid"]) not in r.applied and a["uuid"] not in packaged]
+        if fresh:
+            store.append_table(work, C.FEATURES_TABLE, pd.DataFrame(fresh))
+        acc = [a for a in r.accuracy if a is not None]
+        if acc:
+            store.append_table(work, C.ACCURACY_TABLE, pd.DataFrame(acc))
+        if r.conflicts:
+            write_conflicts(work, r.conflicts, now)
+        if r.maxima is not None:
+            store.write_registry(work, {(proj.county, k): v for k, v in r.maxima.items()})
+        P.write(work, photo_plan, pkg, r.batch)
+        store.record_batch(work, {"batch_id": r.batch, "kind": "field", "source": str(pkg.source), "time": now,
+                                  "read": sum(len(v[0]) for v in r.pk_tables.values()) if r.pk_tables else 0,
+                                  "updated": counts["updated"], "new": counts["new"], "deleted": counts["deleted"],
+                                  "conflicts": counts["conflicts"], "package_id": pkg.id})
+        store.append_table(work, C.RETURNS_TABLE, pd.DataFrame([{
+            "package_id": pkg.id, "batch": r.batch, "time": now, "source": str(pkg.source),
+            "area": (pkg.manifest.get("area") or {}).get("code"), "surveyors": ",".join(surveyors),
+            "updated": counts["updated"], "new": counts["new"], "deleted": counts["deleted"],
+            "conflicts": counts["conflicts"], "photos": counts["photos"]}]))
+
+
+def _write_layer(r: _Return, work, key: str) -> None:
+    """One component layer in the transaction: its edited rows (or the current ones) and its new features."""
+    from ..components import store
+
+    fields = store.layer_fields(work, key)
+    if key in r.layers_out:
+        t, g = r.layers_out[key]
+    else:
+        t, gc = store.read_component_table(work, key)
+        g = gc.shapely()
+    t = store.conform({n: t.column(n) for n in t.column_names}, fields, t.num_rows)
+    gcol = store.GeomColumn(geoms=np.asarray(g, dtype=object))
+    if key in r.new_tables:
+        nt, ng = r.new_tables[key]
+        nt = store.conform({n: nt.column(n) for n in nt.column_names}, fields, nt.num_rows)
+        t = pa.concat_tables([t, nt])
+        gcol = store.GeomColumn(geoms=np.concatenate([np.asarray(g, dtype=object), np.asarray(ng, dtype=object)]))
+    store.write_component_table(work, key, t, gcol)
 
 
 def _relink(work, name: str, key: str, col: str, mapping: dict) -> None:
