@@ -141,29 +141,92 @@ def project_id(proj) -> str:
     return proj.meta.get("project_id") or ""
 
 
+class _Packing:
+    """What the steps of :func:`package` share: the project, the options, the project's layers read
+    once, the UUID registry (new UUIDs collected) and the rows of the packages written."""
+
+    def __init__(self, proj, by, mode, surveyor, qgz, basemap, check):
+        prof = self.prof = proj.profile
+        self.proj, self.by, self.mode, self.surveyor, self.qgz, self.basemap, self.check = \
+            proj, by, mode, surveyor, qgz, basemap, check
+        self.extra_cols = C.MODES[mode]
+        self.pid = project_id(proj) or str(_uuid.uuid4())
+        self.registry = read_registry(proj)
+        self.created = C.now()
+        self.grid_t, self.grid_g = C.read_layer(proj.path, proj.table("unit_grid"))
+        self.grid_codes = np.array(_text(self.grid_t.column(prof.field("unit_grid", "grid_code"))), dtype=object)
+        self.comps = {key: C.read_layer(proj.path, proj.table(key)) for key in C.EDITABLE}
+        self.new_uuids = []
+        self.pkg_rows = []
+
+    def write(self, gpkg, key_or_spec, table, geoms) -> None:
+        """A layer of the package: ``table`` with its geometries, as the profile describes the layer."""
+        spec = self.prof.layer(key_or_spec) if isinstance(key_or_spec, str) else key_or_spec
+        write_layer(gpkg, spec.table, table.append_column("geom", _wkb(geoms)), geometry_type=spec.geometry,
+                    crs=self.proj.crs, description=f"{spec.title.zh} / {spec.title.en}")
+
+
 def package(project, by, out, areas=None, basemap=None, surveyor=None, mode="survey", qgz=True, overwrite=False,
             feedback=None, check=None) -> dict:
     """Write the packages (see the module docstring).
 
     ``mode="check"`` (the acceptance check, run by ``acceptance plan``) needs ``check``: a
     :class:`CheckScope` of the plan; the one package then covers exactly the sampled grids and
-    components (``by`` and ``areas`` are not used)."""
-    import shapely
+    components (``by`` and ``areas`` are not used).
 
+    The steps: the arguments checked; the areas chosen; each area's package written into a
+    temporary folder; the project records the UUIDs and the packages (one transaction); then the
+    folders take their final names and are zipped."""
     from ..feedback import Feedback
-    from ..project import Project, field_group
+    from ..project import Project
 
     feedback = feedback or Feedback()
     proj = Project.open(project)
-    prof = proj.profile
+    out = Path(out)
+    _check_arguments(by, mode, out, basemap, check)
+    chosen = _chosen_areas(proj, by, areas, check)
+    for a in chosen:
+        for target in (out / a["code"], out / f"{a['code']}.zip"):
+            if target.exists() and not overwrite:
+                raise SurveyError(Text("外业包已存在；如需覆盖请使用 --overwrite", "the package already exists; use --overwrite"),
+                                  code="exists", file=str(target))
+    pk = _Packing(proj, by, mode, surveyor, qgz, basemap, check)
+    results = []
+    tmp_dirs = []
+    try:
+        for n_area, area in enumerate(chosen):
+            feedback.progress(5 + 85 * n_area / len(chosen))
+            tmp = out / f".{area['code']}.tmp-{os.getpid()}"
+            if tmp.exists():
+                shutil.rmtree(tmp)
+            tmp.mkdir()
+            tmp_dirs.append(tmp)
+            results.append(_write_package(pk, area, tmp, out))
+        _record(pk)
+        feedback.progress(92)
+        for r in results:
+            tmp = r.pop("tmp")
+            final = out / r["area"]
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+            tmp_dirs.remove(tmp)
+            write_zip(final, out / f"{r['area']}.zip")
+    finally:
+        for tmp in tmp_dirs:
+            shutil.rmtree(tmp, ignore_errors=True)
+    feedback.progress(100)
+    return {"project_id": pk.pid, "by": by, "packages": results}
+
+
+def _check_arguments(by, mode, out: Path, basemap, check) -> None:
+    """The partition, the mode, the output folder and the basemap file are usable."""
     if by not in BY:
         raise SurveyError(Text(f"分区方式应为 {'、'.join(BY)} 之一", f"--by must be one of {', '.join(BY)}"),
                           code="bad_value", field="by", value=by)
     if mode not in C.MODES:
         raise SurveyError(Text(f"外业包类型应为 {'、'.join(C.MODES)} 之一", f"the mode must be one of {', '.join(C.MODES)}"),
                           code="bad_value", field="mode", value=mode)
-    extra_cols = C.MODES[mode]
-    out = Path(out)
     if not out.is_dir():
         raise SurveyError(Text("输出目录不存在", "the output folder does not exist"), code="not_found", file=str(out))
     if basemap:
@@ -179,6 +242,11 @@ def package(project, by, out, areas=None, basemap=None, surveyor=None, mode="sur
         raise SurveyError(Text("检查模式的外业包由 acceptance plan 按抽样方案生成",
                                "a check-mode package is made by acceptance plan, from its sampling plan"),
                           code="bad_value", field="mode", value=mode)
+
+
+def _chosen_areas(proj, by, areas, check) -> list:
+    """The areas to package: the check's one area, the ones named (each must exist), or every area
+    with unit grids."""
     all_areas = areas_of(proj, by) if check is None else []
     known = {a["code"]: a for a in all_areas}
     if check is not None:
@@ -197,188 +265,179 @@ def package(project, by, out, areas=None, basemap=None, surveyor=None, mode="sur
     if not chosen:
         raise SurveyError(Text("项目中没有可打包的区域（没有单元网格）", "the project has no area to package (no unit grids)"),
                           code="no_areas", file=str(proj.path), layer=proj.table("unit_grid"))
-    for a in chosen:
-        for target in (out / a["code"], out / f"{a['code']}.zip"):
-            if target.exists() and not overwrite:
-                raise SurveyError(Text("外业包已存在；如需覆盖请使用 --overwrite", "the package already exists; use --overwrite"),
-                                  code="exists", file=str(target))
-    pid = project_id(proj) or str(_uuid.uuid4())
-    registry = read_registry(proj)
-    created = C.now()
-    # the project's layers, read once
-    grid_t, grid_g = C.read_layer(proj.path, proj.table("unit_grid"))
-    grid_codes = np.array(_text(grid_t.column(prof.field("unit_grid", "grid_code"))), dtype=object)
-    comps = {}
-    for key in C.EDITABLE:
-        t, g = C.read_layer(proj.path, proj.table(key))
-        comps[key] = (t, g)
-    new_uuids = []
-    pkg_rows = []
-    results = []
-    tmp_dirs = []
-    try:
-        for n_area, area in enumerate(chosen):
-            feedback.progress(5 + 85 * n_area / len(chosen))
-            code = area["code"]
-            pkg_id = str(_uuid.uuid4())
-            tmp = out / f".{code}.tmp-{os.getpid()}"
-            if tmp.exists():
-                shutil.rmtree(tmp)
-            tmp.mkdir()
-            tmp_dirs.append(tmp)
-            (tmp / C.PHOTO_DIR).mkdir()
-            gpkg = tmp / C.GPKG
-            grids = area["grids"]
-            gmask = np.isin(grid_codes, list(grids)) if len(grid_codes) else np.zeros(0, dtype=bool)
-            area_geom = area["geom"] if area["geom"] is not None else (
-                shapely.union_all(grid_g[gmask]) if gmask.any() else None)
-            # unit grids, streets, communities, work grids of the area
-            spec = prof.layer("unit_grid")
-            write_layer(gpkg, spec.table, _select(grid_t, gmask).append_column("geom", _wkb(grid_g[gmask])),
-                        geometry_type=spec.geometry, crs=proj.crs, description=f"{spec.title.zh} / {spec.title.en}")
-            for key in ("street", "community", "work_grid"):
-                spec = prof.layer(key)
-                t, g = C.read_layer(proj.path, spec.table)
-                if t.num_rows and area_geom is not None:
-                    m = np.asarray(shapely.intersects(g, shapely.buffer(area_geom, -0.5)), dtype=bool)
-                    if key == "work_grid" and by == "work_grid":
-                        m = np.array(_text(t.column(prof.field("work_grid", "grid_code")))) == code
-                else:
-                    m = np.zeros(t.num_rows, dtype=bool)
-                write_layer(gpkg, spec.table, _select(t, m).append_column("geom", _wkb(g[m])),
-                            geometry_type=spec.geometry, crs=proj.crs, description=f"{spec.title.zh} / {spec.title.en}")
-            # components with their UUIDs and version hashes
-            manifest_layers = {}
-            for key in C.EDITABLE:
-                spec = prof.layer(key)
-                t, g = comps[key]
-                idf = prof.field(field_group(key), "component_id")
-                gf = prof.field(field_group(key), "grid_code")
-                if check is not None:  # exactly the plan's items (located by geometry when sampled)
-                    item_no = check.items_of(key, _text(t.column(idf)) if t.num_rows else [], g)
-                    m = item_no > 0
-                elif t.num_rows:
-                    m = np.isin(np.array(_text(t.column(gf)), dtype=object), list(grids))
-                else:
-                    m = np.zeros(0, dtype=bool)
-                st, sg = _select(t, m), g[m]
-                ids = _text(st.column(idf))
-                uu = []
-                seen = set()
-                for i in ids:
-                    # a duplicate ID (a validation error) gets its own UUID: one UUID, one feature
-                    u = registry.get((key, i)) if i and i not in seen else None
-                    if i in seen:
-                        u = "{" + str(_uuid.uuid4()) + "}"
-                    seen.add(i)
-                    if u is None:
-                        u = "{" + str(_uuid.uuid4()) + "}"
-                        if i:
-                            registry[(key, i)] = u
-                            new_uuids.append({"uuid": u, "layer": key, "feature_id": i, "created": created,
-                                              "package_id": pkg_id, "hash": None})
-                    uu.append(u)
-                hashes = C.feature_hashes(st, sg, C.hashed_fields(prof, key))
-                cols = {n: st.column(n) for n in st.column_names}
-                n = st.num_rows
-                for col, (typ, _zh, _en) in extra_cols.items():
-                    cols[col] = pa.array(uu, pa.string()) if col == C.UUID else pa.nulls(n, ARROW_TYPES[typ])
-                if check is not None:
-                    cols["item_no"] = pa.array(item_no[m], pa.int64())
-                cols["geom"] = _wkb(sg)
-                write_layer(gpkg, spec.table, pa.table(cols), geometry_type=spec.geometry, crs=proj.crs,
-                            description=f"{spec.title.zh} / {spec.title.en}")
-                manifest_layers[key] = {"table": spec.table, "id_field": idf,
-                                        "features": {u: {"id": i, "hash": h} for u, i, h in zip(uu, ids, hashes)}}
-                if check is not None:
-                    for u, k in zip(uu, item_no[m].tolist()):
-                        manifest_layers[key]["features"][u]["item_no"] = int(k)
-            # events of the area, for reference
-            spec = prof.layer("event")
-            t, g = C.read_layer(proj.path, spec.table)
-            m = np.isin(np.array(_text(t.column(prof.field("event", "grid_code"))), dtype=object), list(grids)) \
-                if t.num_rows and check is None else np.zeros(t.num_rows, dtype=bool)
-            write_layer(gpkg, spec.table, _select(t, m).append_column("geom", _wkb(g[m])),
-                        geometry_type=spec.geometry, crs=proj.crs, description=f"{spec.title.zh} / {spec.title.en}")
-            # background layers around the area
-            background = []
-            if area_geom is not None:
-                near = shapely.buffer(area_geom, MARGIN_M)
-                for key in BACKGROUND:
-                    spec = prof.layers.get(key)
-                    if spec is None:
-                        continue
-                    t, g = C.read_layer(proj.path, spec.table)
-                    if not t.num_rows:
-                        continue
-                    m = np.asarray(shapely.intersects(g, near), dtype=bool)
-                    if m.any():
-                        write_layer(gpkg, spec.table, _select(t, m).append_column("geom", _wkb(g[m])),
-                                    geometry_type=spec.geometry, crs=proj.crs,
-                                    description=f"{spec.title.zh} / {spec.title.en}")
-                        background.append(spec.table)
-            for name in DICT_TABLES:
-                _copy_table(proj.path, gpkg, name)
-            if check is None:
-                write_layer(gpkg, C.PHOTO_TABLE, pa.table(_empty(C.PHOTO_COLUMNS)))
-            else:
-                check.write_layers(gpkg, proj.crs)
-            info = {"format": C.FORMAT, "format_version": C.FORMAT_VERSION, "package_id": pkg_id, "project_id": pid,
-                    "project_title": proj.meta.get("title", ""), "profile": prof.id, "county": proj.county,
-                    "mode": mode, "area": {"by": by, "code": code, "name": area["name"], "grids": len(grids)},
-                    "surveyor": surveyor or "", "created": created, "crs": proj.meta.get("crs", "")}
-            if check is not None:
-                info["check"] = {"plan_id": check.plan_id, "items": check.n_items}
-            write_layer(gpkg, C.PACKAGE_META, pa.table({
-                "key": pa.array(["package_id", "project_id", "area_by", "area_code", "area_name", "mode", "surveyor",
-                                 "created", "plan_id"], pa.string()),
-                "value": pa.array([pkg_id, pid, by, code, area["name"], mode, surveyor or "", created,
-                                   check.plan_id if check is not None else ""], pa.string())}))
-            write_layer(gpkg, "surveytools_meta", _meta_rows(proj, {"project_id": pid, "field_package": pkg_id}))
-            bm = None
-            if basemap:
-                bm = "basemap" + Path(basemap).suffix.lower()
-                shutil.copyfile(basemap, tmp / bm)
-            if qgz:  # written by QGIS itself (qgis_process), as `surveytools project qgis` does
-                from ..qgisproject import project_qgis
+    return chosen
 
-                project_qgis(str(gpkg), out=str(tmp / C.QGZ))
-            manifest = dict(info, basemap=bm, background=background, photo_dir=C.PHOTO_DIR, gpkg=C.GPKG,
-                            qgz=C.QGZ if qgz else None, layers=manifest_layers, extra_columns=list(extra_cols))
-            (tmp / C.MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-            counts = {k: len(v["features"]) for k, v in manifest_layers.items()}
-            pkg_rows.append({"package_id": pkg_id, "area_by": by, "area_code": code, "area_name": area["name"],
-                             "mode": mode, "surveyor": surveyor or "", "created": created,
-                             "features": int(sum(counts.values())), "folder": str((out / code).resolve())})
-            results.append({"package_id": pkg_id, "area": code, "name": area["name"], "grids": len(grids),
-                            "features": counts, "folder": str(out / code), "zip": str(out / f"{code}.zip"),
-                            "tmp": tmp})
-        # the project remembers the UUIDs and the packages (one transaction)
-        import pandas as pd
 
-        from ..components.store import append_table
-        from ..store import active
+def _write_package(pk: _Packing, area: dict, tmp: Path, out: Path) -> dict:
+    """One area's package in the folder ``tmp``: its layers, tables, metadata, basemap, QGIS project
+    and manifest; the package's row is collected; returns its result."""
+    import shapely
 
-        with proj.transaction() as work:
-            if not project_id(proj):
-                active(work.path).meta["project_id"] = pid
-            if new_uuids:
-                append_table(work, C.FEATURES_TABLE, pd.DataFrame(new_uuids))
-            append_table(work, C.PACKAGES_TABLE, pd.DataFrame(pkg_rows))
-        feedback.progress(92)
-        for r in results:
-            tmp = r.pop("tmp")
-            final = out / r["area"]
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-            tmp_dirs.remove(tmp)
-            write_zip(final, out / f"{r['area']}.zip")
-    finally:
-        for tmp in tmp_dirs:
-            shutil.rmtree(tmp, ignore_errors=True)
-    feedback.progress(100)
-    return {"project_id": pid, "by": by, "packages": results}
+    code, grids = area["code"], area["grids"]
+    pkg_id = str(_uuid.uuid4())
+    (tmp / C.PHOTO_DIR).mkdir()
+    gpkg = tmp / C.GPKG
+    gmask = np.isin(pk.grid_codes, list(grids)) if len(pk.grid_codes) else np.zeros(0, dtype=bool)
+    area_geom = area["geom"] if area["geom"] is not None else (
+        shapely.union_all(pk.grid_g[gmask]) if gmask.any() else None)
+    _write_context(pk, gpkg, code, gmask, area_geom)
+    manifest_layers = {key: _write_components(pk, gpkg, key, grids, pkg_id) for key in C.EDITABLE}
+    # events of the area, for reference
+    t, g = C.read_layer(pk.proj.path, pk.prof.layer("event").table)
+    m = np.isin(np.array(_text(t.column(pk.prof.field("event", "grid_code"))), dtype=object), list(grids)) \
+        if t.num_rows and pk.check is None else np.zeros(t.num_rows, dtype=bool)
+    pk.write(gpkg, "event", _select(t, m), g[m])
+    background = _write_background(pk, gpkg, area_geom)
+    for name in DICT_TABLES:
+        _copy_table(pk.proj.path, gpkg, name)
+    if pk.check is None:
+        write_layer(gpkg, C.PHOTO_TABLE, pa.table(_empty(C.PHOTO_COLUMNS)))
+    else:
+        pk.check.write_layers(gpkg, pk.proj.crs)
+    info = _write_meta(pk, gpkg, area, pkg_id)
+    bm = None
+    if pk.basemap:
+        bm = "basemap" + Path(pk.basemap).suffix.lower()
+        shutil.copyfile(pk.basemap, tmp / bm)
+    if pk.qgz:  # written by QGIS itself (qgis_process), as `surveytools project qgis` does
+        from ..qgisproject import project_qgis
+
+        project_qgis(str(gpkg), out=str(tmp / C.QGZ))
+    manifest = dict(info, basemap=bm, background=background, photo_dir=C.PHOTO_DIR, gpkg=C.GPKG,
+                    qgz=C.QGZ if pk.qgz else None, layers=manifest_layers, extra_columns=list(pk.extra_cols))
+    (tmp / C.MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    counts = {k: len(v["features"]) for k, v in manifest_layers.items()}
+    pk.pkg_rows.append({"package_id": pkg_id, "area_by": pk.by, "area_code": code, "area_name": area["name"],
+                        "mode": pk.mode, "surveyor": pk.surveyor or "", "created": pk.created,
+                        "features": int(sum(counts.values())), "folder": str((out / code).resolve())})
+    return {"package_id": pkg_id, "area": code, "name": area["name"], "grids": len(grids), "features": counts,
+            "folder": str(out / code), "zip": str(out / f"{code}.zip"), "tmp": tmp}
+
+
+def _write_context(pk: _Packing, gpkg, code: str, gmask, area_geom) -> None:
+    """The area's unit grids, and the streets, communities and work grids over it."""
+    import shapely
+
+    prof = pk.prof
+    pk.write(gpkg, "unit_grid", _select(pk.grid_t, gmask), pk.grid_g[gmask])
+    for key in ("street", "community", "work_grid"):
+        t, g = C.read_layer(pk.proj.path, prof.layer(key).table)
+        if t.num_rows and area_geom is not None:
+            m = np.asarray(shapely.intersects(g, shapely.buffer(area_geom, -0.5)), dtype=bool)
+            if key == "work_grid" and pk.by == "work_grid":
+                m = np.array(_text(t.column(prof.field("work_grid", "grid_code")))) == code
+        else:
+            m = np.zeros(t.num_rows, dtype=bool)
+        pk.write(gpkg, key, _select(t, m), g[m])
+
+
+def _write_components(pk: _Packing, gpkg, key: str, grids, pkg_id: str) -> dict:
+    """The components of layer ``key`` in the area (a check: exactly the plan's items) with their
+    UUIDs and the field columns; returns the layer's manifest entry (UUID -> ID, version hash)."""
+    from ..project import field_group
+
+    prof, check = pk.prof, pk.check
+    t, g = pk.comps[key]
+    idf = prof.field(field_group(key), "component_id")
+    gf = prof.field(field_group(key), "grid_code")
+    if check is not None:  # exactly the plan's items (located by geometry when sampled)
+        item_no = check.items_of(key, _text(t.column(idf)) if t.num_rows else [], g)
+        m = item_no > 0
+    elif t.num_rows:
+        m = np.isin(np.array(_text(t.column(gf)), dtype=object), list(grids))
+    else:
+        m = np.zeros(0, dtype=bool)
+    st, sg = _select(t, m), g[m]
+    ids = _text(st.column(idf))
+    uu = _uuids(pk, key, ids, pkg_id)
+    hashes = C.feature_hashes(st, sg, C.hashed_fields(prof, key))
+    cols = {n: st.column(n) for n in st.column_names}
+    for col, (typ, _zh, _en) in pk.extra_cols.items():
+        cols[col] = pa.array(uu, pa.string()) if col == C.UUID else pa.nulls(st.num_rows, ARROW_TYPES[typ])
+    if check is not None:
+        cols["item_no"] = pa.array(item_no[m], pa.int64())
+    pk.write(gpkg, key, pa.table(cols), sg)
+    entry = {"table": prof.layer(key).table, "id_field": idf,
+             "features": {u: {"id": i, "hash": h} for u, i, h in zip(uu, ids, hashes)}}
+    if check is not None:
+        for u, k in zip(uu, item_no[m].tolist()):
+            entry["features"][u]["item_no"] = int(k)
+    return entry
+
+
+def _uuids(pk: _Packing, key: str, ids: list, pkg_id: str) -> list:
+    """The UUID of each component: the one the project gave it before, else a new one (recorded)."""
+    uu = []
+    seen = set()
+    for i in ids:
+        # a duplicate ID (a validation error) gets its own UUID: one UUID, one feature
+        u = pk.registry.get((key, i)) if i and i not in seen else None
+        if i in seen:
+            u = "{" + str(_uuid.uuid4()) + "}"
+        seen.add(i)
+        if u is None:
+            u = "{" + str(_uuid.uuid4()) + "}"
+            if i:
+                pk.registry[(key, i)] = u
+                pk.new_uuids.append({"uuid": u, "layer": key, "feature_id": i, "created": pk.created,
+                                     "package_id": pkg_id, "hash": None})
+        uu.append(u)
+    return uu
+
+
+def _write_background(pk: _Packing, gpkg, area_geom) -> list:
+    """The background layers (addresses, roads, places) within :data:`MARGIN_M` of the area; their tables."""
+    import shapely
+
+    background = []
+    if area_geom is None:
+        return background
+    near = shapely.buffer(area_geom, MARGIN_M)
+    for key in BACKGROUND:
+        spec = pk.prof.layers.get(key)
+        if spec is None:
+            continue
+        t, g = C.read_layer(pk.proj.path, spec.table)
+        if not t.num_rows:
+            continue
+        m = np.asarray(shapely.intersects(g, near), dtype=bool)
+        if m.any():
+            pk.write(gpkg, spec, _select(t, m), g[m])
+            background.append(spec.table)
+    return background
+
+
+def _write_meta(pk: _Packing, gpkg, area: dict, pkg_id: str) -> dict:
+    """The package's metadata tables (field_package, surveytools_meta); returns the manifest's header."""
+    proj, check, surveyor = pk.proj, pk.check, pk.surveyor
+    info = {"format": C.FORMAT, "format_version": C.FORMAT_VERSION, "package_id": pkg_id, "project_id": pk.pid,
+            "project_title": proj.meta.get("title", ""), "profile": pk.prof.id, "county": proj.county,
+            "mode": pk.mode, "area": {"by": pk.by, "code": area["code"], "name": area["name"], "grids": len(area["grids"])},
+            "surveyor": surveyor or "", "created": pk.created, "crs": proj.meta.get("crs", "")}
+    if check is not None:
+        info["check"] = {"plan_id": check.plan_id, "items": check.n_items}
+    write_layer(gpkg, C.PACKAGE_META, pa.table({
+        "key": pa.array(["package_id", "project_id", "area_by", "area_code", "area_name", "mode", "surveyor",
+                         "created", "plan_id"], pa.string()),
+        "value": pa.array([pkg_id, pk.pid, pk.by, area["code"], area["name"], pk.mode, surveyor or "", pk.created,
+                           check.plan_id if check is not None else ""], pa.string())}))
+    write_layer(gpkg, "surveytools_meta", _meta_rows(proj, {"project_id": pk.pid, "field_package": pkg_id}))
+    return info
+
+
+def _record(pk: _Packing) -> None:
+    """The project remembers its ID, the new UUIDs and the packages (one transaction)."""
+    import pandas as pd
+
+    from ..components.store import append_table
+    from ..store import active
+
+    with pk.proj.transaction() as work:
+        if not project_id(pk.proj):
+            active(work.path).meta["project_id"] = pk.pid
+        if pk.new_uuids:
+            append_table(work, C.FEATURES_TABLE, pd.DataFrame(pk.new_uuids))
+        append_table(work, C.PACKAGES_TABLE, pd.DataFrame(pk.pkg_rows))
 
 
 def write_zip(folder: Path, target: Path) -> None:
