@@ -3,7 +3,7 @@ import shutil
 import subprocess
 
 import pytest
-from export_fixture import assigned, copy
+from export_fixture import PARK_CODE, assigned, copy
 
 SHEETS = ["封面 Cover", "1 总体流程", "2 部件标准", "3 事件标准", "4 责任单位", "5 责任区域和工作网格", "6 部件统计", "6 网格统计", "7 地图"]
 
@@ -84,3 +84,38 @@ def test_manual_pdf_chinese_renders(manual, tmp_path):
     last = subprocess.run(["pdftotext", "-f", str(res.data["pdf_pages"]), "-l", str(res.data["pdf_pages"]), pdf, "-"],
                           capture_output=True, text=True, check=True).stdout
     assert "单元网格分布图" in last or "图" in last
+
+
+def test_manual_data_counts_every_component_grid_and_area(tmp_path):
+    """The manual's statistics add up to the project (every component of the three layers once, every
+    unit grid once), the areas section lists the responsibility areas; without a dispatch matrix the
+    profile's defaults are shown with a warning."""
+    import pyogrio
+
+    from surveytools.export.manual import collect
+    from surveytools.feedback import Feedback
+    from surveytools.project import Project
+
+    src, info, _ = assigned()
+    d = collect(Project.open(copy(src, tmp_path)), tmp_path, Feedback())
+    comp = d["stats"]["components"]
+    assert comp["rows"][-1][:2] == ["合计", "Total"]
+    assert comp["rows"][-1][-1] == info["points"] + info["lines"] + info["polygons"]
+    assert sum(r[-1] for r in comp["rows"][:-1]) == comp["rows"][-1][-1]
+    grids = d["stats"]["grids"]["rows"]
+    assert grids[-1][4] == sum(r[4] for r in grids[:-1]) == pyogrio.read_info(str(src), layer="unit_grids")["features"]
+    areas = d["area_tables"][0]
+    assert areas["en"] == "Responsibility areas" and PARK_CODE in {r[0] for r in areas["rows"]}
+    assert not d["warnings"] and [k["count"] for k in d["classes"]] == [85, 54]
+    assert all(r["lead"] for k in d["classes"] for mj in k["majors"] for r in mj["rows"])
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    p = copy(src, bare)
+    import sqlite3
+
+    con = sqlite3.connect(str(p))
+    con.execute("DELETE FROM dispatch_matrix")
+    con.commit()
+    con.close()
+    d2 = collect(Project.open(p), bare, Feedback())
+    assert len(d2["warnings"]) == 1 and "dispatch matrix" in d2["warnings"][0].en

@@ -69,95 +69,145 @@ def _fmt_deadline(u, n, unit) -> str:
     return f"紧急 {num(u)} / 一般 {num(n)} {unit}"
 
 
-def collect(proj, workdir: Path, feedback) -> dict:
-    """Everything the three formats show, as plain Python data (and map PNGs in ``workdir``)."""
-    import shapely
+class _Manual:
+    """What the sections of :func:`collect` share: the project, its departments, dispatch matrix
+    (effective, derived), streets and communities, and the project's layers."""
 
-    from ..gpkg import list_layers
-    from ..project import read_layer
-    from ..responsibility import matrix as mx
-    from ..responsibility.common import LOCAL_TOKEN
-    from ..responsibility.ops import _places
-    from ..responsibility.registry import read_departments
-    from . import maps
+    def __init__(self, proj):
+        from ..gpkg import list_layers
+        from ..responsibility import matrix as mx
+        from ..responsibility.ops import _places
+        from ..responsibility.registry import read_departments
 
-    prof = proj.profile
-    warnings = []
-    depts = read_departments(proj)
-    streets_df, comms_df, areas_df = _places(proj)
-    names_area = mx.area_name_map(streets_df, comms_df, areas_df, proj.county, proj.meta.get("county_name", ""))
-    m = mx.read_matrix(proj)
-    if m is None or not len(m):
-        if len(depts):
-            m, _ = mx.from_defaults(prof, depts, proj.county)
-        else:
-            m = mx.empty()
-        warnings.append(Text("项目中还没有派遣矩阵（请先运行 responsibility assign），手册使用标准配置的默认值",
-                             "the project has no dispatch matrix yet (run responsibility assign first); the manual shows the "
-                             "profile's defaults"))
-    m = mx.derive(mx.effective(m), prof, depts, names_area)
-    dname = dict(zip(depts["dept_id"], depts["name"]))
-    scodes = streets_df["street_code"].tolist()
-    snames = dict(zip(streets_df["street_code"], streets_df["street_name"]))
+        prof = self.prof = proj.profile
+        self.proj = proj
+        self.warnings = []
+        depts = self.depts = read_departments(proj)
+        streets_df, self.comms_df, areas_df = _places(proj)
+        names_area = mx.area_name_map(streets_df, self.comms_df, areas_df, proj.county, proj.meta.get("county_name", ""))
+        m = mx.read_matrix(proj)
+        if m is None or not len(m):
+            if len(depts):
+                m, _ = mx.from_defaults(prof, depts, proj.county)
+            else:
+                m = mx.empty()
+            self.warnings.append(Text("项目中还没有派遣矩阵（请先运行 responsibility assign），手册使用标准配置的默认值",
+                                      "the project has no dispatch matrix yet (run responsibility assign first); the manual "
+                                      "shows the profile's defaults"))
+        self.m = mx.derive(mx.effective(m), prof, depts, names_area)
+        self.dname = dict(zip(depts["dept_id"], depts["name"]))
+        self.scodes = streets_df["street_code"].tolist()
+        self.snames = dict(zip(streets_df["street_code"], streets_df["street_name"]))
+        self.layers = set(list_layers(proj.path))
 
-    def unit_names(ids: str, street: str | None) -> str:
+    def unit_names(self, ids: str) -> str:
+        """Department IDs (``a|b``) as their names; the local token as the street office."""
+        from ..responsibility.common import LOCAL_TOKEN
+
         out = []
         for u in [u for u in str(ids or "").split("|") if u]:
             if u == LOCAL_TOKEN:  # the street offices are listed in section 4 with their streets
                 out.append("属地街道办事处")
             else:
-                out.append(dname.get(u, u))
+                out.append(self.dname.get(u, u))
         return "、".join(out)
 
-    kinds = []
-    for no, (kind, zh, en, table) in enumerate((("component", "部件立案结案标准及责任单位", "Components", prof.component_classes),
-                                                ("event", "事件立案结案标准及责任单位", "Events", prof.event_classes)), start=2):
-        codes = table["code"].astype(str).to_numpy()
-        n, s = len(codes), max(1, len(scodes))
-        rep_codes = np.repeat(codes, s)
-        rep_streets = np.tile(np.array(scodes or [None], dtype=object), n)
-        pos = mx.lookup(m, kind, rep_codes, rep_streets, np.full(len(rep_codes), None, dtype=object), proj.county)
-        pos = pos.reshape(n, s)
-        majors = []
-        for mc, grp in table.groupby("major_code", sort=True):
-            rows = []
-            for _, c in grp.iterrows():
-                i = int(np.flatnonzero(codes == c["code"])[0])
-                p = pos[i]
-                base = m.iloc[p[0]] if p[0] >= 0 else None
-                leads = {st: unit_names(m.iloc[q]["lead_unit"], st) if q >= 0 else unit_names(LOCAL_TOKEN, st)
-                         for st, q in zip(scodes or [None], p)}
-                cos = {st: unit_names(m.iloc[q]["co_units"], st) if q >= 0 else "" for st, q in zip(scodes or [None], p)}
-                lead = next(iter(leads.values())) if len(set(leads.values())) == 1 else \
-                    "；".join(f"{snames.get(st, st)}：{v}" for st, v in leads.items())
-                co = next(iter(cos.values())) if len(set(cos.values())) == 1 else \
-                    "；".join(f"{snames.get(st, st)}：{v}" for st, v in cos.items() if v)
-                extra = m[(m["kind"] == kind) & m["class_code"].isin([c["code"], c["major_code"]]) &
-                          m["area_type"].isin(["community", "responsibility_area"])]
-                for _, e in extra.iterrows():
-                    lead += f"；{e['area_name'] or e['area_code']}：{unit_names(e['lead_unit'], None)}"
-                rows.append({"code": c["code"], "name": c["name"],
-                             "filing": "" if base is None else base["filing_condition"],
-                             "closing": "" if base is None else base["closing_condition"],
-                             "deadline": "" if base is None else _fmt_deadline(base["deadline_urgent"], base["deadline_normal"], base["deadline_unit"]),
-                             "lead": lead if base is not None else f"属地兜底：{lead}", "co": co})
-            majors.append({"code": mc, "name": grp["major_name"].iloc[0], "rows": rows})
-        kinds.append({"key": "components" if kind == "component" else "events", "no": no, "zh": zh, "en": en,
-                      "majors": majors, "count": int(n)})
+    def layer_or_none(self, key):
+        from ..project import read_layer
+
+        prof = self.prof
+        return read_layer(self.proj, key) if key in prof.layers and prof.layer(key).table in self.layers else None
+
+
+def collect(proj, workdir: Path, feedback) -> dict:
+    """Everything the three formats show, as plain Python data (and map PNGs in ``workdir``).
+
+    The steps: the dispatch matrix (or the profile's defaults); the component and event classes
+    with their conditions, deadlines and units; the departments; the responsibility areas and
+    grids; the statistics; the maps; the title and notes."""
+    from ..project import read_layer
+
+    ctx = _Manual(proj)
+    kinds = [_class_section(ctx, no, kind, zh, en, table) for no, (kind, zh, en, table) in enumerate((
+        ("component", "部件立案结案标准及责任单位", "Components", ctx.prof.component_classes),
+        ("event", "事件立案结案标准及责任单位", "Events", ctx.prof.event_classes)), start=2)]
     feedback.progress(20)
+    dept_rows = [{**d, "parent_name": ctx.dname.get(d["parent"], d["parent"]),
+                  "street_name": ctx.snames.get(d["street_code"], "")} for d in ctx.depts.to_dict("records")]
+    area_tables = _area_tables(ctx)
+    feedback.progress(30)
+    comm_geoms = read_layer(proj, "community")
+    grids = read_layer(proj, "unit_grid")
+    ccols, crow = _component_counts(ctx, comm_geoms)
+    stats = {"components": {"columns": ccols, "rows": crow},
+             "grids": {"columns": ["社区代码", "社区名称", "街道代码", "街道名称", "网格数", "总面积 m²", "平均面积 m²"],
+                       "rows": _grid_rows(ctx, grids)}}
+    feedback.progress(40)
+    title = proj.meta.get("title") or f"{proj.meta.get('county_name', '')}数字化城管"
+    mlist = _maps(ctx, workdir, comm_geoms, grids, feedback)
+    prof = ctx.prof
+    meta = {"title": title, "title_short": title[:30], "county": proj.county, "county_name": proj.meta.get("county_name", ""),
+            "profile": prof.id, "edition": prof.edition, "crs": proj.meta.get("crs", ""),
+            "generated": _dt.datetime.now().replace(microsecond=0).isoformat(sep=" "), "version": _version(),
+            "notice": (prof.notice.zh + " " + prof.notice.en) if prof.notice else "",
+            "deadline_note": "处置时限以工作时或工作日计，自派遣时起算；“属地街道办事处”指案件所在街道的街道办事处（属地管理、属地兜底）。"
+                             " Deadlines count working hours (工作时) or working days (工作日) from dispatch; 属地街道办事处 is "
+                             "the street office of the case's street."}
+    return {"meta": meta, "workflow": [{"zh": a, "en": b, "text_zh": c, "text_en": d} for a, b, c, d in WORKFLOW],
+            "classes": kinds, "departments": dept_rows, "area_tables": area_tables, "stats": stats, "maps": mlist,
+            "sections": [{"id": i, "zh": z, "en": e} for i, z, e in SECTIONS], "warnings": ctx.warnings}
 
-    dept_rows = []
-    for d in depts.to_dict("records"):
-        dept_rows.append({**d, "parent_name": dname.get(d["parent"], d["parent"]), "street_name": snames.get(d["street_code"], "")})
 
-    layers = set(list_layers(proj.path))
+def _class_section(ctx: _Manual, no: int, kind: str, zh: str, en: str, table) -> dict:
+    """Section 2 or 3: the classes of ``kind`` by major class, each with its matrix row per street."""
+    from ..responsibility import matrix as mx
 
-    def layer_or_none(key):
-        return read_layer(proj, key) if key in prof.layers and prof.layer(key).table in layers else None
+    m, scodes = ctx.m, ctx.scodes
+    codes = table["code"].astype(str).to_numpy()
+    n, s = len(codes), max(1, len(scodes))
+    rep_codes = np.repeat(codes, s)
+    rep_streets = np.tile(np.array(scodes or [None], dtype=object), n)
+    pos = mx.lookup(m, kind, rep_codes, rep_streets, np.full(len(rep_codes), None, dtype=object), ctx.proj.county)
+    pos = pos.reshape(n, s)
+    majors = []
+    for mc, grp in table.groupby("major_code", sort=True):
+        rows = [_class_row(ctx, kind, c, pos[int(np.flatnonzero(codes == c["code"])[0])]) for _, c in grp.iterrows()]
+        majors.append({"code": mc, "name": grp["major_name"].iloc[0], "rows": rows})
+    return {"key": "components" if kind == "component" else "events", "no": no, "zh": zh, "en": en,
+            "majors": majors, "count": int(n)}
 
-    area_tables = []
-    ra = layer_or_none("responsibility_area")
+
+def _class_row(ctx: _Manual, kind: str, c, p) -> dict:
+    """One class: conditions and deadlines from its base matrix row, lead and co-units (one name when
+    every street has the same, else per street; community and area rows added)."""
+    from ..responsibility.common import LOCAL_TOKEN
+
+    m, snames, streets = ctx.m, ctx.snames, ctx.scodes or [None]
+    base = m.iloc[p[0]] if p[0] >= 0 else None
+    leads = {st: ctx.unit_names(m.iloc[q]["lead_unit"]) if q >= 0 else ctx.unit_names(LOCAL_TOKEN)
+             for st, q in zip(streets, p)}
+    cos = {st: ctx.unit_names(m.iloc[q]["co_units"]) if q >= 0 else "" for st, q in zip(streets, p)}
+    lead = next(iter(leads.values())) if len(set(leads.values())) == 1 else \
+        "；".join(f"{snames.get(st, st)}：{v}" for st, v in leads.items())
+    co = next(iter(cos.values())) if len(set(cos.values())) == 1 else \
+        "；".join(f"{snames.get(st, st)}：{v}" for st, v in cos.items() if v)
+    extra = m[(m["kind"] == kind) & m["class_code"].isin([c["code"], c["major_code"]]) &
+              m["area_type"].isin(["community", "responsibility_area"])]
+    for _, e in extra.iterrows():
+        lead += f"；{e['area_name'] or e['area_code']}：{ctx.unit_names(e['lead_unit'])}"
+    return {"code": c["code"], "name": c["name"],
+            "filing": "" if base is None else base["filing_condition"],
+            "closing": "" if base is None else base["closing_condition"],
+            "deadline": "" if base is None else _fmt_deadline(base["deadline_urgent"], base["deadline_normal"],
+                                                               base["deadline_unit"]),
+            "lead": lead if base is not None else f"属地兜底：{lead}", "co": co}
+
+
+def _area_tables(ctx: _Manual) -> list:
+    """Section 5: responsibility areas, responsibility grids and work grids."""
+    prof, dname = ctx.prof, ctx.dname
     f = lambda lk, r: prof.field(lk, r)  # noqa: E731
+    ra = ctx.layer_or_none("responsibility_area")
     rows = []
     if ra is not None and len(ra):
         for _, r in ra.sort_values(f("responsibility_area", "area_code")).iterrows():
@@ -166,11 +216,11 @@ def collect(proj, workdir: Path, feedback) -> dict:
                          dname.get(r[f("responsibility_area", "dept_id")], r[f("responsibility_area", "dept_id")]),
                          r.get(f("responsibility_area", "roles")) or "养护", r.get(f("responsibility_area", "class_codes")) or "全部 all",
                          f"{r.geometry.area:,.0f}"])
-    area_tables.append({"zh": "责任区域", "en": "Responsibility areas",
-                        "columns": ["代码", "名称", "类型", "责任单位", "承担角色", "适用类别", "面积 m²"], "rows": rows})
+    tables = [{"zh": "责任区域", "en": "Responsibility areas",
+               "columns": ["代码", "名称", "类型", "责任单位", "承担角色", "适用类别", "面积 m²"], "rows": rows}]
     for key, zh, en, extra_role, extra_title in (("responsibility_grid", "责任网格", "Responsibility grids", "dept_name", "责任单位"),
                                                  ("work_grid", "监督员工作网格", "Work grids", "inspector", "监督员")):
-        g = layer_or_none(key)
+        g = ctx.layer_or_none(key)
         rows = []
         if g is not None and len(g):
             for _, r in g.sort_values(f(key, "grid_code")).iterrows():
@@ -178,16 +228,22 @@ def collect(proj, workdir: Path, feedback) -> dict:
                 nmem = len([x for x in mem.split(",") if x.strip()])
                 rows.append([r[f(key, "grid_code")], r.get(f(key, "name")) or "", r.get(f(key, extra_role)) or "", nmem,
                              f"{r.geometry.area:,.0f}"])
-        area_tables.append({"zh": zh, "en": en, "columns": ["编码", "名称", extra_title, "单元网格数", "面积 m²"], "rows": rows})
-    feedback.progress(30)
+        tables.append({"zh": zh, "en": en, "columns": ["编码", "名称", extra_title, "单元网格数", "面积 m²"], "rows": rows})
+    return tables
 
-    # statistics
-    comm_geoms = read_layer(proj, "community")
+
+def _component_counts(ctx: _Manual, comm_geoms):
+    """Components per class per street (the street of the community each lies in): (columns, rows)."""
+    import shapely
+
+    from ..project import read_layer
+
+    prof, proj, scodes, snames = ctx.prof, ctx.proj, ctx.scodes, ctx.snames
     cf = lambda r: prof.field("community", r)  # noqa: E731
     tree = shapely.STRtree(np.asarray(comm_geoms.geometry.values, dtype=object)) if len(comm_geoms) else None
     counts = []
     for key in ("component_point", "component_line", "component_polygon"):
-        if prof.layer(key).table not in layers:
+        if prof.layer(key).table not in ctx.layers:
             continue
         cc = prof.field("component", "class_code")
         g = read_layer(proj, key)
@@ -202,61 +258,64 @@ def collect(proj, workdir: Path, feedback) -> dict:
             fi, ci = tree.query(pts, predicate="intersects")
             st[fi] = comm_geoms[cf("street_code")].astype(str).to_numpy()[ci]
         counts.append(pd.DataFrame({"cls": cls.to_numpy(), "street": st}))
+    if not counts:
+        return ["类别代码", "类别名称", "合计 total"], []
     cname = dict(zip(prof.component_classes["code"], prof.component_classes["name"]))
-    if counts:
-        cdf = pd.concat(counts, ignore_index=True)
-        pivot = cdf.pivot_table(index="cls", columns="street", aggfunc="size", fill_value=0)
-        cols = [c for c in scodes if c in pivot.columns] + [c for c in pivot.columns if c not in scodes]
-        pivot = pivot.reindex(columns=cols, fill_value=0)
-        pivot["total"] = pivot.sum(axis=1)
-        crow = [[k, cname.get(k, "（不在分类表）")] + [int(v) for v in r] for k, r in zip(pivot.index, pivot.to_numpy())]
-        crow.append(["合计", "Total"] + [int(v) for v in pivot.sum(axis=0).to_numpy()])
-        ccols = ["类别代码", "类别名称"] + [f"{snames.get(c, '') or '（区外）'} {c}".strip() for c in cols] + ["合计 total"]
-    else:
-        crow, ccols = [], ["类别代码", "类别名称", "合计 total"]
-    grids = read_layer(proj, "unit_grid")
-    gcode = prof.field("unit_grid", "grid_code")
-    gdf = pd.DataFrame({"comm": grids[gcode].astype(str).str[:12], "area": shapely.area(np.asarray(grids.geometry.values, dtype=object))})
+    cdf = pd.concat(counts, ignore_index=True)
+    pivot = cdf.pivot_table(index="cls", columns="street", aggfunc="size", fill_value=0)
+    cols = [c for c in scodes if c in pivot.columns] + [c for c in pivot.columns if c not in scodes]
+    pivot = pivot.reindex(columns=cols, fill_value=0)
+    pivot["total"] = pivot.sum(axis=1)
+    crow = [[k, cname.get(k, "（不在分类表）")] + [int(v) for v in r] for k, r in zip(pivot.index, pivot.to_numpy())]
+    crow.append(["合计", "Total"] + [int(v) for v in pivot.sum(axis=0).to_numpy()])
+    ccols = ["类别代码", "类别名称"] + [f"{snames.get(c, '') or '（区外）'} {c}".strip() for c in cols] + ["合计 total"]
+    return ccols, crow
+
+
+def _grid_rows(ctx: _Manual, grids) -> list:
+    """Unit grids per community: count, total and mean area, and a total row."""
+    import shapely
+
+    gcode = ctx.prof.field("unit_grid", "grid_code")
+    gdf = pd.DataFrame({"comm": grids[gcode].astype(str).str[:12],
+                        "area": shapely.area(np.asarray(grids.geometry.values, dtype=object))})
     gstat = gdf.groupby("comm").agg(n=("area", "size"), total=("area", "sum"), mean=("area", "mean")).reset_index()
-    cn = dict(zip(comms_df["community_code"], comms_df["community_name"]))
-    grows = [[c, cn.get(c, ""), c[:9], snames.get(c[:9], ""), int(n), f"{t:,.0f}", f"{mu:,.0f}"]
+    cn = dict(zip(ctx.comms_df["community_code"], ctx.comms_df["community_name"]))
+    grows = [[c, cn.get(c, ""), c[:9], ctx.snames.get(c[:9], ""), int(n), f"{t:,.0f}", f"{mu:,.0f}"]
              for c, n, t, mu in gstat.itertuples(index=False)]
     grows.append(["合计", "Total", "", "", int(gstat["n"].sum()), f"{gstat['total'].sum():,.0f}",
                   f"{gdf['area'].mean():,.0f}" if len(gdf) else ""])
-    stats = {"components": {"columns": ccols, "rows": crow},
-             "grids": {"columns": ["社区代码", "社区名称", "街道代码", "街道名称", "网格数", "总面积 m²", "平均面积 m²"], "rows": grows}}
-    feedback.progress(40)
+    return grows
 
-    # maps
+
+def _maps(ctx: _Manual, workdir: Path, comm_geoms, grids, feedback) -> list:
+    """Section 7: the overview map and one map per street (PNGs in ``workdir``) with their captions."""
+    from ..project import read_layer
+    from . import maps
+
+    prof, proj = ctx.prof, ctx.proj
     streets = read_layer(proj, "street")
     sf = lambda r: prof.field("street", r)  # noqa: E731
+    cf = lambda r: prof.field("community", r)  # noqa: E731
+    gcode = prof.field("unit_grid", "grid_code")
     labels = {"street_name": sf("street_name"), "street_code": sf("street_code"), "community_name": cf("community_name"),
               "community_code": cf("community_code"), "grid_code": gcode}
-    title = proj.meta.get("title") or f"{proj.meta.get('county_name', '')}数字化城管"
     mlist = []
-    if len(grids) and len(streets):
-        p = workdir / "map_00_overview.png"
-        maps.overview_map(p, streets, comm_geoms, grids, f"{proj.meta.get('county_name', '')} 街道、社区和单元网格总图", labels)
-        mlist.append({"path": str(p), "caption": "街道、社区和单元网格总图 / Overview: streets, communities, unit grids"})
-        serial_len = prof.codes["unit_grid"].part_length("serial")
-        for i, (_, s) in enumerate(streets.sort_values(sf("street_code")).iterrows(), start=1):
-            code = s[sf("street_code")]
-            sel_c = comm_geoms[comm_geoms[cf("street_code")].astype(str) == str(code)]
-            sel_g = grids[grids[gcode].astype(str).str[:9] == str(code)]
-            p = workdir / f"map_{i:02d}_{code}.png"
-            maps.street_map(p, s.geometry, f"{s[sf('street_name')]}（{code}）", sel_c, sel_g, labels, serial_len)
-            mlist.append({"path": str(p), "caption": f"{s[sf('street_name')]}（{code}）单元网格分布图 / unit grids of {code}"})
-            feedback.progress(40 + 35 * i / len(streets))
-    meta = {"title": title, "title_short": title[:30], "county": proj.county, "county_name": proj.meta.get("county_name", ""),
-            "profile": prof.id, "edition": prof.edition, "crs": proj.meta.get("crs", ""),
-            "generated": _dt.datetime.now().replace(microsecond=0).isoformat(sep=" "), "version": _version(),
-            "notice": (prof.notice.zh + " " + prof.notice.en) if prof.notice else "",
-            "deadline_note": "处置时限以工作时或工作日计，自派遣时起算；“属地街道办事处”指案件所在街道的街道办事处（属地管理、属地兜底）。"
-                             " Deadlines count working hours (工作时) or working days (工作日) from dispatch; 属地街道办事处 is "
-                             "the street office of the case's street."}
-    return {"meta": meta, "workflow": [{"zh": a, "en": b, "text_zh": c, "text_en": d} for a, b, c, d in WORKFLOW],
-            "classes": kinds, "departments": dept_rows, "area_tables": area_tables, "stats": stats, "maps": mlist,
-            "sections": [{"id": i, "zh": z, "en": e} for i, z, e in SECTIONS], "warnings": warnings}
+    if not (len(grids) and len(streets)):
+        return mlist
+    p = workdir / "map_00_overview.png"
+    maps.overview_map(p, streets, comm_geoms, grids, f"{proj.meta.get('county_name', '')} 街道、社区和单元网格总图", labels)
+    mlist.append({"path": str(p), "caption": "街道、社区和单元网格总图 / Overview: streets, communities, unit grids"})
+    serial_len = prof.codes["unit_grid"].part_length("serial")
+    for i, (_, s) in enumerate(streets.sort_values(sf("street_code")).iterrows(), start=1):
+        code = s[sf("street_code")]
+        sel_c = comm_geoms[comm_geoms[cf("street_code")].astype(str) == str(code)]
+        sel_g = grids[grids[gcode].astype(str).str[:9] == str(code)]
+        p = workdir / f"map_{i:02d}_{code}.png"
+        maps.street_map(p, s.geometry, f"{s[sf('street_name')]}（{code}）", sel_c, sel_g, labels, serial_len)
+        mlist.append({"path": str(p), "caption": f"{s[sf('street_name')]}（{code}）单元网格分布图 / unit grids of {code}"})
+        feedback.progress(40 + 35 * i / len(streets))
+    return mlist
 
 
 def _version() -> str:
