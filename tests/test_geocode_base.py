@@ -211,3 +211,17 @@ def test_build_is_atomic_and_errors_are_bilingual(project, cli, tmp_path):
     code, out, _ = cli(["geocode", "forward", str(empty), "雄石路1号", "--json"])
     err = json.loads(out)["error"]
     assert code == 2 and err["code"] == "no_address_base" and err["message"]["zh"] and err["message"]["en"]
+
+
+def test_chainage_and_side_of_points_along_a_road():
+    """One helper places plates for the build (Side) and for interpolation (signed offsets)."""
+    import shapely
+
+    from surveytools.geocode.base import along_and_side, longest_part
+
+    road = longest_part(shapely.MultiLineString([[(0, 0), (1, 0)], [(0, 5), (10, 5)]]))
+    assert shapely.length(road) == 10
+    lines = np.array([road, road, road], dtype=object)
+    d, cross = along_and_side(lines, shapely.points([(5, 6), (5, 4), (0, 7)]))
+    assert d.tolist() == [5.0, 5.0, 0.0]
+    assert cross[0] > 0 and cross[1] < 0 and cross[2] > 0  # left, right, left at the very start

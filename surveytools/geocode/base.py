@@ -477,28 +477,38 @@ def _write_roads(b: _Build, road_names, road_geoms, road_src, road_old):
 
 def _plate_sides(pl, road_names, road_geoms):
     """左 / 右: the side of its road's longest part each plate lies on (None without a road line)."""
-    import shapely
 
-    road_line = {}
-    for n, g in zip(road_names, road_geoms):
-        if g is not None:
-            parts = shapely.get_parts(g)
-            road_line[n] = parts[np.argmax(shapely.length(parts))]
+    road_line = {n: longest_part(g) for n, g in zip(road_names, road_geoms) if g is not None}
     pg = np.asarray(pl["geom"].tolist(), dtype=object)
     side = np.full(len(pl), None, dtype=object)
     if len(pl):
         lines = np.asarray([road_line.get(n) for n in pl["road"]], dtype=object)
         ok = ~pd.isna(pd.Series(lines, dtype=object)).to_numpy()
         if ok.any():
-            li, pp = lines[ok], pg[ok]
-            d = shapely.line_locate_point(li, pp)
-            L_ = shapely.length(li)
-            a = shapely.line_interpolate_point(li, np.clip(d - 1.0, 0, L_))
-            b = shapely.line_interpolate_point(li, np.clip(d + 1.0, 0, L_))
-            ax, ay, bx, by = shapely.get_x(a), shapely.get_y(a), shapely.get_x(b), shapely.get_y(b)
-            cross = (bx - ax) * (shapely.get_y(pp) - ay) - (by - ay) * (shapely.get_x(pp) - ax)
+            _, cross = along_and_side(lines[ok], pg[ok])
             side[ok] = np.where(cross > 0, "左", "右")
     return side
+
+
+def longest_part(geom):
+    """The longest part of a (multi)line: the line a road's plates are placed along."""
+    import shapely
+
+    parts = shapely.get_parts(geom)
+    return parts[np.argmax(shapely.length(parts))]
+
+
+def along_and_side(lines, points):
+    """Where each point lies along its line (chainage, m) and on which side: the cross product of the
+    line's direction there (over 2 m) and the point, > 0 on the left, < 0 on the right (arrays)."""
+    import shapely
+
+    d = shapely.line_locate_point(lines, points)
+    length = shapely.length(lines)
+    a = shapely.line_interpolate_point(lines, np.clip(d - 1.0, 0, length))
+    b = shapely.line_interpolate_point(lines, np.clip(d + 1.0, 0, length))
+    ax, ay, bx, by = shapely.get_x(a), shapely.get_y(a), shapely.get_x(b), shapely.get_y(b)
+    return d, (bx - ax) * (shapely.get_y(points) - ay) - (by - ay) * (shapely.get_x(points) - ax)
 
 
 def _write_plates(b: _Build, pl, notes, road_names, road_geoms, rcodes):

@@ -83,7 +83,7 @@ class AddressIndex:
         import ahocorasick
         import shapely
 
-        from .base import _admin_names
+        from .base import _admin_names, along_and_side, longest_part
         from .settings import DEFAULTS
 
         settings = settings or DEFAULTS
@@ -131,8 +131,7 @@ class AddressIndex:
         lines = np.full(len(roads), None, dtype=object)
         ok = ~shapely.is_missing(rg) & ~shapely.is_empty(rg) if len(rg) else np.zeros(0, bool)
         for i in np.flatnonzero(ok):
-            parts = shapely.get_parts(rg[i])
-            lines[i] = parts[np.argmax(shapely.length(parts))]
+            lines[i] = longest_part(rg[i])
         idx.lines = lines
         # interpolation models per road and parity (whole-array chainage and signed offset)
         rix = plates["road_name"].map({n: i for i, n in enumerate(roads["name"].tolist())})
@@ -144,12 +143,7 @@ class AddressIndex:
             sel = np.flatnonzero(has)[okl]
             ri, li = ri[okl], li[okl]
             pp = pg[sel]
-            ch = shapely.line_locate_point(li, pp)
-            L = shapely.length(li)
-            a = shapely.line_interpolate_point(li, np.clip(ch - 1.0, 0, L))
-            b = shapely.line_interpolate_point(li, np.clip(ch + 1.0, 0, L))
-            ax, ay, bx, by = shapely.get_x(a), shapely.get_y(a), shapely.get_x(b), shapely.get_y(b)
-            cross = (bx - ax) * (shapely.get_y(pp) - ay) - (by - ay) * (shapely.get_x(pp) - ax)
+            ch, cross = along_and_side(li, pp)
             off = np.sign(cross) * shapely.distance(pp, li)
             num = plates["number"].to_numpy()[sel].astype(np.int64)
             base_plate = (plates["suffix"].to_numpy()[sel] == "")
