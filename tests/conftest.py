@@ -53,3 +53,14 @@ def components_grid_project(tmp_path_factory) -> Path:
     init(str(path), county="360681", profile="cjt")
     divide(str(path), communities=f"{base}:communities", lines=[f"{base}:roads"])
     return path
+
+
+@pytest.fixture(scope="session")
+def built_project(tmp_path_factory) -> Path:
+    """The export fixture's project (``export_fixture.build``: grids, components of three layers,
+    events, a responsibility area), built once per session; tests copy it before changing it."""
+    from export_fixture import build
+
+    path = tmp_path_factory.mktemp("built") / "base.gpkg"
+    build(path)
+    return path

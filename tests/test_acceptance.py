@@ -6,25 +6,17 @@ import shutil
 import numpy as np
 import pyogrio
 import pytest
-from export_fixture import build
 
 RESULTS = ["正确", "属性错误", "位置错误", "多余"]
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    p = tmp_path_factory.mktemp("acceptance") / "base.gpkg"
-    build(p)
-    return p
-
-
 @pytest.fixture
-def planned(base, tmp_path):
+def planned(built_project, tmp_path):
     """A copy of the project with a plan (rate 5 %, at least 3 grids per street, seed 7)."""
     from surveytools.acceptance.ops import plan
 
     p = tmp_path / "p.gpkg"
-    shutil.copyfile(base, p)
+    shutil.copyfile(built_project, p)
     res = plan(str(p), rate=0.05, min_per_street=3, seed=7, out=str(tmp_path / "plan"), qgz=False)
     return p, tmp_path / "plan" / "checklist.xlsx", res
 
@@ -38,7 +30,7 @@ def _sheet_rows(path, sheet):
     return wb, ws, head
 
 
-def test_plan_is_reproducible_and_stratified(base, tmp_path):
+def test_plan_is_reproducible_and_stratified(built_project, tmp_path):
     from openpyxl import load_workbook
 
     from surveytools.acceptance.ops import plan
@@ -48,7 +40,7 @@ def test_plan_is_reproducible_and_stratified(base, tmp_path):
     runs = []
     for i, seed in enumerate((11, 11, 12)):
         p = tmp_path / f"p{i}.gpkg"
-        shutil.copyfile(base, p)
+        shutil.copyfile(built_project, p)
         res = plan(str(p), rate=0.05, min_per_street=4, seed=seed, out=str(tmp_path / f"o{i}"), package=False)
         wb = load_workbook(tmp_path / f"o{i}" / "checklist.xlsx")
         ids = [r[0] for r in wb["检查记录"].iter_rows(min_row=2, values_only=True)]

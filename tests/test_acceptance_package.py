@@ -11,24 +11,16 @@ import struct
 import numpy as np
 import pytest
 import shapely
-from export_fixture import build
 
 RESULTS = ["正确", "属性错误", "位置错误", "多余"]
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    p = tmp_path_factory.mktemp("acceptance_pkg") / "base.gpkg"
-    build(p)
-    return p
-
-
 @pytest.fixture
-def planned(base, tmp_path):
+def planned(built_project, tmp_path):
     from surveytools.acceptance.ops import plan
 
     p = tmp_path / "p.gpkg"
-    shutil.copyfile(base, p)
+    shutil.copyfile(built_project, p)
     res = plan(str(p), rate=0.05, min_per_street=3, seed=7, out=str(tmp_path / "plan"), qgz=False, checker="李四")
     return p, tmp_path / "plan" / "check", res
 
@@ -200,7 +192,7 @@ def _records(p):
     return pyogrio.read_info(str(p), layer="acceptance_checks")["features"]
 
 
-def test_bad_check_packages_are_clear_errors_and_nothing_is_read(planned, base, tmp_path, cli):
+def test_bad_check_packages_are_clear_errors_and_nothing_is_read(planned, built_project, tmp_path, cli):
     from surveytools.acceptance.ops import plan
 
     p, folder, res = planned
@@ -252,7 +244,7 @@ def test_bad_check_packages_are_clear_errors_and_nothing_is_read(planned, base, 
     from surveytools.acceptance.ops import record
 
     q = tmp_path / "q.gpkg"
-    shutil.copyfile(base, q)
+    shutil.copyfile(built_project, q)
     plan(str(q), rate=0.05, min_per_street=3, seed=7, out=str(tmp_path / "qplan"), qgz=False)
     rc, out, err = cli(["acceptance", "record", q, folder, "--json"])
     assert rc == 2 and json.loads(out)["error"]["field"] == "project_id", out
@@ -273,12 +265,12 @@ def test_bad_check_packages_are_clear_errors_and_nothing_is_read(planned, base, 
     assert exc.value.code == "not_check_package" and "field return" in exc.value.message.en
 
 
-def test_without_qgis_the_package_has_its_geopackage_and_manifest(base, tmp_path, monkeypatch):
+def test_without_qgis_the_package_has_its_geopackage_and_manifest(built_project, tmp_path, monkeypatch):
     from surveytools.acceptance.ops import plan
 
     monkeypatch.setenv("SURVEYTOOLS_QGIS_PROCESS", str(tmp_path / "no-qgis_process"))
     p = tmp_path / "p.gpkg"
-    shutil.copyfile(base, p)
+    shutil.copyfile(built_project, p)
     res = plan(str(p), rate=0.05, min_per_street=1, seed=3, out=str(tmp_path / "o"))
     folder = tmp_path / "o" / "check"
     assert (folder / "survey.gpkg").is_file() and (folder / "manifest.json").is_file()
@@ -293,12 +285,12 @@ def test_without_qgis_the_package_has_its_geopackage_and_manifest(base, tmp_path
 
 @pytest.mark.skipif(__import__("surveytools.qgisproject", fromlist=["x"]).find_qgis_process() is None,
                     reason="QGIS (qgis_process) is not installed")
-def test_plan_writes_the_check_project_through_qgis_process(base, tmp_path, cli):
+def test_plan_writes_the_check_project_through_qgis_process(built_project, tmp_path, cli):
     import re
     import zipfile
 
     p = tmp_path / "p.gpkg"
-    shutil.copyfile(base, p)
+    shutil.copyfile(built_project, p)
     rc, out, err = cli(["acceptance", "plan", p, "--rate", "0.05", "--seed", "4", "--out", tmp_path / "o", "--json"])
     assert rc == 0, err
     res = json.loads(out)
