@@ -56,6 +56,12 @@ def feature_count(uri, layer: str) -> int:
     return _backend(uri).feature_count(uri, layer)
 
 
+def fid_range(uri, layer: str):
+    """``(fid column, lowest fid, highest fid, features)`` of a committed layer (None when the
+    running operation has staged rows of it): what reading a large layer in fid ranges needs."""
+    return _backend(uri).fid_range(uri, layer)
+
+
 def field_names(uri, layer: str) -> list:
     return _backend(uri).field_names(uri, layer)
 

@@ -632,6 +632,25 @@ def feature_count(path, layer: str) -> int:
     return sum(int(pyogrio.read_info(s, layer=layer)["features"]) for s in srcs)
 
 
+def fid_range(path, layer: str):
+    """``(fid column, lowest fid, highest fid, features)`` of a committed layer, for reads in fid
+    ranges (``where``); None when the operation has staged rows of it (two numberings)."""
+    import pyogrio
+
+    tx = active(path)
+    srcs = tx.sources(layer) if tx is not None else [str(path)]
+    if len(srcs) != 1 or srcs[0] != str(path):
+        return None
+    col = pyogrio.read_info(str(path), layer=layer).get("fid_column") or "fid"
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        qc, qt = '"' + col.replace('"', '""') + '"', '"' + layer.replace('"', '""') + '"'
+        lo, hi, n = con.execute(f"SELECT min({qc}), max({qc}), count(*) FROM {qt}").fetchone()
+    finally:
+        con.close()
+    return col, lo, hi, int(n)
+
+
 def field_names(path, layer: str) -> list:
     import pyogrio
 

@@ -437,6 +437,21 @@ def read_dataframe(uri, layer: str, *, use_arrow: bool = False, fid_as_index: bo
     return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(g, index=df.index), crs=meta.get("crs"))
 
 
+def fid_range(uri, layer: str):
+    """``(fid column, lowest fid, highest fid, features)`` of a committed table (None inside an
+    operation that staged rows of it)."""
+    if _sources(uri, layer) != [uri]:
+        return None
+    _, schema = location(uri)
+    with _reader(uri) as con, con.cursor() as cur:
+        pk = next((c[0] for c in columns(cur, schema, layer) if c[3]), None)
+        if pk is None:
+            return None
+        cur.execute(f"SELECT min({q(pk)}), max({q(pk)}), count(*) FROM {q(schema)}.{q(layer)}")
+        lo, hi, n = cur.fetchone()
+    return pk, lo, hi, int(n)
+
+
 def feature_count(uri, layer: str, where=None) -> int:
     n = 0
     for src in _sources(uri, layer):

@@ -5,6 +5,13 @@ A rule function takes ``(ctx, params)`` and returns a DataFrame of error rows wi
 of :data:`ROW_COLUMNS` that it knows (at least ``layer`` and ``geometry``) plus the placeholders
 of its message templates; the engine adds the rule id, severity and the formatted messages.
 It raises :class:`Skip` when its input is absent (no departments table, no check points …).
+
+A rule's ``scope`` says how it runs on a project whose component layers are read in chunks
+(:mod:`.chunks`): ``rows`` — it judges every record on its own, so it runs on each chunk and once
+on the rest of the project; ``rest`` — it reads no component records (grids, communities, layer
+sizes), so it runs once on the rest; ``whole`` — it compares records across a layer (duplicates,
+serial gaps, check points): a compact implementation in :mod:`.chunks` or, without one, the rule
+on whole layers.
 """
 from __future__ import annotations
 
@@ -45,15 +52,22 @@ class Rule:
     messages: dict  # variant -> Text
     definition: str = ""
     func: object = field(default=None, compare=False, repr=False)
+    scope: str = "whole"
 
 
 _FUNCS: dict = {}
+_SCOPES: dict = {}
+SCOPES = ("rows", "rest", "whole")
 
 
-def implements(rule_id: str):
-    """Register the function implementing ``rule_id``."""
+def implements(rule_id: str, scope: str = "whole"):
+    """Register the function implementing ``rule_id`` (``scope``: see the module docstring)."""
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {SCOPES}")
+
     def deco(func):
         _FUNCS[rule_id] = func
+        _SCOPES[rule_id] = scope
         return func
     return deco
 
@@ -102,7 +116,8 @@ def _load_cached(path: str, _mtime: float) -> tuple:
             raise SurveyError(Text(f"规则 {rid} 没有实现", f"rule {rid} has no implementation"), code="bad_catalogue", **where)
         t = r.get("title") or {}
         out.append((rid, Rule(rid, r["category"], r["severity"], Text(t.get("zh", rid), t.get("en", rid)),
-                              dict(r.get("params") or {}), msgs, str(r.get("definition", "")).strip(), _FUNCS[rid])))
+                              dict(r.get("params") or {}), msgs, str(r.get("definition", "")).strip(), _FUNCS[rid],
+                              _SCOPES.get(rid, "whole"))))
     return tuple(out)
 
 

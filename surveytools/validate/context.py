@@ -1,5 +1,11 @@
 """What the rules read: the project's layers and tables, loaded once per run and shared.
 
+Large component layers are read in chunks (:meth:`Context.chunk_plan`, :meth:`Context.chunks`):
+the engine runs the rules that judge each record on its own (``implements(…, scope="rows")``)
+on a :meth:`Context.chunk_view` per chunk, every rule once on the :meth:`Context.rest_view`
+(the project without the chunked layers), and the rules that compare records across the layer
+through the compact collectors of :mod:`.chunks`.
+
 A :class:`Context` is built from a project (:meth:`Context.from_project`) or from frames in
 memory (:meth:`Context.from_frames`, used by the golden tests).  Every layer carries a ``fid``
 column (the GeoPackage feature id, or 1…n for frames without one), so error rows can name the
@@ -28,6 +34,13 @@ class Context:
     tables: dict = field(default_factory=dict)
     cache: dict = field(default_factory=dict)
     _present: set | None = None
+    #: chunked mode: the root context, the chunked layers {key: features}, the one layer this view
+    #: shows (a chunk view) or None (the rest view), and whether this is a layer's first chunk
+    parent: "Context | None" = None
+    chunked: dict = field(default_factory=dict)
+    only: str | None = None
+    first: bool = True
+    chunk_fid_column: dict = field(default_factory=dict)
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
@@ -59,10 +72,30 @@ class Context:
     def has_table(self, name: str) -> bool:
         return name in (self._present or set()) or name in self.tables
 
+    @property
+    def root(self) -> "Context":
+        return self.parent if self.parent is not None else self
+
+    @property
+    def part(self) -> str:
+        """``whole`` (every layer whole), ``rest`` (the chunked layers hidden) or ``chunk``."""
+        if self.parent is None:
+            return "whole"
+        return "chunk" if self.only else "rest"
+
+    def layer_size(self, key: str) -> int:
+        """Features of a layer (0 when absent), without reading a chunked layer."""
+        if key in self.root.chunked:
+            return self.root.chunked[key]
+        g = self.layer(key)
+        return 0 if g is None else len(g)
+
     def layer(self, key: str):
         """The layer (GeoDataFrame with ``fid``) or None when the project does not hold it."""
         if key in self.frames:
             return self.frames[key]
+        if self.parent is not None:
+            return None if key in self.parent.chunked else self.parent.layer(key)
         if self.path is None or key not in self.profile.layers:
             return None
         table = self.table_name(key)
@@ -79,6 +112,8 @@ class Context:
 
     def table(self, name: str):
         """An attribute table of the project (DataFrame) or None when absent."""
+        if self.parent is not None:
+            return self.parent.table(name)
         if name in self.tables:
             return self.tables[name]
         if self.path is None or name not in (self._present or set()):
@@ -94,7 +129,10 @@ class Context:
         out = []
         for k in keys or []:
             out.extend(COMPONENT_KEYS if k == "component" else [k])
-        return [k for k in out if k in self.profile.layers]
+        out = [k for k in out if k in self.profile.layers]
+        if self.only:  # a chunk view: the rules judge the chunk's layer alone
+            return [k for k in out if k == self.only]
+        return out
 
     def layers(self, keys):
         """(key, frame) of the listed layers that exist and hold features."""
@@ -166,6 +204,8 @@ class Context:
 
     def grids(self):
         """(codes, geometries, STRtree) of the unit grids, or None when there are none."""
+        if self.parent is not None:
+            return self.parent.grids()
         if "grids" not in self.cache:
             import shapely
 
@@ -180,6 +220,8 @@ class Context:
 
     def extent(self):
         """(label, geometry) of the project extent: the union of the communities, else of the grids."""
+        if self.parent is not None:
+            return self.parent.extent()
         if "extent" not in self.cache:
             import shapely
 
@@ -195,6 +237,55 @@ class Context:
                         break
             self.cache["extent"] = out
         return self.cache["extent"]
+
+
+    # -- chunked reading of large layers -------------------------------------------------------
+    def chunk_plan(self, keys, chunk_size: int) -> dict:
+        """{key: (fid column, lowest fid, highest fid, features)} of the layers among ``keys`` that
+        hold more than ``chunk_size`` features and can be read in fid ranges (a project's layer,
+        not yet loaded whole)."""
+        from .. import store
+
+        plan = {}
+        if self.path is None or not chunk_size or chunk_size < 1:
+            return plan
+        for key in keys:
+            table = self.table_name(key)
+            if key in self.frames or table not in (self._present or set()):
+                continue
+            rng = store.fid_range(self.path, table)
+            if rng is not None and rng[3] > chunk_size:
+                plan[key] = rng
+        return plan
+
+    def chunks(self, key: str, rng, chunk_size: int, columns=None):
+        """The layer ``key`` as GeoDataFrames (with ``fid``) of at most ``chunk_size`` fids each,
+        read in fid ranges (the dtypes of a whole read)."""
+        from .. import store
+
+        col, lo, hi, _n = rng
+        if lo is None:
+            return
+        qc = '"' + str(col).replace('"', '""') + '"'
+        table = self.table_name(key)
+        for a in range(int(lo), int(hi) + 1, int(chunk_size)):
+            kw = {"columns": columns} if columns is not None else {}
+            g = store.read_dataframe(self.path, table, use_arrow=True, fid_as_index=True,
+                                     where=f"{qc} >= {a} AND {qc} < {a + int(chunk_size)}", **kw)
+            if not len(g):
+                continue
+            g.index.name = "fid"
+            yield g.reset_index()
+
+    def rest_view(self) -> "Context":
+        """The project with the chunked layers hidden (their sizes known)."""
+        return Context(self.profile, self.county, self.crs, self.path, self.checkpoints, frames={}, tables=self.tables,
+                       cache={}, _present=self._present, parent=self)
+
+    def chunk_view(self, key: str, gdf, first: bool) -> "Context":
+        """One chunk of layer ``key``: the rules see that layer alone, holding the chunk's features."""
+        return Context(self.profile, self.county, self.crs, self.path, self.checkpoints, frames={key: gdf},
+                       tables=self.tables, cache={}, _present=self._present, parent=self, only=key, first=first)
 
 
 def _with_fid(gdf):

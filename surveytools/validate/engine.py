@@ -100,10 +100,21 @@ def _row_keys(rows) -> pd.Series:
 
 
 def run_scheme(ctx, scheme, catalogue, *, accepted=None, feedback: Feedback | None = None,
-               start: float = 0.0, end: float = 100.0) -> ValidationResult:
+               start: float = 0.0, end: float = 100.0, chunk_size: int | None = None) -> ValidationResult:
+    """Run ``scheme`` on ``ctx``.  ``chunk_size``: component layers of a project with more
+    features than this are read in chunks of this many (:mod:`.chunks`; same rows); None or 0:
+    every layer whole."""
     import geopandas as gpd
 
+    from .chunks import raw_results
+    from .context import COMPONENT_KEYS
+
     feedback = feedback or Feedback()
+    pre = None
+    plan = ctx.chunk_plan(COMPONENT_KEYS, chunk_size) if chunk_size else {}
+    if plan:
+        pre = raw_results(ctx, scheme.steps, catalogue, plan, int(chunk_size), feedback, start, start + (end - start) * 0.9)
+        start = start + (end - start) * 0.9
     acc = _accepted_keys(accepted)
     results, frames = [], []
     halted = None
@@ -120,7 +131,13 @@ def run_scheme(ctx, scheme, catalogue, *, accepted=None, feedback: Feedback | No
         params = {**rule.params, **step.params}
         t0 = time.perf_counter()
         try:
-            raw = rule.func(ctx, params)
+            if pre is None:
+                raw = rule.func(ctx, params)
+            else:
+                raw, skip, secs = pre[step.id]
+                t0 -= secs
+                if skip is not None:
+                    raise skip
         except Skip as s:
             sr.outcome, sr.reason = "skipped", s.reason
             sr.seconds = time.perf_counter() - t0
@@ -170,11 +187,10 @@ def layer_stats(ctx, errors) -> pd.DataFrame:
     """Per checked layer: features, features with an open error, pass rate (合格率)."""
     rows = []
     live = errors[(errors["status"] == "open") & (errors["severity"] == "error")]
-    for key, g in ctx.frames.items():
-        if g is None:
-            continue
+    sizes = {key: len(g) for key, g in ctx.frames.items() if g is not None}
+    sizes.update(ctx.chunked)
+    for key, n in sizes.items():
         table = ctx.table_name(key)
-        n = len(g)
         e = live[(live["layer"] == table) & live["fid"].notna()]
         bad = int(e["fid"].nunique())
         title = ctx.profile.layer(key).title if key in ctx.profile.layers else Text(key, key)

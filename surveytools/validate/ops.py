@@ -22,6 +22,8 @@ group("validate", Text("质检：按检查方案运行规则目录中的规则�
 P_PROJECT = Param("project", "project", Text("调查项目库（.gpkg）", "Survey project (.gpkg)"), required=True,
                   positional=True, file_filter="GeoPackage (*.gpkg)")
 ACCEPTED_TABLE = "validation_accepted"
+#: environment variable: features per chunk of a large component layer (0: whole layers)
+CHUNK_ENV = "SURVEYTOOLS_VALIDATE_CHUNK_ROWS"
 
 
 @operation("validate", "run",
@@ -89,7 +91,8 @@ def run(project, out, scheme="default", checkpoints=None, checkpoint_id_field=No
     if cp is not None:
         ctx.cache["checkpoint_id_field"] = checkpoint_id_column(ctx, cp, checkpoint_id_field)
     feedback.progress(2)
-    result = run_scheme(ctx, sch, catalogue, accepted=read_accepted(proj), feedback=feedback, start=2, end=85)
+    result = run_scheme(ctx, sch, catalogue, accepted=read_accepted(proj), feedback=feedback, start=2, end=85,
+                        chunk_size=chunk_rows())
     out_dir = Path(out)
     if out_dir.exists() and not out_dir.is_dir():
         raise SurveyError(Text("输出路径不是目录", "the output path is not a folder"), code="not_dir", file=str(out_dir))
@@ -125,6 +128,17 @@ def run(project, out, scheme="default", checkpoints=None, checkpoint_id_field=No
                                         "see the error layers in errors.gpkg; accept false positives with "
                                         "surveytools validate accept"))
     return Result(summary, data=data, outputs=outputs, failure=failure)
+
+
+def chunk_rows() -> int:
+    """Features per chunk of a large component layer (:mod:`.chunks`): ``$SURVEYTOOLS_VALIDATE_CHUNK_ROWS``
+    (0: every layer whole) or 500,000."""
+    from .chunks import DEFAULT_CHUNK_ROWS
+
+    try:
+        return max(int(os.environ.get(CHUNK_ENV) or DEFAULT_CHUNK_ROWS), 0)
+    except ValueError:
+        return DEFAULT_CHUNK_ROWS
 
 
 @operation("validate", "accept",

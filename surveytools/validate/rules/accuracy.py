@@ -108,7 +108,7 @@ def rms(ctx, params):
     return concat(out)
 
 
-@implements("accuracy.field_gnss")
+@implements("accuracy.field_gnss", scope="rows")
 def field_gnss(ctx, params):
     """Components whose field GNSS accuracy (``field return`` → ``component_accuracy``) is worse
     than their class's grade allows."""

@@ -24,7 +24,7 @@ def _base(ctx, key, g, idx, field, **more):
                 field=field, geometry=geoms_of(g)[idx], **more)
 
 
-@implements("attributes.mandatory")
+@implements("attributes.mandatory", scope="rows")
 def mandatory(ctx, params):
     out = []
     for key in ctx.expand(params.get("layers", [])):
@@ -35,6 +35,8 @@ def mandatory(ctx, params):
         for _, row in f[f["constraint"] == "M"].iterrows():
             name = row["name"]
             if name not in g.columns:
+                if not ctx.first:  # a later chunk of a layer: reported with its first chunk
+                    continue
                 out.append(rows(_n=1, layer=ctx.table_name(key), field=name, variant="missing_field", alias=row["alias_zh"],
                                 alias_en=row["alias_en"], geometry=None))
                 continue
@@ -48,7 +50,7 @@ def mandatory(ctx, params):
     return concat(out)
 
 
-@implements("attributes.type_length")
+@implements("attributes.type_length", scope="rows")
 def type_length(ctx, params):
     out = []
     for key in ctx.expand(params.get("layers", [])):
@@ -79,7 +81,7 @@ def type_length(ctx, params):
     return concat(out)
 
 
-@implements("attributes.domain")
+@implements("attributes.domain", scope="rows")
 def domain(ctx, params):
     out = []
     for key in ctx.expand(params.get("layers", [])):
@@ -110,7 +112,7 @@ def _dates(g, name) -> pd.Series:
     return pd.to_datetime(txt, errors="coerce", format="mixed").reset_index(drop=True)
 
 
-@implements("attributes.dates")
+@implements("attributes.dates", scope="rows")
 def dates(ctx, params):
     out = []
     lo = pd.Timestamp(str(params.get("min_date", "1949-10-01")))
@@ -160,7 +162,7 @@ def _registry(ctx, params):
     return name, names, codes, local
 
 
-@implements("attributes.department_registry")
+@implements("attributes.department_registry", scope="rows")
 def department_registry(ctx, params):
     table, names, codes, local = _registry(ctx, params)
     all_codes = pd.concat([codes, local]) if local is not None else codes
@@ -193,7 +195,7 @@ def department_registry(ctx, params):
     return concat(out)
 
 
-@implements("attributes.uscc")
+@implements("attributes.uscc", scope="rows")
 def uscc(ctx, params):
     from ...uscc import uscc_valid
 
@@ -213,7 +215,7 @@ def uscc(ctx, params):
             if len(idx):
                 out.append(_base(ctx, key, g, idx, cf, value=cd.to_numpy(dtype=object)[idx]))
     table = params.get("table", "departments")
-    reg = ctx.table(table)
+    reg = ctx.table(table) if ctx.part != "chunk" else None  # the registry's own codes: once
     if reg is not None:
         cols = {c.lower(): c for c in reg.columns}
         if "code" in cols:

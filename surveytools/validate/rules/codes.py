@@ -20,7 +20,7 @@ def _code_layers(ctx, kinds):
             name = ctx.field("component", "component_id")
             for key, g in ctx.components():
                 yield kind, key, g, name
-        elif kind == "unit_grid":
+        elif kind == "unit_grid" and ctx.expand(["unit_grid"]):
             g = ctx.layer("unit_grid")
             if g is not None and len(g):
                 yield kind, "unit_grid", g, ctx.field("unit_grid", "grid_code")
@@ -45,7 +45,7 @@ def _well_formed(ctx, kind, key, g, name) -> np.ndarray:
     return ok
 
 
-@implements("codes.format")
+@implements("codes.format", scope="rows")
 def code_format(ctx, params):
     out = []
     for kind, key, g, name in _code_layers(ctx, params.get("kinds", [])):
@@ -66,69 +66,87 @@ def code_format(ctx, params):
 def duplicate_codes(ctx, params):
     out = []
     for kind in params.get("kinds", []):
-        parts = [(key, g, name) for k, key, g, name in _code_layers(ctx, [kind])]
-        if not parts:
-            continue
-        code = pd.concat([ctx.text(key, g, name) for key, g, name in parts], ignore_index=True)
-        src = np.concatenate([np.full(len(g), j) for j, (_, g, _) in enumerate(parts)])
-        pos = np.concatenate([np.arange(len(g)) for _, g, _ in parts])
-        fids = np.concatenate([g["fid"].to_numpy() for _, g, _ in parts])
-        dup = (code != "") & code.duplicated(keep=False)
-        if not dup.any():
-            continue
-        d = np.flatnonzero(dup.to_numpy())
-        c = code.to_numpy(dtype=object)[d]
-        df = pd.DataFrame({"code": c, "fid": fids[d], "src": src[d], "pos": pos[d]})
-        df["layer"] = [ctx.table_name(parts[s][0]) for s in df["src"]]
-        tag = df["layer"] + ":" + df["fid"].astype(str)
-        grp = tag.groupby(df["code"]).agg(lambda t: ",".join(t))
-        cnt = df.groupby("code").size()
-        df["others"] = df["code"].map(grp)
-        df["count"] = df["code"].map(cnt)
-        geoms = np.empty(len(df), dtype=object)
-        for j, (_, g, _) in enumerate(parts):
-            m = (df["src"] == j).to_numpy()
-            geoms[m] = geoms_of(g)[df["pos"].to_numpy()[m]]
-        out.append(rows(layer=df["layer"], fid=df["fid"].to_numpy(), feature_id=df["code"], value=df["code"],
-                        field=parts[0][2], geometry=geoms, count=df["count"].to_numpy(), others=df["others"]))
+        parts = [(key, ctx.text(key, g, name), g["fid"].to_numpy(), _geoms_at(g), name)
+                 for k, key, g, name in _code_layers(ctx, [kind])]
+        out.append(duplicate_rows(ctx, parts))
     return concat(out)
+
+
+def _geoms_at(g):
+    return lambda pos: geoms_of(g)[pos]
+
+
+def duplicate_rows(ctx, parts):
+    """Rows of the codes that occur more than once among ``parts``: ``[(layer key, stripped codes
+    (Series), fids, geometries at positions (function), field name)]`` (whole layers, or the
+    compact columns of chunked ones)."""
+    if not parts:
+        return None
+    code = pd.concat([p[1] for p in parts], ignore_index=True)
+    src = np.concatenate([np.full(len(p[1]), j) for j, p in enumerate(parts)])
+    pos = np.concatenate([np.arange(len(p[1])) for p in parts])
+    fids = np.concatenate([np.asarray(p[2]) for p in parts])
+    dup = (code != "") & code.duplicated(keep=False)
+    if not dup.any():
+        return None
+    d = np.flatnonzero(dup.to_numpy())
+    c = code.to_numpy(dtype=object)[d]
+    df = pd.DataFrame({"code": c, "fid": fids[d], "src": src[d], "pos": pos[d]})
+    df["layer"] = [ctx.table_name(parts[s][0]) for s in df["src"]]
+    tag = df["layer"] + ":" + df["fid"].astype(str)
+    grp = tag.groupby(df["code"]).agg(lambda t: ",".join(t))
+    cnt = df.groupby("code").size()
+    df["others"] = df["code"].map(grp)
+    df["count"] = df["code"].map(cnt)
+    geoms = np.empty(len(df), dtype=object)
+    for j, p in enumerate(parts):
+        m = (df["src"] == j).to_numpy()
+        if m.any():
+            geoms[m] = p[3](df["pos"].to_numpy()[m])
+    return rows(layer=df["layer"], fid=df["fid"].to_numpy(), feature_id=df["code"], value=df["code"],
+                field=parts[0][4], geometry=geoms, count=df["count"].to_numpy(), others=df["others"])
 
 
 @implements("codes.missing_serial")
 def missing_serial(ctx, params):
     out = []
-    limit = int(params.get("max_listed", 1000))
     for kind in params.get("kinds", []):
-        spec = ctx.profile.codes[kind]
-        a, b = spec.span("serial")
-        parts = list(_code_layers(ctx, [kind]))
-        if not parts:
-            continue
-        codes = pd.concat([ctx.text(key, g, name)[_well_formed(ctx, kind, key, g, name)] for _, key, g, name in parts],
-                          ignore_index=True)
-        codes = codes[codes.str.slice(a, b).str.fullmatch(r"[0-9]+").fillna(False)]
-        if codes.empty:
-            continue
-        df = pd.DataFrame({"prefix": (codes.str.slice(0, a) + codes.str.slice(b)).to_numpy(dtype=object),
-                           "serial": codes.str.slice(a, b).astype("int64").to_numpy()})
-        df = df.drop_duplicates().sort_values(["prefix", "serial"])
-        prev = df.groupby("prefix")["serial"].shift(fill_value=0).to_numpy()
-        gap = (df["serial"].to_numpy() - prev) > 1
-        if not gap.any():
-            continue
-        w = b - a
-        st, en, pf = prev[gap] + 1, df["serial"].to_numpy()[gap] - 1, df["prefix"].to_numpy()[gap]
-        st, en, pf = st[:limit], en[:limit], pf[:limit]
-        full = [p[:a] + f"{x:0{w}d}" + p[a:] for p, x in zip(pf, st)]
-        fulle = [p[:a] + f"{x:0{w}d}" + p[a:] for p, x in zip(pf, en)]
-        rng = [f if s == e else f"{f}–{g}" for f, g, s, e in zip(full, fulle, st, en)]
-        layer = ctx.table_name(parts[0][1]) if kind == "unit_grid" else "components"
-        out.append(rows(layer=layer, feature_id=pf, field=parts[0][3], value=rng, prefix=pf, range=rng,
-                        count=(en - st + 1), geometry=None))
+        parts = [(key, ctx.text(key, g, name)[_well_formed(ctx, kind, key, g, name)], name)
+                 for _, key, g, name in _code_layers(ctx, [kind])]
+        out.append(missing_serial_rows(ctx, kind, parts, int(params.get("max_listed", 1000))))
     return concat(out)
 
 
-@implements("codes.county_prefix")
+def missing_serial_rows(ctx, kind, parts, limit):
+    """Rows of the serial gaps among the well-formed codes of ``parts``: ``[(layer key, codes
+    (Series), field name)]``."""
+    spec = ctx.profile.codes[kind]
+    a, b = spec.span("serial")
+    if not parts:
+        return None
+    codes = pd.concat([p[1] for p in parts], ignore_index=True)
+    codes = codes[codes.str.slice(a, b).str.fullmatch(r"[0-9]+").fillna(False)]
+    if codes.empty:
+        return None
+    df = pd.DataFrame({"prefix": (codes.str.slice(0, a) + codes.str.slice(b)).to_numpy(dtype=object),
+                       "serial": codes.str.slice(a, b).astype("int64").to_numpy()})
+    df = df.drop_duplicates().sort_values(["prefix", "serial"])
+    prev = df.groupby("prefix")["serial"].shift(fill_value=0).to_numpy()
+    gap = (df["serial"].to_numpy() - prev) > 1
+    if not gap.any():
+        return None
+    w = b - a
+    st, en, pf = prev[gap] + 1, df["serial"].to_numpy()[gap] - 1, df["prefix"].to_numpy()[gap]
+    st, en, pf = st[:limit], en[:limit], pf[:limit]
+    full = [p[:a] + f"{x:0{w}d}" + p[a:] for p, x in zip(pf, st)]
+    fulle = [p[:a] + f"{x:0{w}d}" + p[a:] for p, x in zip(pf, en)]
+    rng = [f if s == e else f"{f}–{g}" for f, g, s, e in zip(full, fulle, st, en)]
+    layer = ctx.table_name(parts[0][0]) if kind == "unit_grid" else "components"
+    return rows(layer=layer, feature_id=pf, field=parts[0][2], value=rng, prefix=pf, range=rng,
+                count=(en - st + 1), geometry=None)
+
+
+@implements("codes.county_prefix", scope="rows")
 def county_prefix(ctx, params):
     out = []
     for kind, key, g, name in _code_layers(ctx, params.get("kinds", [])):
@@ -144,7 +162,7 @@ def county_prefix(ctx, params):
     return concat(out)
 
 
-@implements("codes.class_unknown")
+@implements("codes.class_unknown", scope="rows")
 def class_unknown(ctx, params):
     known = set(ctx.profile.component_classes["code"])
     out = []
@@ -173,7 +191,7 @@ def class_unknown(ctx, params):
     return concat(out)
 
 
-@implements("codes.grid_reference")
+@implements("codes.grid_reference", scope="rows")
 def grid_reference(ctx, params):
     grids = ctx.grids()
     if grids is None:
@@ -207,7 +225,7 @@ def community_of(ctx, geoms) -> np.ndarray:
     return out
 
 
-@implements("codes.grid_community_prefix")
+@implements("codes.grid_community_prefix", scope="rest")
 def grid_community_prefix(ctx, params):
     grids = ctx.layer("unit_grid")
     comms = ctx.layer("community")
@@ -227,7 +245,7 @@ def grid_community_prefix(ctx, params):
                 field=name, value=code.to_numpy(dtype=object)[bad], community=comm[bad], geometry=geoms_of(grids)[bad])
 
 
-@implements("codes.community_street")
+@implements("codes.community_street", scope="rest")
 def community_street(ctx, params):
     from ...admin import divisions
 

@@ -5,11 +5,10 @@ from ..catalogue import implements
 from . import concat, rows
 
 
-@implements("completeness.layers")
+@implements("completeness.layers", scope="rest")
 def layers(ctx, params):
     out = []
     for key in ctx.expand(params.get("layers", [])):
-        g = ctx.layer(key)
-        if g is None or len(g) == 0:
+        if ctx.layer_size(key) == 0:
             out.append(rows(_n=1, layer=ctx.table_name(key), geometry=None))
     return concat(out)

@@ -24,7 +24,7 @@ def _present(geoms) -> np.ndarray:
     return ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
 
 
-@implements("geometry.empty")
+@implements("geometry.empty", scope="rows")
 def empty(ctx, params):
     out = []
     for key, g in ctx.layers(params.get("layers", [])):
@@ -34,7 +34,7 @@ def empty(ctx, params):
     return concat(out)
 
 
-@implements("geometry.valid")
+@implements("geometry.valid", scope="rows")
 def valid(ctx, params):
     import shapely
 
@@ -57,7 +57,7 @@ def valid(ctx, params):
     return concat(out)
 
 
-@implements("geometry.single_part")
+@implements("geometry.single_part", scope="rows")
 def single_part(ctx, params):
     import shapely
 
@@ -72,7 +72,7 @@ def single_part(ctx, params):
     return concat(out)
 
 
-@implements("geometry.class_type")
+@implements("geometry.class_type", scope="rows")
 def class_type(ctx, params):
     classes = ctx.profile.component_classes
     geom_of = dict(zip(classes["code"], classes["geometry"]))
@@ -93,7 +93,7 @@ def class_type(ctx, params):
     return concat(out)
 
 
-@implements("geometry.extent")
+@implements("geometry.extent", scope="rows")
 def extent(ctx, params):
     import shapely
 
@@ -140,7 +140,7 @@ def crs_area_box(crs_text: str):
     return shapely.box(x0, y0, x1, y1)
 
 
-@implements("geometry.crs_area")
+@implements("geometry.crs_area", scope="rows")
 def crs_area(ctx, params):
     import shapely
 
@@ -162,33 +162,39 @@ def crs_area(ctx, params):
 
 @implements("geometry.duplicate")
 def duplicate(ctx, params):
+    tol = float(params.get("tolerance_m", 0.5))
+    return concat([duplicate_in_layer(ctx, key, g, tol) for key, g in ctx.components()])
+
+
+def duplicate_keys(ctx, key, g) -> np.ndarray:
+    """What two components must share to be duplicates: the class code, else ``name:`` + the
+    name ("" and "name:": never a duplicate)."""
+    name_f = ctx.field("component", "name")
+    cls = pd.Series(ctx.class_codes(key, g), dtype=object)
+    if name_f and name_f in g.columns:
+        cls = cls.where(cls != "", "name:" + ctx.text(key, g, name_f))
+    return cls.to_numpy(dtype=object)
+
+
+def duplicate_in_layer(ctx, key, g, tol):
     import shapely
 
-    tol = float(params.get("tolerance_m", 0.5))
-    out = []
-    name_f = ctx.field("component", "name")
-    for key, g in ctx.components():
-        geoms = geoms_of(g)
-        cls = pd.Series(ctx.class_codes(key, g), dtype=object)
-        if name_f and name_f in g.columns:
-            cls = cls.where(cls != "", "name:" + ctx.text(key, g, name_f))
-        cls = cls.to_numpy(dtype=object)
-        tree = shapely.STRtree(geoms)
-        i, j = tree.query(geoms, predicate="dwithin", distance=tol)
-        fid = g["fid"].to_numpy()
-        keep = (fid[i] < fid[j]) & (cls[i] == cls[j]) & (cls[i] != "") & (cls[i] != "name:")
-        i, j = i[keep], j[keep]
-        if not len(i):
-            continue
-        if key != "component_point":
-            h = shapely.hausdorff_distance(geoms[i], geoms[j])
-            m = h <= tol
-            i, j, dist = i[m], j[m], h[m]
-        else:
-            dist = shapely.distance(geoms[i], geoms[j])
-        if not len(i):
-            continue
-        ids = ctx.feature_ids(key, g)
-        out.append(_base(ctx, key, g, j, other=ids[i], other_fid=fid[i], distance=np.round(dist, 3),
-                         value=ids[i]))
-    return concat(out)
+    geoms = geoms_of(g)
+    cls = duplicate_keys(ctx, key, g)
+    tree = shapely.STRtree(geoms)
+    i, j = tree.query(geoms, predicate="dwithin", distance=tol)
+    fid = g["fid"].to_numpy()
+    keep = (fid[i] < fid[j]) & (cls[i] == cls[j]) & (cls[i] != "") & (cls[i] != "name:")
+    i, j = i[keep], j[keep]
+    if not len(i):
+        return None
+    if key != "component_point":
+        h = shapely.hausdorff_distance(geoms[i], geoms[j])
+        m = h <= tol
+        i, j, dist = i[m], j[m], h[m]
+    else:
+        dist = shapely.distance(geoms[i], geoms[j])
+    if not len(i):
+        return None
+    ids = ctx.feature_ids(key, g)
+    return _base(ctx, key, g, j, other=ids[i], other_fid=fid[i], distance=np.round(dist, 3), value=ids[i])

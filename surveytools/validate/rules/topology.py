@@ -47,7 +47,7 @@ def _valid(geoms):
     return out, ok
 
 
-@implements("topology.grid_gaps")
+@implements("topology.grid_gaps", scope="rest")
 def grid_gaps(ctx, params):
     import shapely
 
@@ -79,7 +79,7 @@ def grid_gaps(ctx, params):
                 value=np.round(area, 2).astype(str))
 
 
-@implements("topology.community_gaps")
+@implements("topology.community_gaps", scope="rest")
 def community_gaps(ctx, params):
     import shapely
 
@@ -96,7 +96,7 @@ def community_gaps(ctx, params):
     return rows(layer=ctx.table_name("community"), geometry=parts, area=area, value=area.astype(str))
 
 
-@implements("topology.grid_overlaps")
+@implements("topology.grid_overlaps", scope="rest")
 def grid_overlaps(ctx, params):
     import shapely
 
@@ -123,7 +123,7 @@ def grid_overlaps(ctx, params):
                 geometry=inter)
 
 
-@implements("topology.grid_crosses_boundary")
+@implements("topology.grid_crosses_boundary", scope="rest")
 def grid_crosses_boundary(ctx, params):
     import shapely
 
@@ -173,7 +173,7 @@ def grid_crosses_boundary(ctx, params):
     return concat(out)
 
 
-@implements("topology.grid_area")
+@implements("topology.grid_area", scope="rest")
 def grid_area(ctx, params):
     import shapely
 
@@ -193,7 +193,7 @@ def grid_area(ctx, params):
                 min=f"{lo:g}", max=f"{hi:g}")
 
 
-@implements("topology.aggregate_whole_grids")
+@implements("topology.aggregate_whole_grids", scope="rest")
 def aggregate_whole_grids(ctx, params):
     import shapely
 
@@ -247,7 +247,7 @@ def aggregate_whole_grids(ctx, params):
     return concat(out)
 
 
-@implements("relations.component_in_grid")
+@implements("relations.component_in_grid", scope="rows")
 def component_in_grid(ctx, params):
     from ...locate import locate
 
