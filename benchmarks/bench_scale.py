@@ -22,6 +22,7 @@ that a step that would need more memory than the shared machine has fails alone 
 others out (an address-space limit does not work: Arrow and GDAL reserve far more than they use).
 
 Usage: python benchmarks/bench_scale.py [--components N] [--grids G] [--steps intake,validate,gpkg,postgis]
+[--project COPY]
 Writes benchmarks/results/scale.json (merged with earlier runs of other steps).
 """
 import argparse
@@ -70,6 +71,8 @@ def main() -> int:
     ap.add_argument("--grids", type=int, default=100_000)
     ap.add_argument("--steps", default="intake,validate,gpkg,postgis")
     ap.add_argument("--max-gb", type=float, default=12.0)
+    ap.add_argument("--project", help="validate/export this copy of the intake's project (the cached one is "
+                                      "left as the intake wrote it; validate writes its tables into the project)")
     a = ap.parse_args()
     work = bc.cache_dir(a.components, a.grids)
     work.mkdir(parents=True, exist_ok=True)
@@ -89,6 +92,8 @@ def main() -> int:
         shutil.copy(base, proj)
         steps["intake"] = step("intake", ["components", "intake", proj, f"{city}:components"], a.max_gb)
         steps["intake"]["project_mb"] = round(proj.stat().st_size / 1e6, 1)
+    if a.project:
+        proj = Path(a.project)
     if not proj.exists():
         print("no project: run the intake step first", file=sys.stderr)
         return 1

@@ -192,3 +192,22 @@ def test_point_pairs_match_a_brute_force_search():
     bi, bj = np.nonzero((d <= 0.5) & ok[:, None] & ok[None, :] & (key[:, None] == key[None, :])
                         & (fid[:, None] < fid[None, :]))
     assert got == set(zip(bi.tolist(), bj.tolist())) and len(got) > 50
+
+
+def test_dates_read_by_arrow_equal_the_text_parse():
+    """attributes.dates converts a project's date column (datetime.date values) through Arrow: the
+    same timestamps as parsing the dates' text, edges of the calendar included."""
+    import datetime as dt
+
+    from surveytools.validate.rules.attributes import _dates
+
+    vals = [dt.date(2021, 10, 24), None, dt.date(1, 1, 1), dt.date(9999, 12, 31), dt.date(1949, 9, 30),
+            dt.date(2030, 2, 28)]
+    g = pd.DataFrame({"d": pd.Series(vals, dtype=object)})
+    txt = g["d"].astype("str").where(g["d"].notna(), None)
+    want = pd.to_datetime(txt, errors="coerce", format="mixed")
+    got = _dates(g, "d")
+    assert got.isna().tolist() == want.isna().tolist()
+    assert (got.dropna() == want.dropna()).all()
+    mixed = pd.DataFrame({"d": pd.Series([dt.date(2020, 1, 1), "2020-13-01", "abc", None], dtype=object)})
+    assert _dates(mixed, "d").isna().tolist() == [False, True, True, True]

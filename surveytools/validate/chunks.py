@@ -197,8 +197,9 @@ def point_pairs(x, y, fid, key, tol, strip=STRIP_ROWS):
         lo, hi = xs[s], xs[min(s + strip, len(order)) - 1]
         a, b = np.searchsorted(xs, lo - tol, "left"), np.searchsorted(xs, hi + tol, "right")
         members = order[a:b]
-        tree = shapely.STRtree(shapely.points(x[members], y[members]))
-        qi, tj = tree.query(shapely.points(x[core], y[core]), predicate="dwithin", distance=tol)
+        pts = shapely.points(x[members], y[members])
+        tree = shapely.STRtree(pts)
+        qi, tj = tree.query(pts[s - a:s - a + len(core)], predicate="dwithin", distance=tol)
         i, j = core[qi], members[tj]
         keep = (fid[i] < fid[j]) & (key[i] == key[j])
         out_i.append(i[keep])

@@ -218,6 +218,17 @@ class Context:
                 self.cache["grids"] = (codes, geoms, shapely.STRtree(geoms))
         return self.cache["grids"]
 
+    def grid_index(self):
+        """A :class:`~surveytools.locate.GridIndex` of the unit grids (built once per run), or None."""
+        if self.parent is not None:
+            return self.parent.grid_index()
+        if "grid_index" not in self.cache:
+            from ..locate import GridIndex
+
+            grids = self.grids()
+            self.cache["grid_index"] = None if grids is None else GridIndex(grids[1], grids[0])
+        return self.cache["grid_index"]
+
     def extent(self):
         """(label, geometry) of the project extent: the union of the communities, else of the grids."""
         if self.parent is not None:

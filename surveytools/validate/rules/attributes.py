@@ -108,6 +108,16 @@ def _dates(g, name) -> pd.Series:
     s = g[name]
     if pd.api.types.is_datetime64_any_dtype(s):
         return s.reset_index(drop=True)
+    if s.dtype == object:  # a date field read from a project: datetime.date values, converted by Arrow
+        import pyarrow as pa
+
+        try:
+            arr = pa.array(s.to_numpy(dtype=object), from_pandas=True)
+        except (pa.ArrowException, TypeError, ValueError):
+            arr = None
+        if arr is not None and pa.types.is_date32(arr.type):
+            ts = arr.cast(pa.timestamp("s")).to_numpy(zero_copy_only=False).astype("datetime64[us]")
+            return pd.Series(ts, index=range(len(s)), dtype="datetime64[us]")
     txt = s.astype("str").where(s.notna(), None)
     return pd.to_datetime(txt, errors="coerce", format="mixed").reset_index(drop=True)
 

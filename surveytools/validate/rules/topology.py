@@ -264,7 +264,7 @@ def component_in_grid(ctx, params):
         if not len(named):
             continue
         geoms = geoms_of(g)[named]
-        idx = locate(geoms, ggeoms, codes)
+        idx = locate(geoms, ggeoms, codes, index=ctx.grid_index())
         actual = np.where(idx >= 0, codes[np.maximum(idx, 0)], "")
         named_code = bg.to_numpy(dtype=object)[named]
         bad = np.flatnonzero(actual != named_code)
