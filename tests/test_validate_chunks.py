@@ -41,10 +41,10 @@ def _layers(path):
         out[key] = g
     pts = out["component_point"].iloc[:1200]
     # edge records, far apart in fid order: the first point's ID again at the end, the second
-    # point again 0.2 m away (same class, a serial gap), an empty ID (its feature id is its fid),
+    # point again 0.2 m away (same class, a serial gap, spaces around its ID), an empty ID (its feature id is its fid),
     # a component naming another grid, an unknown department with a bad 统一社会信用代码
     extra = pts.iloc[[0, 1, 2, 3, 4]].copy()
-    extra.loc[extra.index[1], idf] = str(pts[idf].iloc[1])[:-4] + "9999"
+    extra.loc[extra.index[1], idf] = " " + str(pts[idf].iloc[1])[:-4] + "9999 "  # named as written
     extra.loc[extra.index[1], "geometry"] = shapely.affinity.translate(pts.geometry.iloc[1], 0.2, 0.0)
     extra.loc[extra.index[2], idf] = None
     extra.loc[extra.index[3], idf] = str(pts[idf].iloc[3])[:-4] + "9998"

@@ -42,7 +42,7 @@ class _Layer:
         self.key = key
         self.n = 0
         self.fid, self.ids, self.well, self.dkey, self.x, self.y = [], [], [], [], [], []
-        self.shown = {}  # position -> feature id, where it is not the stripped ID
+        self.shown = {}  # position -> feature id, where the ID is written with spaces around it
         self.points = True
 
     def finish(self):
@@ -56,7 +56,10 @@ class _Layer:
         self.y = np.concatenate(self.y) if self.y else np.zeros(0)
 
     def feature_ids(self, pos) -> np.ndarray:
-        out = self.ids.to_numpy(dtype=object)[pos].copy()
+        """What :meth:`.context.Context.feature_ids` gives for these positions."""
+        out = self.ids.iloc[pos].to_numpy(dtype=object).copy()
+        empty = out == ""
+        out[empty] = self.fid[pos][empty].astype(str)
         for k, p in enumerate(pos):
             got = self.shown.get(int(p))
             if got is not None:
@@ -85,8 +88,9 @@ class Collector:
         if self.need_ids:
             ids = view.text(key, g, idf or "")
             lay.ids.append(ids)
-            shown = view.feature_ids(key, g)
-            diff = np.flatnonzero(shown != ids.to_numpy(dtype=object))
+            shown = view.feature_ids(key, g)  # the ID as written; the fid where it is empty
+            txt = ids.to_numpy(dtype=object)
+            diff = np.flatnonzero((txt != "") & (shown != txt))
             lay.shown.update({int(lay.n + p): shown[p] for p in diff})
         lay.fid.append(g["fid"].to_numpy().astype(np.int64))
         if self.need_well:

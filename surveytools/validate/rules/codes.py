@@ -90,7 +90,7 @@ def duplicate_rows(ctx, parts):
     if not dup.any():
         return None
     d = np.flatnonzero(dup.to_numpy())
-    c = code.to_numpy(dtype=object)[d]
+    c = code.iloc[d].to_numpy(dtype=object)
     df = pd.DataFrame({"code": c, "fid": fids[d], "src": src[d], "pos": pos[d]})
     df["layer"] = [ctx.table_name(parts[s][0]) for s in df["src"]]
     tag = df["layer"] + ":" + df["fid"].astype(str)
