@@ -104,6 +104,20 @@ def pg_project(gpkg_project):
         con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+def _checkpoints(uri):
+    """Check points of 30 components: 0.5 m off, three of them 3 m off (gross), one unknown ID."""
+    import geopandas as gpd
+
+    from surveytools import store
+
+    pts = store.read_dataframe(uri, "components_point", use_arrow=True).iloc[:30]
+    geoms = shapely.transform(np.asarray(pts.geometry.values, dtype=object), lambda xy: xy + [0.3, 0.4])
+    geoms[:3] = shapely.transform(geoms[:3], lambda xy: xy + [1.8, 2.4])
+    ids = pts["ObjID"].to_numpy(dtype=object).copy()
+    ids[-1] = "3606810000000000"
+    return gpd.GeoDataFrame({"ObjID": ids}, geometry=geoms, crs="EPSG:4548")
+
+
 SCHEME = """id: default
 extends: cjt
 steps:
@@ -121,7 +135,7 @@ def _validate(uri, chunk_size, scheme):
 
     proj = Project.open(uri)
     cat = load_catalogue()
-    ctx = Context.from_project(proj)
+    ctx = Context.from_project(proj, checkpoints=_checkpoints(uri))
     res = run_scheme(ctx, load_scheme(str(scheme), proj.profile, cat), cat, accepted=read_accepted(proj),
                      chunk_size=chunk_size)
     return ctx, res
@@ -148,6 +162,7 @@ def _compare(uri, tmp_path):
     pd.testing.assert_frame_equal(a, b)
     assert whole.counts() == chunked.counts() and whole.verdict == chunked.verdict
     pd.testing.assert_frame_equal(whole.layers, chunked.layers)
+    pd.testing.assert_frame_equal(whole.accuracy, chunked.accuracy)
     assert [(s.id, s.outcome, s.errors, s.warnings) for s in whole.steps] == \
            [(s.id, s.outcome, s.errors, s.warnings) for s in chunked.steps]
     return whole
@@ -158,7 +173,7 @@ def _check_meaningful(whole):
     rules = set(whole.errors["rule_id"])
     assert {"codes.duplicate", "geometry.duplicate", "codes.missing_serial", "codes.format",
             "attributes.mandatory", "relations.component_in_grid", "attributes.department_registry",
-            "attributes.uscc"} <= rules, rules
+            "attributes.uscc", "accuracy.rms"} <= rules, rules
     e = whole.errors
     # the edge records: the repeated ID of the first point and the near copy of the second
     dup = e[(e["rule_id"] == "codes.duplicate") & (e["layer"] == "components_point")]
