@@ -157,6 +157,9 @@ def _compare(uri, tmp_path):
     assert not whole_ctx.chunked  # the whole-layer path
     ctx, chunked = _validate(uri, 40, scheme)
     assert set(ctx.chunked) == set(KEYS)  # every component layer was read in chunks of 40
+    # no rule read the point layer whole (duplicates, serial gaps, check points: compact columns;
+    # only the duplicate positions of lines and polygons read their layer whole)
+    assert "component_point" not in ctx.frames
     a, b = _canonical(whole.errors), _canonical(chunked.errors)
     assert len(a) == len(b)
     pd.testing.assert_frame_equal(a, b)

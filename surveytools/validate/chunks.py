@@ -76,6 +76,12 @@ class Collector:
         self.need_ids = "codes.duplicate" in rules or "codes.missing_serial" in rules or "geometry.duplicate" in rules
         self.need_well = "codes.missing_serial" in rules
         self.need_dup = "geometry.duplicate" in rules
+        self.wanted = None  # the component IDs of the check points
+        self.matched = {}
+        if "accuracy.rms" in rules and ctx.checkpoints is not None and len(ctx.checkpoints):
+            from .rules.accuracy import checkpoint_ids
+
+            self.wanted = set(checkpoint_ids(ctx)) - {""}
 
     def feed(self, view, key, g):
         import shapely
@@ -104,6 +110,10 @@ class Collector:
                     lay.points = False  # not all points: the whole-layer search
                 lay.x.append(np.where(present, shapely.get_x(np.where(present, geoms, None)), np.nan))
                 lay.y.append(np.where(present, shapely.get_y(np.where(present, geoms, None)), np.nan))
+        if self.wanted is not None:
+            from .rules.accuracy import matched_components
+
+            self.matched.setdefault(key, []).append(matched_components(view, key, g, self.wanted))
         lay.n += len(g)
 
     def finish(self):
@@ -251,7 +261,25 @@ def _duplicate_positions(ctx, rest, col, params):
     return concat(out)
 
 
-COMPACT = {"codes.duplicate": _duplicate_codes, "codes.missing_serial": _missing_serial,
+def _accuracy(ctx, rest, col, params):
+    from .rules.accuracy import COMPONENT_COLUMNS, accuracy_table, checkpoint_ids, matched_components, rms
+
+    wanted = set(checkpoint_ids(ctx)) - {""}
+    frames = []
+    for key in COMPONENT_KEYS:
+        if key in col.layers:
+            frames += col.matched.get(key, [])
+        else:
+            g = rest.layer(key)
+            if g is not None and len(g):
+                frames.append(matched_components(rest, key, g, wanted))
+    frames = [f for f in frames if len(f)]
+    comp = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COMPONENT_COLUMNS)
+    accuracy_table(ctx, params, comp)
+    return rms(ctx, params)
+
+
+COMPACT = {"accuracy.rms": _accuracy, "codes.duplicate": _duplicate_codes, "codes.missing_serial": _missing_serial,
            "geometry.duplicate": _duplicate_positions}
 
 

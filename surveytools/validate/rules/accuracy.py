@@ -35,33 +35,48 @@ def checkpoint_id_column(ctx, cp, explicit=None) -> str:
                       code="no_id_field")
 
 
-def accuracy_table(ctx, params) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(per check point, per grade, unmatched) frames; cached in the context."""
+def checkpoint_ids(ctx) -> np.ndarray:
+    """The component ID of each check point (stripped text); Skip without check points."""
+    cp = ctx.checkpoints
+    if cp is None or len(cp) == 0:
+        raise Skip(Text("没有给出检查点（--checkpoints）", "no check points were given (--checkpoints)"))
+    idcol = ctx.cache.get("checkpoint_id_field") or checkpoint_id_column(ctx, cp)
+    return cp[idcol].astype("str").fillna("").str.strip().to_numpy(dtype=object)
+
+
+COMPONENT_COLUMNS = ["id", "key", "fid", "class", "geom"]
+
+
+def matched_components(ctx, key, g, wanted: set) -> pd.DataFrame:
+    """The components of ``g`` whose ID is one of ``wanted``: ID, layer key, fid, class code and
+    geometry, in layer order."""
+    ids = ctx.text(key, g, ctx.field("component", "component_id"))
+    sel = np.flatnonzero(ids.isin(wanted).to_numpy(dtype=bool))
+    return pd.DataFrame({"id": ids.iloc[sel].to_numpy(dtype=object), "key": key, "fid": g["fid"].to_numpy()[sel],
+                         "class": ctx.class_codes(key, g)[sel],
+                         "geom": np.asarray(g.geometry.values, dtype=object)[sel]}, columns=COMPONENT_COLUMNS)
+
+
+def accuracy_table(ctx, params, comp: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(per check point, per grade, unmatched) frames; cached in the context.  ``comp``: the
+    components named by the check points (:func:`matched_components` of every component layer in
+    order; by default read from the context's layers)."""
     import shapely
 
     if "accuracy" in ctx.cache:
         return ctx.cache["accuracy"]
     cp = ctx.checkpoints
-    if cp is None or len(cp) == 0:
-        raise Skip(Text("没有给出检查点（--checkpoints）", "no check points were given (--checkpoints)"))
-    idcol = ctx.cache.get("checkpoint_id_field") or checkpoint_id_column(ctx, cp)
-    cid = cp[idcol].astype("str").fillna("").str.strip().to_numpy(dtype=object)
-    idf = ctx.field("component", "component_id")
-    frames = []
-    for key, g in ctx.components():
-        frames.append(pd.DataFrame({"id": ctx.text(key, g, idf).to_numpy(dtype=object), "key": key,
-                                    "pos": np.arange(len(g)), "fid": g["fid"].to_numpy(),
-                                    "class": ctx.class_codes(key, g)}))
-    comp = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["id", "key", "pos", "fid", "class"])
+    cid = checkpoint_ids(ctx)
+    if comp is None:
+        wanted = set(cid) - {""}
+        frames = [matched_components(ctx, key, g, wanted) for key, g in ctx.components()]
+        comp = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COMPONENT_COLUMNS)
     comp = comp[comp["id"] != ""].drop_duplicates("id")
     cps = pd.DataFrame({"id": cid, "cp": np.arange(len(cp))})
     m = cps.merge(comp, on="id", how="left")
     unmatched = m[m["key"].isna()]
     m = m[m["key"].notna()].reset_index(drop=True)
-    geoms = np.empty(len(m), dtype=object)
-    for key, g in ctx.components():
-        sel = (m["key"] == key).to_numpy()
-        geoms[sel] = np.asarray(g.geometry.values, dtype=object)[m.loc[sel, "pos"].to_numpy(dtype=np.int64)]
+    geoms = m["geom"].to_numpy(dtype=object)
     cpg = np.asarray(cp.geometry.values, dtype=object)[m["cp"].to_numpy(dtype=np.int64)]
     m["error"] = shapely.distance(cpg, geoms)
     grade = dict(zip(ctx.profile.component_classes["code"], ctx.profile.component_classes["accuracy"]))
