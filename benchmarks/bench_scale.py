@@ -12,7 +12,9 @@ command and its writer process) sampled every 20 ms, and ``/usr/bin/time``'s max
 largest single process:
 
 * ``components intake PROJECT city.gpkg:components`` (code + locate; target: within 4 GB);
-* ``validate run PROJECT`` on the project that intake wrote (target: within 5 minutes);
+* ``validate run PROJECT`` on the project that intake wrote (target: within 5 minutes); with
+  ``--checkpoints N`` also the position accuracy check against N check points (components spread
+  over the layer, 0.5 m off, every tenth 3 m off), step ``validate_checkpoints``;
 * ``export db PROJECT --to release.gpkg`` (target: within 2 minutes);
 * ``export db PROJECT --to postgresql://…?schema=bench_scale`` (target: within 5 minutes; needs
   ``SURVEYTOOLS_PG_URL``, e.g. ``source scripts/pg_start.sh`` first, or it is skipped).
@@ -22,7 +24,7 @@ that a step that would need more memory than the shared machine has fails alone 
 others out (an address-space limit does not work: Arrow and GDAL reserve far more than they use).
 
 Usage: python benchmarks/bench_scale.py [--components N] [--grids G] [--steps intake,validate,gpkg,postgis]
-[--project COPY]
+[--project COPY] [--checkpoints N]
 Writes benchmarks/results/scale.json (merged with earlier runs of other steps).
 """
 import argparse
@@ -63,6 +65,29 @@ def step(name: str, args: list, max_gb: float) -> dict:
     return out
 
 
+def checkpoints(proj: Path, n: int, path: Path) -> Path:
+    """``n`` check points (layer ``cp``): components spread over the point layer, 0.5 m off (every
+    tenth 3 m off); made once."""
+    if path.exists():
+        return path
+    import numpy as np
+    import pandas as pd
+    import pyogrio
+    import shapely
+
+    info = pyogrio.read_info(proj, layer="components_point")
+    step_ = max(int(info["features"]) // n, 1)
+    fids = np.arange(1, int(info["features"]) + 1, step_)[:n]
+    parts = [pyogrio.read_dataframe(proj, layer="components_point", columns=["ObjID"], use_arrow=True,
+                                    where=f"fid IN ({','.join(map(str, fids[a:a + 1000]))})")
+             for a in range(0, len(fids), 1000)]
+    pts = pd.concat(parts, ignore_index=True)
+    geoms = shapely.transform(np.asarray(pts.geometry.values, dtype=object), lambda xy: xy + [0.3, 0.4])
+    geoms[::10] = shapely.transform(geoms[::10], lambda xy: xy + [1.5, 2.0])
+    pyogrio.write_dataframe(pts.set_geometry(geoms), path, layer="cp")
+    return path
+
+
 def main() -> int:
     import bench_components as bc
 
@@ -71,6 +96,7 @@ def main() -> int:
     ap.add_argument("--grids", type=int, default=100_000)
     ap.add_argument("--steps", default="intake,validate,gpkg,postgis")
     ap.add_argument("--max-gb", type=float, default=12.0)
+    ap.add_argument("--checkpoints", type=int, default=0, help="also validate with N check points")
     ap.add_argument("--project", help="validate/export this copy of the intake's project (the cached one is "
                                       "left as the intake wrote it; validate writes its tables into the project)")
     a = ap.parse_args()
@@ -100,7 +126,13 @@ def main() -> int:
     if "validate" in todo:
         out = work / "validation"
         shutil.rmtree(out, ignore_errors=True)
-        steps["validate"] = step("validate", ["validate", "run", proj, "--out", out], a.max_gb)
+        if a.checkpoints:
+            cp = checkpoints(proj, a.checkpoints, work / f"checkpoints-{a.checkpoints}.gpkg")
+            steps["validate_checkpoints"] = step("validate_checkpoints", ["validate", "run", proj, "--out", out,
+                                                                          "--checkpoints", f"{cp}:cp"], a.max_gb)
+            steps["validate_checkpoints"]["checkpoints"] = a.checkpoints
+        else:
+            steps["validate"] = step("validate", ["validate", "run", proj, "--out", out], a.max_gb)
     if "gpkg" in todo:
         rel = work / "release.gpkg"
         if rel.exists():
