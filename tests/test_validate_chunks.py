@@ -229,3 +229,36 @@ def test_dates_read_by_arrow_equal_the_text_parse():
     assert (got.dropna() == want.dropna()).all()
     mixed = pd.DataFrame({"d": pd.Series([dt.date(2020, 1, 1), "2020-13-01", "abc", None], dtype=object)})
     assert _dates(mixed, "d").isna().tolist() == [False, True, True, True]
+
+
+def test_validate_run_reads_in_chunks_by_its_setting_and_cancels_cleanly(gpkg_project, tmp_path, monkeypatch):
+    """``validate run`` (the operation) chunks by $SURVEYTOOLS_VALIDATE_CHUNK_ROWS with the same
+    outcome; a cancel while reading chunks leaves no output and an unchanged project."""
+    import shutil
+
+    from surveytools.errors import Cancelled
+    from surveytools.validate.ops import run
+    from tests.test_validate import _CancelAt
+
+    work = tmp_path / "p.gpkg"
+    shutil.copyfile(gpkg_project, work)
+    monkeypatch.setenv("SURVEYTOOLS_VALIDATE_CHUNK_ROWS", "0")
+    whole = run(str(work), str(tmp_path / "w"), write_project=False)
+    import surveytools.validate.chunks as chunks
+
+    plans = []
+    real = chunks.raw_results
+    monkeypatch.setattr(chunks, "raw_results", lambda ctx, steps, cat, plan, *a, **k: (
+        plans.append(dict(plan)), real(ctx, steps, cat, plan, *a, **k))[1])
+    monkeypatch.setenv("SURVEYTOOLS_VALIDATE_CHUNK_ROWS", "100")
+    chunked = run(str(work), str(tmp_path / "c"), write_project=False)
+    assert plans and set(plans[0]) == {"component_point"}  # 1,205 points in chunks of 100; lines, polygons whole
+    assert whole.data["counts"] == chunked.data["counts"] and whole.data["verdict"] == chunked.data["verdict"]
+    for k in ("layers", "per_rule"):
+        pd.testing.assert_frame_equal(pd.DataFrame(whole.data[k]), pd.DataFrame(chunked.data[k]))
+    before = work.read_bytes()
+    fb = _CancelAt(30)
+    with pytest.raises(Cancelled):
+        run(str(work), str(tmp_path / "o"), feedback=fb)
+    assert 30 <= fb.seen[-1] < 85
+    assert not (tmp_path / "o" / "errors.gpkg").exists() and work.read_bytes() == before
