@@ -483,3 +483,133 @@ def test_the_documented_roles_reader_reads_editor_edits_and_the_log_is_written_b
     finally:
         for r in (reader, editor):
             _sql(f"DROP OWNED BY {r}; DROP ROLE {r}")
+
+
+# ------------------------------------------------------------------------------------------------
+# F. the ID index: a small delivery asks PostGIS for the IDs it needs
+
+def test_small_delivery_codes_through_the_id_index_on_postgis_like_a_full_read(grid_project, schema, tmp_path,
+                                                                                monkeypatch):
+    """As the GeoPackage test in test_components.py: the commit indexes the standard ID of the
+    logged layers; the IDs looked up through it give the same codes as reading every ID, and the
+    intake of a small delivery never reads every ID."""
+    import pyarrow as pa
+
+    from surveytools.components import store as cstore
+    from surveytools.components.coding import IdSpec, assign_ids
+    from surveytools.components.intake import intake
+    from surveytools.locate import COMPONENT_LAYERS
+
+    idx = {r[0] for r in _sql("SELECT indexname FROM pg_indexes WHERE schemaname = %s", (schema,))}
+    assert {"idx_components_point_ObjID", "idx_components_line_ObjID", "idx_components_polygon_ObjID",
+            "idx_unit_grids_BGID"} <= idx, "made with the layers"
+    csv = tmp_path / "lamps.csv"
+    pd.DataFrame({"部件名称": ["路灯"] * 3, "lon": [117.2210, 117.2211, 117.2212], "lat": [28.2930] * 3}).to_csv(csv, index=False)
+    intake(grid_project, str(csv))
+    # hand edits (QGIS, psql): a higher serial the registry never saw, a too-long ID, a neighbouring
+    # county's ID and one with a letter, all sorting above it
+    for oid in ("3606810118000040", "36068101180000999", "3606820118000777", "360681011800005X"):
+        _sql(f'INSERT INTO {schema}.components_point ("ObjID", geom) SELECT %s, geom FROM {schema}.components_point '
+             "LIMIT 1", (oid,))
+    proj = project.Project.open(grid_project)
+    spec = IdSpec.of(proj.profile, proj.county)
+    delivered = pa.array(["3606810118000002", None, "3606810118000041"], pa.string())
+    classes = pa.array(["0118", "0118", "0118"], pa.string())
+    every, _ = cstore.read_ids(proj, COMPONENT_LAYERS)
+    few = cstore.relevant_ids(proj, COMPONENT_LAYERS, delivered, classes, spec)
+    assert few is not None and len(few) < len(every)
+    assert set(few.to_pylist()) == {"3606810118000002", "3606810118000040"}
+    a = assign_ids(delivered, classes, spec, proj.profile, existing_ids=every, registry={})
+    b = assign_ids(delivered, classes, spec, proj.profile, existing_ids=few, registry={})
+    assert a.ids.to_pylist() == b.ids.to_pylist() == ["3606810118000042", "3606810118000043", "3606810118000041"]
+    assert a.maxima["0118"] == b.maxima["0118"] == 43
+    # without the index (dropped by hand) the look-up says so (the caller reads every ID) and the next
+    # commit makes it again
+    _sql(f'DROP INDEX {schema}."idx_components_point_ObjID"')
+    assert cstore.relevant_ids(proj, COMPONENT_LAYERS, delivered, classes, spec) is None  # no index: read all
+
+    # the operation itself never reads every ID for a small delivery
+    def no_full_read(*a, **k):
+        raise AssertionError("read every ID")
+
+    intake(grid_project, str(csv))
+    assert "idx_components_point_ObjID" in {r[0] for r in _sql(
+        "SELECT indexname FROM pg_indexes WHERE schemaname = %s", (schema,))}
+    monkeypatch.setattr(cstore, "read_ids", no_full_read)
+    res = intake(grid_project, str(csv))
+    assert res["ids"]["new"] == 3
+    ids = [r[0] for r in _sql(f'SELECT "ObjID" FROM {schema}.components_point')]
+    assert len(ids) == 13 and len(set(ids)) == 13
+    assert {"3606810118000044", "3606810118000045", "3606810118000046"} <= set(ids)
+
+
+# ------------------------------------------------------------------------------------------------
+# G. edit-log times: local time of the project's zone, as in a GeoPackage, whatever the session's TimeZone
+
+def test_log_times_are_local_whatever_the_session_time_zone_and_history_agrees(schema, components_grid_project,
+                                                                                tmp_path, monkeypatch):
+    import datetime as dt
+
+    import psycopg
+
+    from surveytools.components.intake import intake
+    from surveytools.project import read_layer, write_project_layer
+    from surveytools.store.log import state_at
+
+    monkeypatch.setenv("TZ", "Asia/Shanghai")  # this machine's zone (the GeoPackage log's 'localtime')
+    time.tzset()
+    monkeypatch.setenv("PGTZ", "Pacific/Chatham")  # our own sessions' TimeZone: +12:45/+13:45
+    try:
+        uri = f"{PG_URL}?schema={schema}"
+        project.init(project=uri, county="360681")
+        prj = project.Project.open(uri)
+        assert prj.meta["log_timezone"] == "Asia/Shanghai"
+        src = project.Project.open(components_grid_project)
+        with prj.transaction() as w:
+            for key in ("unit_grid", "community", "street"):
+                write_project_layer(w, key, read_layer(src, key))
+        csv = tmp_path / "lamps.csv"
+        pd.DataFrame({"部件名称": ["路灯"] * 2, "lon": [117.2210, 117.2211], "lat": [28.2930] * 2}).to_csv(csv, index=False)
+        t0 = dt.datetime.now()
+        intake(uri, str(csv))
+        time.sleep(1.2)
+        between = dt.datetime.now().isoformat(timespec="milliseconds")
+        time.sleep(1.2)
+        # a QGIS user whose session runs in another zone edits a lamp
+        with psycopg.connect(PG_URL, autocommit=True) as con:
+            cur = con.cursor()
+            cur.execute("SET TimeZone = 'America/Los_Angeles'")
+            cur.execute(f'UPDATE {schema}.components_point SET "ObjName" = %s WHERE fid = 1', ("手工改名",))
+        t1 = dt.datetime.now()
+        times = [dt.datetime.fromisoformat(r[0]) for r in _sql(f"SELECT time FROM {schema}.edit_log ORDER BY fid")]
+        assert len(times) >= 3
+        for t in times:  # the local time of this machine, as the GeoPackage triggers write it
+            assert t0 - dt.timedelta(seconds=2) <= t <= t1 + dt.timedelta(seconds=2), (t, t0, t1)
+        attrs, _ = state_at(project.Project.open(uri), "component_point", between)
+        assert sorted(attrs.column("ObjName").to_pylist()) == ["路灯", "路灯"]
+        attrs, _ = state_at(project.Project.open(uri), "component_point", t1.isoformat(timespec="milliseconds"))
+        assert sorted(attrs.column("ObjName").to_pylist()) == ["手工改名", "路灯"]
+        attrs, _ = state_at(project.Project.open(uri), "component_point", t0.isoformat(timespec="milliseconds"))
+        assert attrs.num_rows == 0
+        r = project.history(uri, at=between, out=str(tmp_path / "then.gpkg"))
+        assert r.data["features"] == 2
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_a_project_from_before_log_zones_gets_one_at_its_next_write(empty, schema):
+    """A PostGIS project made when log times followed the session's TimeZone (no ``log_timezone``
+    in its metadata) gets the zone and the new log functions with its next operation."""
+    from surveytools.store.pg import local_zone
+
+    _sql(f"DELETE FROM {schema}.surveytools_meta WHERE key = 'log_timezone'")
+    _sql(f"CREATE OR REPLACE FUNCTION {schema}.surveytools_now() RETURNS text LANGUAGE sql AS $$ SELECT 'old' $$")
+    prj = project.Project.open(empty)
+    assert "log_timezone" not in prj.meta
+    with prj.transaction() as w:
+        project.write_project_layer(w, "unit_grid", _grids(2))
+    assert project.Project.open(empty).meta["log_timezone"] == local_zone()
+    assert _sql(f"SELECT {schema}.surveytools_now()")[0][0] != "old"
+    _sql(f'UPDATE {schema}.unit_grids SET "BGName" = %s WHERE fid = 1', ("x",))
+    assert _sql(f"SELECT time FROM {schema}.edit_log ORDER BY fid DESC LIMIT 1")[0][0][:4].isdigit()

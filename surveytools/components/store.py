@@ -359,12 +359,12 @@ def relevant_ids(work, keys, delivered: pa.Array, classes: pa.Array, spec) -> pa
     index instead of every row (:func:`read_ids`): those equal to a delivered ID, and the highest
     ID of each delivered class in the project's county.  :func:`~.coding.assign_ids` gives the
     same result with these as with all IDs.  None when a layer has no ID index (the caller reads
-    every ID)."""
-    from ..store import gpkg as sg
-    from ..store import is_postgres
+    every ID).  On both backends (GeoPackage: SQLite queries; PostGIS: one query per layer)."""
+    from ..store import gpkg, is_postgres, pg
 
-    if is_postgres(work.path) or len(str(spec.county)) != spec.class_start:
-        return None  # PostGIS: the caller reads every ID (one indexed query there is a later step)
+    if len(str(spec.county)) != spec.class_start:
+        return None
+    backend = pg if is_postgres(work.path) else gpkg
     cls = [c for c in pc.unique(classes).to_pylist() if c is not None]
     if any(len(c) != spec.class_len or not c.isdigit() for c in cls):
         return None
@@ -376,7 +376,7 @@ def relevant_ids(work, keys, delivered: pa.Array, classes: pa.Array, spec) -> pa
         idf = prof.field(layer_group(key), "component_id") if key in prof.layers else None
         if not idf:
             continue
-        res = sg.id_lookup(work.path, work.table(key), idf, values, prefixes, spec.length)
+        res = backend.id_lookup(work.path, work.table(key), idf, values, prefixes, spec.length)
         if res is None:
             return None
         found += res[0] + res[1]

@@ -663,7 +663,73 @@ CREATE TABLE IF NOT EXISTS {s}.surveytools_tables (name text PRIMARY KEY)"""
 WHO = ("coalesce(nullif(current_setting('surveytools.source', true), ''), 'qgis edit'), "
        "nullif(current_setting('surveytools.operation', true), ''), "
        "nullif(current_setting('surveytools.batch', true), '')")
-NOW = "to_char(clock_timestamp(), 'YYYY-MM-DD\"T\"HH24:MI:SS.MS')"
+#: metadata key: the time zone of the edit log's times (the local zone of the machine that made the project)
+TZ_META = "log_timezone"
+NOW_FUNCTION = "surveytools_now"
+#: the time of a log row: ``{s}.surveytools_now()``, local time in the project's zone whatever the session's TimeZone
+NOW = "{s}." + NOW_FUNCTION + "()"
+
+NOW_FUNCTION_SQL = """CREATE OR REPLACE FUNCTION {s}.surveytools_now() RETURNS text LANGUAGE sql VOLATILE AS
+$f$ SELECT to_char(clock_timestamp() AT TIME ZONE {zone}, 'YYYY-MM-DD"T"HH24:MI:SS.MS') $f$"""
+
+
+def local_zone() -> str:
+    """The local time zone of this machine, as the GeoPackage log's ``localtime`` sees it: an IANA
+    name (``$TZ``, the ``/etc/localtime`` link, ``/etc/timezone``), else its current UTC offset
+    (``+08:00``)."""
+    import zoneinfo
+
+    def iana(name):
+        name = (name or "").strip().lstrip(":")
+        if not name or name.startswith("/"):
+            return None
+        try:
+            zoneinfo.ZoneInfo(name)
+        except (ValueError, zoneinfo.ZoneInfoNotFoundError, OSError):
+            return None
+        return name
+
+    if "TZ" in os.environ:
+        got = iana(os.environ["TZ"])
+        if got:
+            return got
+    else:
+        with contextlib.suppress(OSError):
+            link = os.readlink("/etc/localtime")
+            if "zoneinfo/" in link:
+                got = iana(link.split("zoneinfo/", 1)[1])
+                if got:
+                    return got
+        with contextlib.suppress(OSError):
+            got = iana(open("/etc/timezone", encoding="utf-8").read())
+            if got:
+                return got
+    return _offset()
+
+
+def _offset() -> str:
+    """This machine's current UTC offset, ``+08:00``."""
+    off = _dt.datetime.now().astimezone().utcoffset() or _dt.timedelta(0)
+    mins = int(off.total_seconds() // 60)
+    return f"{'+' if mins >= 0 else '-'}{abs(mins) // 60:02d}:{abs(mins) % 60:02d}"
+
+
+def _zone_sql(cur, zone: str) -> tuple[str, str]:
+    """(SQL after ``AT TIME ZONE``, the zone): a zone name the server knows, else a fixed UTC offset
+    (this machine's now, when the server does not know the name)."""
+    import re
+
+    if not re.fullmatch(r"[+-]\d\d:\d\d", zone):
+        cur.execute("SAVEPOINT st_zone")
+        try:
+            cur.execute("SELECT now() AT TIME ZONE %s", (zone,))
+        except Exception:  # psycopg.Error: a zone name this server does not know
+            cur.execute("ROLLBACK TO SAVEPOINT st_zone")
+            zone = _offset()
+        else:
+            cur.execute("RELEASE SAVEPOINT st_zone")
+            return _lit(zone), zone
+    return f"INTERVAL {_lit(zone)}", zone
 
 LOG_FUNCTION_SQL = """CREATE OR REPLACE FUNCTION {s}.surveytools_log() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = {s}, public AS $f$
@@ -693,10 +759,15 @@ BEGIN
 END $f$"""
 
 
-def ensure_log(cur, schema: str) -> None:
+def ensure_log(cur, schema: str, zone: str | None = None) -> str:
+    """The edit log's tables and functions in ``schema``; log times are local times in ``zone``
+    (default: this machine's zone) whatever the writing session's TimeZone.  Returns the zone used."""
     for stmt in LOG_DDL.format(s=q(schema)).split(";\n"):
         cur.execute(stmt)
-    cur.execute(LOG_FUNCTION_SQL.format(s=q(schema), now=NOW, who=WHO))
+    expr, zone = _zone_sql(cur, zone or local_zone())
+    cur.execute(NOW_FUNCTION_SQL.format(s=q(schema), zone=expr))
+    cur.execute(LOG_FUNCTION_SQL.format(s=q(schema), now=NOW.format(s=q(schema)), who=WHO))
+    return zone
 
 
 def install_trigger(cur, schema: str, table: str, id_field: str | None) -> None:
@@ -710,6 +781,55 @@ def install_trigger(cur, schema: str, table: str, id_field: str | None) -> None:
     cur.execute(f"CREATE TRIGGER {LOG_FUNCTION} AFTER INSERT OR UPDATE OR DELETE ON {q(schema)}.{q(table)} "
                 f"FOR EACH ROW EXECUTE FUNCTION {q(schema)}.{LOG_FUNCTION}(%s, %s, %s)".replace("%s", "{}").format(
                     _lit(idf), _lit(geom), _lit(pk)))
+
+
+def id_index(table: str, field: str) -> str:
+    """The name of a layer's standard-ID index (as on the GeoPackage backend)."""
+    return f"idx_{table}_{field}"
+
+
+def index_ids(cur, schema: str, tables: dict) -> None:
+    """Give each logged layer (table -> standard ID field) an index on its ID when it has none (a
+    new or re-created table); the catalogue is asked first, so a commit takes no lock on a table
+    whose index exists (QGIS users editing it are not waited for)."""
+    want = {id_index(t, f): (t, f) for t, f in tables.items() if f}
+    if not want:
+        return
+    cur.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s AND indexname = ANY(%s)", (schema, list(want)))
+    have = {r[0] for r in cur.fetchall()}
+    for name, (table, field) in want.items():
+        if name not in have and field in {c[0] for c in columns(cur, schema, table)}:
+            cur.execute(f"CREATE INDEX {q(name)} ON {q(schema)}.{q(table)} ({q(field)})")
+
+
+def id_lookup(uri, table: str, field: str, values, prefixes, length: int):
+    """As :func:`surveytools.store.gpkg.id_lookup` on PostGIS, in one query through the ID index:
+    (the values of ``values`` that are the ID of a feature, for each prefix the highest ID that
+    starts with it, is ``length`` characters long and all digits).  ([], []) without the table; None
+    when it has no ID index or this process has a pending write of it (the caller reads the layer)."""
+    from .gpkg import active
+
+    tx = active(uri)
+    if tx is not None and table in tx.modes:
+        return None
+    _, schema = location(uri)
+    with _reader(uri) as con, con.cursor() as cur:
+        if not has_table(cur, schema, table):
+            return [], []
+        cur.execute("SELECT 1 FROM pg_indexes WHERE schemaname = %s AND tablename = %s AND indexname = %s",
+                    (schema, table, id_index(table, field)))
+        if cur.fetchone() is None:
+            return None
+        f, t = q(field), f"{q(schema)}.{q(table)}"
+        pre = [str(p) for p in prefixes]
+        cur.execute(f"SELECT DISTINCT 0, {f} FROM {t} WHERE {f} = ANY(%(v)s) UNION ALL "
+                    f"SELECT 1, m.id FROM unnest(%(lo)s::text[], %(hi)s::text[]) AS p(lo, hi) CROSS JOIN LATERAL "
+                    f"(SELECT {f} AS id FROM {t} WHERE {f} BETWEEN p.lo AND p.hi AND length({f}) = %(n)s "
+                    f"AND {f} !~ '[^0-9]' ORDER BY {f} DESC LIMIT 1) m",
+                    {"v": [str(v) for v in values], "lo": [p + "0" * (length - len(p)) for p in pre],
+                     "hi": [p + "9" * (length - len(p)) for p in pre], "n": int(length)})
+        rows = cur.fetchall()
+    return [r[1] for r in rows if r[0] == 0], [r[1] for r in rows if r[0] == 1]
 
 
 def _lit(v: str) -> str:
@@ -737,7 +857,7 @@ def log_range(cur, schema: str, table: str) -> int:
         return 0
     if hi - lo + 1 == n:
         cur.execute(f"INSERT INTO {q(schema)}.edit_log (time, layer, feature_fid, fid_last, action, source, operation, "
-                    f"batch) VALUES ({NOW}, %s, %s, %s, 'insert', {WHO})", (table, lo, hi))
+                    f"batch) VALUES ({NOW.format(s=q(schema))}, %s, %s, %s, 'insert', {WHO})", (table, lo, hi))
         return n
     return 0
 
@@ -808,8 +928,11 @@ class Transaction:
             cur = con.cursor()
             try:
                 cur.execute("SET LOCAL lock_timeout = '60s'")
+                zone = None
                 if create is not None:
-                    _create_schema(cur, schema, self.path, overwrite=create.get("overwrite", False))
+                    zone = _create_schema(cur, schema, self.path, overwrite=create.get("overwrite", False))
+                elif TZ_META not in (self.project.meta or {}):
+                    zone = ensure_log(cur, schema)  # a project made when log times followed the session's zone
                 set_session(cur, source)
                 from . import log
 
@@ -832,9 +955,12 @@ class Transaction:
                 for table, id_field in logged.items():
                     if has_table(cur, schema, table) and not has_trigger(cur, schema, table):
                         install_trigger(cur, schema, table, id_field)
+                index_ids(cur, schema, logged)
                 cur.execute(f"SELECT value FROM {s}.{META_TABLE} WHERE key = 'revision'")
                 row = cur.fetchone()
                 revision = int(row[0]) + 1 if row and str(row[0]).isdigit() else 1
+                if zone:
+                    self.meta[TZ_META] = zone
                 meta = dict(self.meta, updated=_dt.datetime.now().replace(microsecond=0).isoformat(),
                             revision=str(revision))
                 for k, v in meta.items():
@@ -842,6 +968,8 @@ class Transaction:
                     if cur.rowcount == 0:
                         cur.execute(f"INSERT INTO {s}.{META_TABLE} (key, value) VALUES (%s, %s)", (k, str(v)))
                 con.commit()
+                if zone and self.project.meta is not None:
+                    self.project.meta[TZ_META] = zone
             except psycopg.errors.LockNotAvailable:
                 con.rollback()
                 raise SurveyError(Text("项目库的表正被其他会话（如 QGIS 的编辑）锁定超过 60 秒；本次操作未做任何修改",
@@ -929,7 +1057,8 @@ def _grants(cur, schema: str, name: str) -> list:
     return out
 
 
-#: a table emptied and refilled with more rows than this gets its GiST indexes built after the COPY, not row by row
+#: a table emptied and refilled with more rows than this gets its indexes (GiST, the ID index; not the primary
+#: key) built after the COPY, not row by row
 BULK_INDEX_ROWS = 20_000
 
 
@@ -943,8 +1072,9 @@ def _copy(cur, schema: str, name: str, tab, geometry, srid: int, *, fid_offset: 
         return
     rebuild = []
     if emptied and tab.num_rows > BULK_INDEX_ROWS:
-        cur.execute("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = %s "
-                    "AND indexdef ILIKE '%% USING gist %%'", (schema, name))
+        cur.execute("SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+                    "WHERE x.indrelid = %s::regclass AND NOT x.indisprimary AND NOT x.indisunique",
+                    (f"{q(schema)}.{q(name)}",))
         rebuild = cur.fetchall()
         for idx, _ in rebuild:
             cur.execute(f"DROP INDEX {q(schema)}.{q(idx)}")
@@ -1109,7 +1239,7 @@ def _create_schema(cur, schema: str, uri, *, overwrite: bool) -> None:
         except psycopg.Error as e:
             raise SurveyError(Text(f"数据库没有 PostGIS 扩展且无法创建：{e}", f"the database lacks PostGIS and it cannot be created: {e}"),
                               code="no_postgis", file=label(uri)) from None
-    ensure_log(cur, schema)
+    return ensure_log(cur, schema)
 
 
 def init_project(uri, staging: str, project, layers: list, *, overwrite: bool) -> None:
