@@ -47,9 +47,11 @@ VOLATILE = [
     (r".*", r"(?i)^(imported_at|intake_time|time|changed_at|update_time|seconds|秒 s|package_id|uuid)$"),
     (r"edit_log", r".*"),
 ]
-#: keys of key/value metadata tables that name the run (times, paths, the project's address)
+#: keys of key/value metadata tables that name the run (times, paths, the project's address) or are a
+#: PostGIS project's own bookkeeping (revision: its commit counter; log_timezone: the zone of its log times)
 VOLATILE_KEYS = re.compile(r"(?i)^(created|updated|release_time|source_project|project_path|profile_path|"
-                           r"surveytools_version|last_batch|release_id|project_id|generated|revision)$")
+                           r"surveytools_version|last_batch|release_id|project_id|generated|revision|"
+                           r"log_timezone)$")
 #: tables that only exist to keep the run's history (their content is times and batch IDs)
 SKIP_TABLES = {"edit_log", "surveytools_session"}
 
@@ -310,7 +312,7 @@ def _normalize_text(text: str, run: dict) -> str:
     text = text.replace(run["project"], "<PROJECT>").replace(str(run["out"]), "<OUT>").replace(str(ROOT), "<ROOT>")
     text = re.sub(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?", "<TIME>", text)
     text = re.sub(r"\b([A-Z])20\d{6}-(\d{3})\b", r"\1<DATE>-\2", text)  # batch IDs: I20261128-001
-    # the metadata's row count: a PostGIS project keeps one row more (its commit counter "revision"); the
+    # the metadata's row count: a PostGIS project keeps more rows ("revision", "log_timezone"); the
     # metadata itself is compared key by key
     text = re.sub(r"(surveytools_meta\s+)\d+", r"\1<N>", text)
     text = re.sub(r'("surveytools_meta": \{\s*"features": )\d+', r"\g<1>0", text)
