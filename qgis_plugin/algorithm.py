@@ -11,7 +11,8 @@ Parameter mapping (``Param.kind`` → Processing parameter, value passed to the 
 kind           Processing parameter                        value given to the operation
 =============  ==========================================  ==========================================
 project        File (extension gpkg)                       path string
-project_new    FileDestination ("GeoPackage (*.gpkg)")     path string
+project_new    FileDestination (a .gpkg, or a typed           path string or postgresql://…?schema=NAME
+               postgresql://…?schema=NAME)
 layer_in       VectorLayer of the ``widget`` geometry          ``PATH[:LAYER]`` (non-file layers are
                                                            first written to a temporary GeoPackage)
 file_in        File (``Param.file_filter``)                path string
@@ -337,7 +338,8 @@ class SurveyToolsAlgorithm(QgsProcessingAlgorithm):
                 from .project_file import run_in_qgis
                 data = run_in_qgis(self._op, kwargs, adapter)
             else:
-                data = run_out_of_process(self._op, kwargs, adapter, extra_paths=_deps_paths())
+                data = run_out_of_process(self._op, kwargs, adapter, extra_paths=_deps_paths(),
+                                          pg_passwords=_saved_passwords(kwargs))
         except SurveyError as err:
             raise QgsProcessingException(err.render())
         except QgsProcessingException:
@@ -446,6 +448,17 @@ def _load_on_completion(uri: str, output, context) -> None:
         return
     details = QgsProcessingContext.LayerDetails(pick(output.help), context.project(), output.qgis_name)
     context.addLayerToLoadOnCompletion(uri, details)
+
+
+def _saved_passwords(kwargs: dict) -> list:
+    """The passwords the saved PostgreSQL connections hold for the ``postgresql://`` arguments (the
+    child gets them in a temporary pgpass file, never in its command line)."""
+    try:
+        from .pgconn import saved_passwords
+        return saved_passwords(kwargs.values())
+    except Exception:  # never stop an algorithm because of the settings: libpq's own sources remain
+        log(traceback.format_exc(), "Info")
+        return []
 
 
 def _deps_paths() -> list:

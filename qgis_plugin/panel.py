@@ -145,9 +145,14 @@ class ProjectDock(QDockWidget):
         self.pg_schema.setPlaceholderText(tr("schema"))
         self.pg_button = QPushButton(tr("Open PostGIS"), box)
         self.pg_button.clicked.connect(lambda: self.open_postgres())
+        self.pg_new_button = QPushButton(tr("New PostGIS project…"), box)
+        self.pg_new_button.setObjectName("surveytools_new_postgis")
+        self.pg_new_button.setToolTip(tr("Create a survey project in this schema of the chosen connection"))
+        self.pg_new_button.clicked.connect(lambda: self.new_postgres_project())
         pg.addWidget(self.pg_combo, 2)
         pg.addWidget(self.pg_schema, 1)
         pg.addWidget(self.pg_button)
+        pg.addWidget(self.pg_new_button)
         form.addRow(pg)
         self.reload_button = QPushButton(tr("Reload layers"), box)
         self.reload_button.clicked.connect(lambda: self.reload())
@@ -212,6 +217,7 @@ class ProjectDock(QDockWidget):
             b.setEnabled(runnable)
         self.reload_button.setEnabled(self.project is not None)
         self.pg_button.setEnabled(self.pg_combo.count() > 0)
+        self.pg_new_button.setEnabled(self.pg_combo.count() > 0)
 
     def message(self, text: str, level_name: str = "Info"):
         self.status_label.setText(text)
@@ -432,6 +438,29 @@ class ProjectDock(QDockWidget):
         if not target or not os.path.isfile(str(target)):
             return None
         return self.open_gpkg(str(target))
+
+    def new_postgres_project(self, connection: str | None = None, schema: str | None = None) -> LoadedProject | None:
+        """Create a project in ``schema`` of a saved PostgreSQL connection with
+        ``surveytools:project_init`` (its dialog, the project URI filled in: the connection's
+        ``postgresql://user@host:port/db?schema=NAME``, never its password, which the algorithm
+        gives its child process in a temporary pgpass file) and open it."""
+        from .pgconn import connection_url
+
+        connection = connection or self.pg_combo.currentData()
+        schema = schema or self.pg_schema.text().strip()
+        if not connection or not schema:
+            self.message(tr("Choose a PostgreSQL connection and a schema."), "Warning")
+            return None
+        try:
+            url = connection_url(connection)
+        except KeyError:
+            self.message(tr("No PostgreSQL connection named {name}.").format(name=connection), "Critical")
+            return None
+        uri = url + ("&" if "?" in url else "?") + f"schema={schema}"
+        results = self.exec_dialog("surveytools:project_init", self.new_project_params(uri))
+        if not (results or {}).get("PROJECT"):
+            return None
+        return self.open_postgres(connection, schema)
 
     def reload(self):
         if self.project is None:

@@ -134,16 +134,18 @@ class SurveyProject:
     @property
     def project_uri(self) -> str:
         """What the algorithms take as PROJECT: the GeoPackage path, or
-        ``postgresql://user@host:port/db?schema=NAME`` built from the saved connection (its password,
-        if the connection stores one, goes in the URI; with ~/.pgpass or PGPASSWORD it need not)."""
+        ``postgresql://user@host:port/db?schema=NAME`` built from the saved connection — never with
+        its password: the algorithm hands a saved password to its child process in a temporary
+        pgpass file (:mod:`.pgconn`)."""
         if self.kind == "gpkg":
             return self.path
         from urllib.parse import quote
 
+        from .pgconn import _credentials
+
         u = QgsDataSourceUri(self.base_uri)
-        user = quote(u.username() or "", safe="")
-        pw = quote(u.password() or "", safe="")
-        cred = (user + (":" + pw if pw else "") + "@") if user else ""
+        user, _ = _credentials(u)
+        cred = quote(user, safe="") + "@" if user else ""
         host = u.host() or ""
         port = f":{u.port()}" if u.port() else ""
         query = f"?schema={self.schema}"

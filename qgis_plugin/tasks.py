@@ -70,8 +70,10 @@ def run_operation(op_id: str, kwargs: dict, feedback=None) -> dict:
     from surveytools.runner import run_out_of_process
 
     from .deps import extra_paths
+    from .pgconn import saved_passwords
     from .provider import load_operations
 
     registry, _ = load_operations()
-    return run_out_of_process(registry[op_id], kwargs, feedback, extra_paths=extra_paths()) \
-        if op_id in registry else run_out_of_process(ops.REGISTRY[op_id], kwargs, feedback)
+    passwords = saved_passwords(kwargs.values())  # to the child in a temporary pgpass file, never in its argv
+    return run_out_of_process(registry[op_id], kwargs, feedback, extra_paths=extra_paths(), pg_passwords=passwords) \
+        if op_id in registry else run_out_of_process(ops.REGISTRY[op_id], kwargs, feedback, pg_passwords=passwords)

@@ -60,10 +60,17 @@ def json_safe(value):
     return value
 
 
+def _echo(text: str, err: bool = False) -> None:
+    """Print, never a PostgreSQL password (a ``postgresql://user:password@`` URI given as an argument)."""
+    from .store.pg import mask_passwords
+
+    click.echo(mask_passwords(text), err=err)
+
+
 def _emit_error(err: dict, as_json: bool, text: str) -> None:
     if as_json:
-        click.echo(json.dumps({"ok": False, "error": err}, ensure_ascii=False, indent=2))
-    click.echo(text, err=True)
+        _echo(json.dumps({"ok": False, "error": err}, ensure_ascii=False, indent=2))
+    _echo(text, err=True)
 
 
 def run_operation(op: Operation, as_json: bool, quiet: bool, kwargs: dict) -> int:
@@ -92,11 +99,11 @@ def run_operation(op: Operation, as_json: bool, quiet: bool, kwargs: dict) -> in
         return 3
     result.warnings = list(result.warnings) + [w for w in feedback.warnings if w not in result.warnings]
     if as_json:
-        click.echo(json.dumps(json_safe(result.as_dict()), ensure_ascii=False, indent=2, default=str, allow_nan=False))
+        _echo(json.dumps(json_safe(result.as_dict()), ensure_ascii=False, indent=2, default=str, allow_nan=False))
     elif result.failure is not None:  # completed, negative outcome (validation FAIL): an error for the shell
-        click.echo(result.failure.render(), err=True)
+        _echo(result.failure.render(), err=True)
     else:
-        click.echo(result.summary.render(sep="\n"))
+        _echo(result.summary.render(sep="\n"))
     return result.exit_code
 
 

@@ -95,8 +95,12 @@ def _classes_table(df) -> pa.Table:
                      "class dictionaries as tables and a metadata table. The default CRS is the CGCS2000 "
                      "3-degree Gauss-Kruger zone of the county's longitude."),
            params=[
-               Param("project", "project_new", Text("要创建的项目库文件（.gpkg）", "Project GeoPackage to create (.gpkg)"),
-                     required=True, positional=True, file_filter="GeoPackage (*.gpkg)"),
+               Param("project", "project_new",
+                     Text("要创建的项目库：GeoPackage 文件（.gpkg），或 PostGIS 模式 postgresql://用户@主机:端口/数据库?schema=名称",
+                          "Project to create: a GeoPackage file (.gpkg), or a PostGIS schema "
+                          "postgresql://user@host:port/db?schema=NAME"),
+                     required=True, positional=True,
+                     file_filter="GeoPackage (*.gpkg);;PostGIS: postgresql://user@host:port/db?schema=NAME (*)"),
                Param("profile", "string", Text("标准配置：cjt、gbt30428、gbt47678、城市扩展配置的标识或目录",
                                                "Standard profile: cjt, gbt30428, gbt47678, a city profile id or folder"),
                      default="cjt"),

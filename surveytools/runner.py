@@ -96,19 +96,116 @@ def _child_env(extra_paths=()) -> dict:
     return env
 
 
+# ------------------------------------------------------------------------------------------------
+# PostgreSQL passwords: never in the child's command line (visible to every user in the process list
+# and in logs); a temporary pgpass file only this user can read, named by PGPASSFILE in its environment
+
+def _pg_urls(value) -> list:
+    values = value if isinstance(value, (list, tuple)) else [value]  # (no store import: the plugin imports this)
+    return [v for v in values if isinstance(v, str) and v.lower().startswith(("postgresql://", "postgres://"))]
+
+
+def without_password(url: str) -> tuple[str, tuple | None]:
+    """(``url`` without its password, its pgpass entry (host, port, database, user, password) or None)."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url, None
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.netloc.rsplit("@", 1)[0].split(":", 1)[0]
+    netloc = (user + "@" if user else "") + netloc
+    entry = (parts.hostname or "localhost", str(parts.port or "*"), unquote(parts.path.lstrip("/")) or "*",
+             unquote(parts.username or "") or "*", unquote(parts.password))
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)), entry
+
+
+def strip_passwords(kwargs: dict) -> tuple[dict, list]:
+    """(``kwargs`` with every PostgreSQL URL's password taken out, the pgpass entries of those passwords)."""
+    out, entries = {}, []
+    for k, v in kwargs.items():
+        if not _pg_urls(v):
+            out[k] = v
+            continue
+        if isinstance(v, (list, tuple)):
+            vals = []
+            for x in v:
+                if isinstance(x, str):
+                    x, e = without_password(x)
+                    if e:
+                        entries.append(e)
+                vals.append(x)
+            out[k] = type(v)(vals)
+        else:
+            out[k], e = without_password(v)
+            if e:
+                entries.append(e)
+    return out, entries
+
+
+def _pgpass_field(v: str) -> str:
+    return str(v).replace("\\", "\\\\").replace(":", "\\:")
+
+
+def _user_pgpass() -> str:
+    """The pgpass file libpq would read without us (``$PGPASSFILE``, else the user's default)."""
+    if os.environ.get("PGPASSFILE"):
+        return os.environ["PGPASSFILE"]
+    if os.name == "nt":
+        return os.path.join(os.environ.get("APPDATA", ""), "postgresql", "pgpass.conf")
+    return os.path.join(os.path.expanduser("~"), ".pgpass")
+
+
+def write_pgpass(entries, folder: str) -> str:
+    """A pgpass file (mode 0600) in ``folder`` with ``entries`` ((host, port, database, user,
+    password)), followed by the user's own pgpass lines (they still apply to other servers)."""
+    path = os.path.join(folder, "pgpass")
+    lines = [":".join(_pgpass_field(f) for f in e) for e in entries]
+    try:
+        with open(_user_pgpass(), encoding="utf-8") as f:
+            lines += [ln.rstrip("\n") for ln in f]
+    except OSError:
+        pass
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
 def run_out_of_process(op: Operation, kwargs: dict, feedback=None, *, python: str | None = None,
-                       extra_paths=(), poll: float = 0.1) -> dict:
+                       extra_paths=(), poll: float = 0.1, pg_passwords=()) -> dict:
     """Run ``op`` in a child process; return the parsed ``--json`` result (a dict).
+
+    A password in a ``postgresql://`` argument, and those of ``pg_passwords`` ((host, port,
+    database, user, password), e.g. from a saved QGIS connection), reach the child only through a
+    temporary pgpass file (0600, removed afterwards) named by ``PGPASSFILE`` in its environment:
+    never on its command line.
 
     Raises :class:`SurveyError` with the child's bilingual message on failure and
     :class:`Cancelled` when ``feedback`` asks to stop.
     """
+    import tempfile
+
+    kwargs, entries = strip_passwords(kwargs)
+    entries += [tuple(str(f) for f in e) for e in pg_passwords]
+    secrets = tempfile.mkdtemp(prefix="surveytools-pg-") if entries else None
+    try:
+        env = _child_env(extra_paths)
+        if secrets:
+            env["PGPASSFILE"] = write_pgpass(entries, secrets)
+        return _run_child(op, kwargs, feedback, python=python, env=env, poll=poll)
+    finally:
+        if secrets:
+            shutil.rmtree(secrets, ignore_errors=True)
+
+
+def _run_child(op: Operation, kwargs: dict, feedback, *, python, env, poll) -> dict:
     from .feedback import Feedback
 
     feedback = feedback or Feedback()
     cmd = [python or python_executable(), "-c", LAUNCHER, *cli_argv(op, kwargs), "--json"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                            env=_child_env(extra_paths), text=True, encoding="utf-8", errors="replace")
+                            env=env, text=True, encoding="utf-8", errors="replace")
     other_stderr: list[str] = []
     events: list[dict] = []
     lock = threading.Lock()

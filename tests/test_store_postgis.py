@@ -613,3 +613,71 @@ def test_a_project_from_before_log_zones_gets_one_at_its_next_write(empty, schem
     assert _sql(f"SELECT {schema}.surveytools_now()")[0][0] != "old"
     _sql(f'UPDATE {schema}.unit_grids SET "BGName" = %s WHERE fid = 1', ("x",))
     assert _sql(f"SELECT time FROM {schema}.edit_log ORDER BY fid DESC LIMIT 1")[0][0][:4].isdigit()
+
+
+# ------------------------------------------------------------------------------------------------
+# H. passwords: never in a child's command line, never in what we print
+
+def test_a_password_reaches_the_child_in_a_private_pgpass_file_never_in_its_argv_or_output(empty, schema, monkeypatch,
+                                                                                          tmp_path):
+    import stat
+
+    import psycopg
+
+    from surveytools import runner
+    from surveytools.ops import load_all
+
+    secret = "s3:cr\\et-pw"  # a colon and a backslash: pgpass escapes both
+    quoted = "s3%3Acr%5Cet-pw"
+    with_pw = empty.replace("postgres@", f"postgres:{quoted}@")
+    seen = []
+    real_popen = runner.subprocess.Popen
+
+    def spy(cmd, *a, **kw):
+        env = kw.get("env") or {}
+        path = env.get("PGPASSFILE")
+        text = Path(path).read_text(encoding="utf-8") if path else ""
+        seen.append({"argv": list(cmd), "pgpass": path, "text": text,
+                     "mode": stat.S_IMODE(os.stat(path).st_mode) if path else None})
+        return real_popen(cmd, *a, **kw)
+
+    monkeypatch.setattr(runner.subprocess, "Popen", spy)
+    (tmp_path / "mine.pgpass").write_text("otherhost:5432:*:someone:theirs\n", encoding="utf-8")
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "mine.pgpass"))
+    ops = load_all()
+    data = runner.run_out_of_process(ops["project_info"], {"project": with_pw})
+    assert data["ok"] and "components_point" in json.dumps(data, ensure_ascii=False)
+    got = seen[-1]
+    assert not any(secret in a or quoted in a for a in got["argv"])
+    assert empty in got["argv"]  # the same project, its URI without the password
+    assert got["mode"] == 0o600 and not Path(got["pgpass"]).exists()  # private, and gone afterwards
+    assert "otherhost:5432:*:someone:theirs" in got["text"]  # the user's own entries still apply
+    assert secret not in json.dumps(data, ensure_ascii=False) and quoted not in json.dumps(data, ensure_ascii=False)
+    # libpq reads that file as meant: the stripped URI connects with the password
+    folder = tmp_path / "pgpass"
+    folder.mkdir()
+    entries = runner.strip_passwords({"project": with_pw})[1]
+    monkeypatch.setenv("PGPASSFILE", runner.write_pgpass(entries, str(folder)))
+    with psycopg.connect(PG_URL) as con:
+        assert con.info.password == secret
+    # passwords given by the caller (a saved QGIS connection) go the same way
+    host, port = PG_URL.split("@", 1)[1].split("/")[0].split(":")
+    runner.run_out_of_process(ops["project_info"], {"project": empty},
+                              pg_passwords=[(host, port, "gis", "postgres", "from-qgis")])
+    assert "from-qgis" in seen[-1]["text"] and not any("from-qgis" in a for a in seen[-1]["argv"])
+    # an error names the project without its password
+    with pytest.raises(SurveyError) as e:
+        runner.run_out_of_process(ops["project_info"], {"project": with_pw.replace(schema, schema + "_nope")})
+    assert secret not in e.value.render() and quoted not in e.value.render()
+
+
+def test_the_cli_never_prints_a_password_given_in_a_uri(empty, schema):
+    quoted = "pw%40very-secret"
+    with_pw = empty.replace("postgres@", f"postgres:{quoted}@")
+    for args in (["project", "info", with_pw, "--json"], ["project", "info", with_pw],
+                 ["project", "info", with_pw.replace(schema, schema + "_nope"), "--json"],
+                 ["project", "init", with_pw, "--county", "360681", "--json"]):  # exists: an error naming it
+        res = subprocess.run([sys.executable, "-m", "surveytools.cli", *args], env=_env(), capture_output=True,
+                             text=True, timeout=300)
+        assert "very-secret" not in res.stdout + res.stderr, args
+        assert res.returncode in (0, 2) and ("?schema=" in res.stdout + res.stderr), (args, res.stderr[-500:])

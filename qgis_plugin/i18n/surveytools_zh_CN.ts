@@ -232,6 +232,18 @@
         <translation>SurveyTools 缺少 Python 包：{names}。是否安装到 {folder}？</translation>
     </message>
     <message>
+        <source>New PostGIS project…</source>
+        <translation>新建 PostGIS 项目库…</translation>
+    </message>
+    <message>
+        <source>Create a survey project in this schema of the chosen connection</source>
+        <translation>在所选连接的这个模式中新建调查项目库</translation>
+    </message>
+    <message>
+        <source>No PostgreSQL connection named {name}.</source>
+        <translation>找不到名为 {name} 的 PostgreSQL 连接。</translation>
+    </message>
+    <message>
         <source>New project…</source>
         <translation>新建项目…</translation>
     </message>

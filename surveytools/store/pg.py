@@ -88,6 +88,20 @@ def label(uri) -> str:
     return f"{parts.scheme}://{user}{host}{port}{parts.path}" + (f"?{parts.query}" if parts.query else "")
 
 
+_PASSWORD = None
+
+
+def mask_passwords(text: str) -> str:
+    """``text`` with the password of every ``postgresql://user:password@…`` in it taken out (what
+    the CLI prints and the plugin shows never carries one)."""
+    global _PASSWORD
+    if _PASSWORD is None:
+        import re
+
+        _PASSWORD = re.compile(r"(?i)\b(postgres(?:ql)?://[^\s/@:?#]*):[^\s/@]*@")
+    return _PASSWORD.sub(r"\1@", text) if "://" in text else text
+
+
 def key(uri) -> str:
     url, schema = location(uri)
     return label(url).split("?")[0] + f"?schema={schema}"

@@ -1,6 +1,7 @@
 """The panel on a PostGIS *project* (not a release): layers from a saved connection with the
 "postgres" provider, step buttons enabled, the project URI passed to the algorithms, which run on
 PostGIS; edits from QGIS sessions are logged as 'qgis edit' (real server: SURVEYTOOLS_PG_URL)."""
+import json
 import os
 import subprocess
 import sys
@@ -113,5 +114,79 @@ def test_panel_runs_steps_on_a_postgis_project_and_qgis_edits_are_logged(provide
         assert _pg(f"SELECT count(*) FROM {schema}.edit_log WHERE operation = 'components intake'")[0][0] >= 1
     finally:
         md.deleteConnection("surveytools-project-test")
+        QgsProject.instance().clear()
+        _pg(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def test_panel_creates_a_postgis_project_through_processing_and_the_saved_password_stays_out_of_argv(
+        provider, qgis_iface, qgis_app, monkeypatch):
+    """Issue 12 point 4: 'New PostGIS project' runs surveytools:project_init with the connection's
+    URI + schema as PROJECT (the same parameter as a .gpkg path), then opens the project; the
+    connection's saved password reaches the child only in a temporary 0600 pgpass file."""
+    import stat
+
+    import processing
+    from qgis.core import QgsDataSourceUri, QgsProcessingFeedback, QgsProject, QgsProviderRegistry
+
+    from qgis_plugin.panel import ProjectDock
+    from surveytools import runner
+
+    schema = f"pn_{uuid.uuid4().hex[:8]}"
+    secret = "pan3l-s3cret"
+    u = urlparse(PG_URL)
+    ds = QgsDataSourceUri()
+    ds.setConnection(u.hostname, str(u.port), u.path.lstrip("/"), u.username or "postgres", secret)
+    md = QgsProviderRegistry.instance().providerMetadata("postgres")
+    md.saveConnection(md.createConnection(ds.uri(False), {"saveUsername": True, "savePassword": True}), "surveytools-new-test")
+    seen = []
+    real_popen = runner.subprocess.Popen
+
+    def spy(cmd, *a, **kw):
+        path = (kw.get("env") or {}).get("PGPASSFILE")
+        seen.append({"argv": list(cmd), "pgpass": path,
+                     "text": Path(path).read_text(encoding="utf-8") if path else "",
+                     "mode": stat.S_IMODE(os.stat(path).st_mode) if path else None})
+        return real_popen(cmd, *a, **kw)
+
+    monkeypatch.setattr(runner.subprocess, "Popen", spy)
+    messages = []
+    try:
+        from qgis_plugin.pgconn import connection_url, saved_passwords
+
+        assert secret not in connection_url("surveytools-new-test")
+        dock = ProjectDock(qgis_iface)
+        dock.message = lambda text, level="Info": messages.append(text)
+        dock.refresh_connections()
+        dock._update_buttons()
+        assert dock.pg_new_button.isEnabled()
+        dock.county_edit.setText("360681")
+        given = {}
+
+        def dialog(alg_id, p):
+            given.update(p, alg=alg_id)
+            return processing.run(alg_id, p, feedback=QgsProcessingFeedback())
+
+        dock.exec_dialog = dialog
+        lp = dock.new_postgres_project(connection="surveytools-new-test", schema=schema)
+        assert given["alg"] == "surveytools:project_init"
+        assert given["PROJECT"] == f"postgresql://{u.username}@{u.hostname}:{u.port}{u.path}?schema={schema}"
+        assert lp is not None and lp.sp.kind == "postgres" and lp.sp.is_project and lp.sp.schema == schema
+        assert _pg(f"SELECT value FROM {schema}.surveytools_meta WHERE key = 'county'")[0][0] == "360681"
+        assert all(b.isEnabled() for b in dock.step_buttons.values())
+        # the password: in the private pgpass file only, never in argv, the parameters or the messages
+        init = next(s for s in seen if "init" in s["argv"])
+        assert not any(secret in a for a in init["argv"]) and given["PROJECT"] in init["argv"]
+        assert init["mode"] == 0o600 and secret in init["text"] and not Path(init["pgpass"]).exists()
+        assert secret not in lp.sp.project_uri and secret not in json.dumps(given, default=str)
+        assert not any(secret in m for m in messages)
+        assert saved_passwords([lp.sp.project_uri]) == [(u.hostname, str(u.port), u.path.lstrip("/"),
+                                                         u.username, secret)]
+        # a step on it: the same (the project URI from the panel carries no password)
+        res = processing.run("surveytools:project_info", dock.step_params("intake") | {"PROJECT": lp.sp.project_uri},
+                             feedback=QgsProcessingFeedback())
+        assert schema in res["RESULT"] and secret not in res["RESULT"]
+        assert secret in seen[-1]["text"] and not any(secret in a for a in seen[-1]["argv"])
+    finally:
+        md.deleteConnection("surveytools-new-test")
         QgsProject.instance().clear()
         _pg(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
