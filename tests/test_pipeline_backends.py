@@ -2,8 +2,10 @@
 
 The pipeline — project init, grid divide + code, components intake (4 deliveries) + code + locate,
 events intake, geocode build/forward/reverse/rename/batch, project info, responsibility assign +
-matrix, grid aggregate, components merge, acceptance plan, project history, validate run, export db
-(to GeoPackage and, with a server, to PostGIS) / files / manual — runs in-process through the CLI
+matrix, grid aggregate, components merge, acceptance plan + record (a filled checklist) + report,
+field package + return (QField edits, a conflict with an office edit) + resolve, project history,
+validate run, export db (to GeoPackage and, with a server, to PostGIS) / files / manual, grid import
+— runs in-process through the CLI
 (the commands of scripts/demo.sh and a few more) on the sample district, once on a reference
 GeoPackage project and once on the backend under test:
 
@@ -45,6 +47,7 @@ CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 VOLATILE = [
     (r".*", r"(?i)^(created|updated|release_time|generated|generated_at|export_time|run_time|batch_time)$"),
     (r".*", r"(?i)^(imported_at|intake_time|time|changed_at|update_time|seconds|秒 s|package_id|uuid)$"),
+    (r".*", r"(?i)^(feature_uuid|photo_id)$"),  # QField's random UUIDs (of features and photos)
     (r"edit_log", r".*"),
 ]
 #: keys of key/value metadata tables that name the run (times, paths, the project's address) or are a
@@ -99,20 +102,104 @@ def _pipeline(project: str, out: Path, release_schema: str | None = None) -> dic
                               f"{M}/components_c.yaml", "--date", "2026-11-20"]),
         ("acceptance plan", ["acceptance", "plan", project, "--rate", "0.05", "--seed", "7", "--out",
                              str(out / "acceptance")]),
+        ("acceptance fill", _fill_checklist),
+        ("acceptance record", ["acceptance", "record", project, str(out / "acceptance" / "filled.xlsx")]),
+        ("acceptance report", ["acceptance", "report", project, "--out", str(out / "acceptance_report")]),
+        ("field package", _field_package),
+        ("field edits", _field_edits),
+        ("field return", ["field", "return", project, str(out / "field" / FIELD_AREA), "--date", "2026-11-21"]),
+        ("field resolve", ["field", "resolve", project, "--conflict", "1", "--keep", "field"]),
         ("project history", ["project", "history", project, "--at", "2100-01-01", "--out", str(out / "history.gpkg")]),
         ("validate", ["validate", project, "--out", str(out / "qc")]),
         ("export db", ["export", "db", project, "--to", str(out / "release.gpkg")]),
         ("export files", ["export", "files", project, "--format", "shp", "--out", str(out / "exchange_shp")]),
         ("export manual", ["export", "manual", project, "--out", str(out / "manual"), "--formats", "xlsx"]),
+        # the release's coded unit grids imported again over the project's (checked against the profile)
+        ("grid import", ["grid", "import", project, f"{out / 'release.gpkg'}:unit_grids", "--overwrite", "--date",
+                         "2026-11-25"]),
     ]
     if release_schema:  # publishing to PostGIS from either backend
         steps.append(("export db postgis", ["export", "db", project, "--to", f"{PG_URL}?schema={release_schema}"]))
     runner = CliRunner()
     results = {}
     for name, args in steps:
+        if callable(args):  # a step of its own (a user's hands: filling a checklist, editing in QField)
+            try:
+                args = args(project, out)
+            except Exception:
+                import traceback
+
+                results[name] = {"exit": 1, "stdout": "", "stderr": traceback.format_exc()}
+                continue
+            if args is None:
+                results[name] = {"exit": 0, "stdout": "", "stderr": ""}
+                continue
         res = runner.invoke(app, [*[str(a) for a in args], "--json"], catch_exceptions=False)
         results[name] = {"exit": res.exit_code, "stdout": res.stdout, "stderr": res.stderr}
     return results
+
+
+#: the work area (community) of the field package
+FIELD_AREA = "360681003001"
+
+
+def _fill_checklist(project: str, out: Path) -> None:
+    """The checker's hands: the first twelve sampled components get a result (each kind, offsets in
+    metres) and one omission is added; saved as acceptance/filled.xlsx."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(out / "acceptance" / "checklist.xlsx")
+    ws = wb["检查记录"]
+    head = [c.value for c in ws[1]]
+    results = ["正确", "属性错误", "位置错误", "多余"]
+    first = None
+    for k, r in enumerate(range(2, min(ws.max_row, 13) + 1)):
+        ws.cell(row=r, column=2, value=results[k % 4])
+        ws.cell(row=r, column=3, value=None if results[k % 4] == "多余" else round(0.15 * k, 2))  # not there
+        ws.cell(row=r, column=4, value=f"检查 {k}").data_type = "s"
+        first = first or {h: ws.cell(row=r, column=i + 1).value for i, h in enumerate(head)}
+    wb["遗漏部件"].append([first["类别代码"], float(first["X"]) + 3.0, float(first["Y"]) + 3.0, "漏采"])
+    wb.save(out / "acceptance" / "filled.xlsx")
+
+
+def _field_package(project: str, out: Path) -> list:
+    (out / "field").mkdir()
+    return ["field", "package", project, "--by", "community", "--areas", FIELD_AREA, "--out", str(out / "field"),
+            "--surveyor", "张三", "--no-qgz"]
+
+
+def _field_edits(project: str, out: Path) -> None:
+    """What a surveyor does in QField (a new component with a photo, an attribute edit, a move, a
+    delete, an edit the office changed meanwhile), chosen by ID so that both runs make the same
+    edits; and the office's edit of that component in the project (through the store)."""
+    import shapely
+    from field_support import add_photo, connect, delete, from_blob, insert_feature, move, rows, update
+
+    from surveytools import store
+    from surveytools.project import Project
+
+    folder = out / "field" / FIELD_AREA
+    feats = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["layers"]["component_point"]["features"]
+    con = connect(folder / "survey.gpkg")
+    packaged = [r for r in rows(con, "components_point") if r["uuid"] in feats]
+    counts: dict = {}
+    for r in packaged:
+        counts[r["ObjID"]] = counts.get(r["ObjID"], 0) + 1
+    uu = [r["uuid"] for r in sorted(packaged, key=lambda r: r["ObjID"] or "")
+          if r["ObjState"] == "完好" and r["ObjID"] and counts[r["ObjID"]] == 1]
+    grid = sorted(rows(con, "unit_grids"), key=lambda g: g["BGID"])[0]
+    at = shapely.point_on_surface(from_blob(grid["geom"]))
+    new = insert_feature(con, "components_point", {"ClassCode": "0103", "ObjState": "完好", "surveyor": "李四",
+                                                   "gnss_hacc": 0.03, "gnss_quality": "RTK fixed"}, at)
+    update(con, "components_point", uu[0], ObjState="破损", Note="盖板裂开", surveyor="李四")
+    move(con, "components_point", uu[1], 2.0, -1.0)
+    delete(con, "components_point", uu[2])
+    update(con, "components_point", uu[3], Note="外业备注")
+    add_photo(con, folder, new, "component_point", "IMG_0001.jpg", bearing=135.5)
+    con.close()
+    proj = Project.open(project)
+    with proj.transaction() as w:
+        store.update_rows(w, proj.table("component_point"), "ObjID", [{"ObjID": feats[uu[3]]["id"], "Note": "内业备注"}])
 
 
 def _volatile(table: str, column: str) -> bool:
@@ -172,7 +259,8 @@ def _geoms_equal(a, b) -> bool:
 #: keys of the commands' JSON data that differ between any two runs (durations, random release IDs)
 #: and the store's own bookkeeping ("revision": a PostGIS project's commit counter, for caches)
 #: and random identifiers (a field package's UUIDs)
-VOLATILE_DATA = {"timings", "seconds", "release_id", "elapsed", "revision", "package_id", "uuid"}
+VOLATILE_DATA = {"timings", "seconds", "release_id", "elapsed", "revision", "package_id", "uuid", "project_id",
+                 "log_timezone"}
 
 
 def _drop_volatile(data):
@@ -310,6 +398,8 @@ def _normalize_text(text: str, run: dict) -> str:
     if run.get("release"):
         text = text.replace(run["release"], "<RELEASE>")
     text = text.replace(run["project"], "<PROJECT>").replace(str(run["out"]), "<OUT>").replace(str(ROOT), "<ROOT>")
+    # the photo folder is named after the project: the GeoPackage's file name, a PostGIS project's schema
+    text = text.replace(f"{_project_name(run['project'])}_photos", "<NAME>_photos")
     text = re.sub(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?", "<TIME>", text)
     text = re.sub(r"\b([A-Z])20\d{6}-(\d{3})\b", r"\1<DATE>-\2", text)  # batch IDs: I20261128-001
     # the metadata's row count: a PostGIS project keeps more rows ("revision", "log_timezone"); the
@@ -318,6 +408,12 @@ def _normalize_text(text: str, run: dict) -> str:
     text = re.sub(r'("surveytools_meta": \{\s*"features": )\d+', r"\g<1>0", text)
     text = re.sub(r"\d+(\.\d+)? ?(s|秒)\b", "<SECONDS>", text)
     return text
+
+
+def _project_name(project: str) -> str:
+    from surveytools.store import project_name
+
+    return project_name(project)
 
 
 def _json_data(step: dict, run: dict):
@@ -382,7 +478,8 @@ def compare_runs(ref: dict, got: dict) -> list:
             diffs.append(f"PostGIS release: tables {sorted(r_rel)} != {sorted(g_rel)}")
         for name in sorted(set(r_rel) & set(g_rel)):
             diffs += compare_layer("PostGIS release", name, r_rel[name], g_rel[name], norms)
-    for book in ("qc/report.xlsx", "manual/manual.xlsx", "dispatch_matrix.xlsx", "acceptance/checklist.xlsx"):
+    for book in ("qc/report.xlsx", "manual/manual.xlsx", "dispatch_matrix.xlsx", "acceptance/checklist.xlsx",
+                 "acceptance_report/report.xlsx"):
         diffs += _compare_workbook(book, ref["out"] / book, got["out"] / book, ref, got)
     return diffs
 
@@ -456,7 +553,17 @@ def _run(backend: str, tmp_root: Path, label: str) -> dict:
         project = f"{PG_URL}?schema=st_pipe_{uuid.uuid4().hex[:8]}"
     release = f"st_rel_{uuid.uuid4().hex[:8]}" if PG_URL else None
     _RUNS[label] = {"backend": backend, "project": project, "out": out, "release": release}
-    _RUNS[label]["steps"] = _pipeline(project, out, release)
+    from surveytools.store import FOLDER_ENV
+
+    old = os.environ.get(FOLDER_ENV)
+    os.environ[FOLDER_ENV] = str(out / "side")  # a PostGIS project's photo folder: in the run's folder
+    try:
+        _RUNS[label]["steps"] = _pipeline(project, out, release)
+    finally:
+        if old is None:
+            os.environ.pop(FOLDER_ENV, None)
+        else:
+            os.environ[FOLDER_ENV] = old
     return _RUNS[label]
 
 

@@ -132,3 +132,26 @@ def test_importing_the_widgets_imports_nothing_but_qgis():
             % str(root))
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_project_init_takes_a_postgis_uri_in_its_project_parameter(provider, qgis_app):
+    """The dialog's project field (a file destination) passes a typed postgresql:// URI through
+    unchanged (no .gpkg appended, no folder prepended) to the same library parameter."""
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+    from qgis.gui import QgsGui, QgsProcessingGui
+    from qgis.PyQt.QtWidgets import QLineEdit
+
+    uri = "postgresql://survey@db.example:5433/city?schema=guixi"
+    alg = _alg("surveytools:project_init")
+    param = alg.parameterDefinition("PROJECT")
+    assert "postgresql://" in param.description() and "postgresql://" in param.fileFilter()
+    wrapper = QgsGui.processingGuiRegistry().createParameterWidgetWrapper(param, QgsProcessingGui.Standard)
+    context = QgsProcessingContext()
+    widget = wrapper.createWrappedWidget(context)
+    edit = widget.findChildren(QLineEdit)[0]
+    edit.setText(uri)
+    edit.textEdited.emit(uri)
+    assert wrapper.parameterValue() == uri
+    kwargs = alg.library_kwargs({"PROJECT": wrapper.parameterValue(), "COUNTY": "360681"}, context,
+                                QgsProcessingFeedback())
+    assert kwargs["project"] == uri
