@@ -8,8 +8,11 @@ For N point components (synthetic, in EPSG:4548), both a GeoPackage project and 
                     staging GeoPackage, then the commit (GeoPackage: SQL in place; PostGIS: COPY);
 * ``read all``    — ``store.read_arrow`` of the whole layer (PostGIS: COPY … ORDER BY fid → Arrow);
 * ``read bbox``   — ``store.read_arrow`` with a bounding box holding ~1 % of the points;
-* ``read where``  — ``store.read_arrow`` with an attribute filter on ``ObjID`` (1 row; no index);
-* ``one-row update`` — a transaction with ``store.update_rows`` of one component (lock, commit, log).
+* ``read where``  — ``store.read_arrow`` with an attribute filter on ``ObjID`` (1 row; the ID index);
+* ``one-row update`` — a transaction with ``store.update_rows`` of one component (lock, commit, log);
+* ``ids lookup``  — the existing IDs a one-component delivery needs (is its ID taken, the highest serial of
+                    its class) through the standard-ID index (``components.store.relevant_ids``);
+* ``ids read all`` — every ID read instead (``components.store.read_ids``).
 
 Usage: SURVEYTOOLS_PG_URL=postgresql://… python benchmarks/bench_store_postgis.py [--n 1000000] [--reps 3]
 (``source scripts/pg_start.sh`` starts a throwaway server).  Writes benchmarks/results/store_postgis.json.
@@ -57,8 +60,12 @@ def main() -> None:
     if not url:
         sys.exit("SURVEYTOOLS_PG_URL is not set (source scripts/pg_start.sh)")
     import psycopg
+    import pyarrow as pa
 
     from surveytools import project, store
+    from surveytools.components import store as cstore
+    from surveytools.components.coding import IdSpec
+    from surveytools.locate import COMPONENT_LAYERS
     from surveytools.project import write_project_layer
 
     gdf = components(args.n)
@@ -89,6 +96,14 @@ def main() -> None:
         r["read_where"] = timed(lambda: store.read_arrow(target, "components_point", where=f"\"ObjID\" = '{oid}'"),
                                 args.reps)
         r["one_row_update"] = timed(update, args.reps)
+        # the IDs a one-component delivery needs (taken? highest serial of its class) through the ID index,
+        # against reading every ID (what an intake did on PostGIS before the index)
+        spec = IdSpec.of(prj.profile, prj.county)
+        delivered, classes = pa.array([oid, None], pa.string()), pa.array(["0101", "0101"], pa.string())
+        found = cstore.relevant_ids(prj, COMPONENT_LAYERS, delivered, classes, spec)
+        assert found is not None and oid in found.to_pylist(), "no ID index"
+        r["ids_lookup"] = timed(lambda: cstore.relevant_ids(prj, COMPONENT_LAYERS, delivered, classes, spec), args.reps)
+        r["ids_read_all"] = timed(lambda: cstore.read_ids(prj, COMPONENT_LAYERS), args.reps)
         res[name] = r
         print(name, {k: round(v, 3) for k, v in r.items()}, flush=True)
     out = ROOT / "benchmarks" / "results" / "store_postgis.json"
