@@ -715,7 +715,9 @@ def local_zone() -> str:
                 if got:
                     return got
         with contextlib.suppress(OSError):
-            got = iana(open("/etc/timezone", encoding="utf-8").read())
+            from pathlib import Path
+
+            got = iana(Path("/etc/timezone").read_text(encoding="utf-8"))
             if got:
                 return got
     return _offset()
