@@ -38,13 +38,16 @@ def schema_table(fields, geometry: bool) -> pa.Table:
 
 
 def write_layer(path, layer: str, table: pa.Table, *, geometry_type: str | None = None, crs=None,
-                append: bool = False, spatial_index: bool = True, description: str | None = None) -> None:
-    """Write an Arrow table (geometry as WKB column ``geom``) or an attribute-only table."""
+                append: bool = False, spatial_index: bool = True, description: str | None = None,
+                durable: bool = False) -> None:
+    """Write an Arrow table (geometry as WKB column ``geom``) or an attribute-only table.
+    ``durable``: the file is a project written in place (WAL), not a temporary file: SQLite syncs
+    as WAL needs to survive a power cut (``synchronous = NORMAL``)."""
     from pyogrio.raw import write_arrow
 
     from .store.gpkg import write_target
 
-    _configure_gdal()
+    _configure_gdal("NORMAL" if durable else "OFF")
     # inside a project transaction the write is staged and committed with the operation
     staged, append = write_target(path, layer, append)
     if staged != str(path):
@@ -62,12 +65,13 @@ def write_layer(path, layer: str, table: pa.Table, *, geometry_type: str | None 
                 layer_options=layer_options or None, **kw)
 
 
-def _configure_gdal() -> None:
+def _configure_gdal(synchronous: str = "OFF") -> None:
     """No fsync while writing: every write goes to a temporary file that is renamed into place
-    only when complete, so a crash can never leave a damaged output behind."""
+    only when complete, so a crash can never leave a damaged output behind (``NORMAL`` for a
+    project written in place)."""
     import pyogrio
 
-    pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": "OFF", "OGR_SQLITE_CACHE": "512"})
+    pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": synchronous, "OGR_SQLITE_CACHE": "512"})
 
 
 def list_layers(path) -> list[str]:

@@ -469,9 +469,12 @@ def test_bucket_index_agrees_with_the_strtree_on_random_points(a_project):
 
 
 def test_streamed_and_in_memory_intake_give_the_same_layer(components_grid_project, tmp_path, monkeypatch):
-    """Large layers are read in two passes and written by a helper process: same result."""
+    """Large layers are read in two passes and written by a helper process straight into the
+    project (R-tree bulk-loaded at the commit): same result as in memory."""
+    from surveytools.components import intake as intake_mod
     from surveytools.components.intake import intake
 
+    monkeypatch.setattr(intake_mod, "CHUNK", 1000)  # many chunks, an R-tree of three levels
     out = {}
     for mode, env in (("stream", {"SURVEYTOOLS_STREAM_MIN": "1"}),
                       ("memory", {"SURVEYTOOLS_STREAM_MIN": "100000000", "SURVEYTOOLS_STREAM_WRITE": "0"})):
@@ -497,6 +500,10 @@ def test_streamed_and_in_memory_intake_give_the_same_layer(components_grid_proje
                            "extension_name = 'gpkg_rtree_index'").fetchone()[0] == 1
         assert con.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND "
                            "name LIKE 'rtree_components_point_geom%'").fetchone()[0] >= 6
+        assert con.execute("SELECT rtreecheck('rtree_components_point_geom')").fetchone()[0] == "ok"
+        assert con.execute("SELECT feature_count FROM gpkg_ogr_contents WHERE table_name = 'components_point'"
+                           ).fetchone()[0] == 12480
+        assert con.execute("SELECT count(*) FROM sqlite_master WHERE name LIKE 'surveytools_stage%'").fetchone()[0] == 0
         con.close()
     cx, cy = float(np.median(a.geometry.x)), float(np.median(a.geometry.y))
     box = (cx - 750, cy - 750, cx + 750, cy + 750)
@@ -511,6 +518,99 @@ def test_streamed_and_in_memory_intake_give_the_same_layer(components_grid_proje
     con = sqlite3.connect(tmp_path / "stream.gpkg")
     n = con.execute("SELECT count(*) FROM components_point").fetchone()[0]
     assert con.execute("SELECT count(*) FROM rtree_components_point_geom").fetchone()[0] == n == 12480 + 3179
+    assert con.execute("SELECT rtreecheck('rtree_components_point_geom')").fetchone()[0] == "ok"
+    assert con.execute("SELECT feature_count FROM gpkg_ogr_contents WHERE table_name = 'components_point'"
+                       ).fetchone()[0] == n
+    con.close()
+
+
+def test_a_failed_streamed_intake_leaves_no_staged_table(components_grid_project, tmp_path, monkeypatch):
+    """The helper writes the rows into the project under a staged name; a commit that fails drops
+    them: the layer and the file's layers are as before."""
+    import sqlite3
+
+    from surveytools.components.intake import intake
+    from surveytools.store import gpkg as sg
+
+    monkeypatch.setenv("SURVEYTOOLS_STREAM_MIN", "1")
+    p = tmp_path / "p.gpkg"
+    shutil.copy(components_grid_project, p)
+    before = sorted(pyogrio.list_layers(p)[:, 0])
+
+    def boom(*a, **k):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(sg, "_rename_staged", boom)
+    with pytest.raises(RuntimeError):
+        intake(str(p), f"{SURVEY / 'components_a.gpkg'}:points", mapping=str(MAPPINGS / "components_a.yaml"))
+    con = sqlite3.connect(p)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert con.execute("SELECT count(*) FROM components_point").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM sqlite_master WHERE name LIKE 'surveytools_stage%'").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM gpkg_contents WHERE table_name LIKE 'surveytools_stage%'").fetchone()[0] == 0
+    con.close()
+    assert sorted(pyogrio.list_layers(p)[:, 0]) == before
+
+
+KILLED_INTAKE = """
+import sys
+from surveytools.components.intake import intake
+intake(sys.argv[1], sys.argv[2], mapping=sys.argv[3])
+print("done", flush=True)
+"""
+
+
+def test_kill_9_during_a_streamed_intake_leaves_0_or_all_rows(components_grid_project, tmp_path):
+    """kill -9 while the helper writes the rows into the project (or while the commit renames
+    them): the layer has 0 or all rows with a matching R-tree; the next writer drops the staged
+    table a killed intake left behind."""
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    from surveytools import store
+
+    env = dict(os.environ, SURVEYTOOLS_STREAM_MIN="1", PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    p = tmp_path / "p.gpkg"
+    shutil.copy(components_grid_project, p)
+    cmd = [sys.executable, "-c", KILLED_INTAKE, str(p), f"{SURVEY / 'components_a.gpkg'}:points",
+           str(MAPPINGS / "components_a.yaml")]
+    probe = tmp_path / "probe.gpkg"
+    shutil.copy(components_grid_project, probe)
+    t0 = time.monotonic()
+    subprocess.run(cmd[:3] + [str(probe)] + cmd[4:], check=True, env=env, capture_output=True, timeout=300)
+    span = time.monotonic() - t0
+    outcomes, staged_left = set(), 0
+    for frac in (0.4, 0.55, 0.65, 0.75, 0.85, 0.92, 0.97):
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        time.sleep(span * frac)
+        os.killpg(proc.pid, signal.SIGKILL)  # the command and its writer process
+        proc.wait()
+        con = sqlite3.connect(p)
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        rows = con.execute("SELECT count(*) FROM components_point").fetchone()[0]
+        rtree = con.execute("SELECT count(*) FROM rtree_components_point_geom").fetchone()[0]
+        staged_left += con.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                                   "AND name LIKE 'surveytools_stage%'").fetchone()[0]
+        con.close()
+        assert rows in (0, 12480) and rtree == rows, (frac, rows, rtree)
+        # a leftover staged table is no layer of the project (GDAL lists it until the next writer drops it)
+        assert not [n for n in store.list_layers(str(p)) if n.startswith("surveytools_stage")]
+        outcomes.add(rows)
+        if rows:
+            break
+    assert 0 in outcomes  # at least one kill hit the intake before its commit
+    print("kills:", sorted(outcomes), "staged tables left:", staged_left)
+    # the next writer cleans up what the killed ones left behind, then takes the delivery
+    if 12480 not in outcomes:
+        subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=300)
+    con = sqlite3.connect(p)
+    assert con.execute("SELECT count(*) FROM sqlite_master WHERE name LIKE 'surveytools_stage%'").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM components_point").fetchone()[0] == 12480
+    assert con.execute("SELECT rtreecheck('rtree_components_point_geom')").fetchone()[0] == "ok"
     con.close()
 
 

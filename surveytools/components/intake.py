@@ -265,17 +265,27 @@ def _locator(proj, parts) -> Locator:
 def _stream(work, p, spec, fields, prof, loc, batch, report, counter, writer, feedback) -> int:
     """Write part ``p`` into the project through the helper process (rows and R-tree), while
     this process locates the next chunk."""
-    from ..store import write_target
+    from ..store import active, write_target
 
     desc = f"{spec.title.zh} / {spec.title.en}"
-    target, _ = write_target(work.path, spec.table, False)  # the operation's staging file
-    writer.begin(target, spec.table, store.schema_for(fields), geometry_type=spec.geometry, crs=work.crs,
-                 description=desc, spatial_index=True)
+    tx = active(work.path)
+    boxes = None
+    if hasattr(tx, "direct_target"):  # a GeoPackage: the rows go straight into the project, R-tree at commit
+        target, layer, boxes = tx.direct_target(spec.table)
+    else:  # the operation's staging file
+        target, _ = write_target(work.path, spec.table, False)
+        layer = spec.table
+    writer.begin(target, layer, store.schema_for(fields), geometry_type=spec.geometry, crs=work.crs,
+                 description=desc, spatial_index=boxes is None, in_place=boxes is not None)
     done = 0
     for b in output_batches(p, fields, prof, "component", loc, batch, report, counter):
         writer.write(b)
+        if boxes is not None:
+            boxes.add_geometries(done + 1, store.GeomColumn(b.column("geom")))
         done += b.num_rows
         feedback.progress(45 + 45 * done / max(len(p), 1))
+    if boxes is not None:
+        boxes.prepare()  # the R-tree is packed while the helper process finishes writing
     return writer.finish()
 
 

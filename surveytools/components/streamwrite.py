@@ -42,11 +42,14 @@ class StreamWriter:
         except OSError:
             return None
 
-    def begin(self, path, layer, schema, *, geometry_type, crs, description=None, spatial_index=True) -> None:
+    def begin(self, path, layer, schema, *, geometry_type, crs, description=None, spatial_index=True,
+              in_place=False) -> None:
+        """``in_place``: ``path`` is the project itself (WAL), written under a staged table name
+        (see :meth:`surveytools.store.gpkg.Transaction.direct_target`), not a private staging file."""
         import pyarrow as pa
 
         params = {"path": str(path), "layer": layer, "geometry_type": geometry_type, "crs": crs,
-                  "description": description, "spatial_index": bool(spatial_index)}
+                  "description": description, "spatial_index": bool(spatial_index), "in_place": bool(in_place)}
         try:
             self.proc.stdin.write((json.dumps(params, ensure_ascii=False) + "\n").encode("utf-8"))
             self.sink = pa.PythonFile(self.proc.stdin, mode="w")
@@ -121,13 +124,15 @@ def main() -> int:
 
         from ..gpkg import write_layer
 
-        # the target is always a private copy renamed into place afterwards (Project.transaction),
-        # so SQLite's rollback journal only costs time here
-        pyogrio.set_gdal_config_options({"OGR_SQLITE_JOURNAL": "OFF"})
         p = json.loads(line)
+        if not p.get("in_place"):
+            # a private staging file, moved into the project by the commit: SQLite's rollback
+            # journal only costs time there (the project itself keeps its write-ahead log)
+            pyogrio.set_gdal_config_options({"OGR_SQLITE_JOURNAL": "OFF"})
         reader = pa.ipc.open_stream(pa.PythonFile(inp, mode="r"))
         write_layer(p["path"], p["layer"], reader, geometry_type=p["geometry_type"], crs=p["crs"],
-                    description=p.get("description"), spatial_index=p.get("spatial_index", True))
+                    description=p.get("description"), spatial_index=p.get("spatial_index", True),
+                    durable=bool(p.get("in_place")))
         print(json.dumps({"ok": True}), flush=True)
         return 0
     except BaseException as e:  # reported to the parent, which raises a SurveyError

@@ -43,6 +43,9 @@ _MARKS: dict = {}
 SYSTEM_TABLES = ("gpkg_contents", "gpkg_geometry_columns", "gpkg_extensions", "gpkg_ogr_contents",
                  "gpkg_data_columns", "gpkg_metadata_reference")
 BUSY_TIMEOUT_MS = 60_000
+#: a layer written straight into the project (see Transaction.direct_target) is first written under
+#: this prefix + pid + its name, and renamed in the commit
+STAGE_TABLE_PREFIX = "surveytools_stage_"
 
 
 def _key(path) -> str:
@@ -110,12 +113,36 @@ def _edited_meanwhile(con, table: str, mark: int, path=None) -> None:
 
 
 def _clean_stale_staging(path: Path) -> None:
-    """Delete staging files a killed writer left behind (the caller holds the project lock)."""
+    """Delete staging files and staged tables a killed writer left behind (the caller holds the
+    project lock, so no live writer has any)."""
     for f in glob.glob(str(path.with_name(f".{path.stem}.stage-*"))):
         try:
             os.unlink(f)
         except OSError:
             pass
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            stale = _stage_tables(con)
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return
+    if stale:
+        con = connect(path)
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            for t in _stage_tables(con):
+                _drop(con, t, logged=False)
+            con.execute("COMMIT")
+        finally:
+            con.close()
+
+
+def _stage_tables(con) -> list:
+    pattern = STAGE_TABLE_PREFIX.replace("_", "!_") + "%"
+    return [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ? ESCAPE '!'",
+                                      (pattern,))]
 
 
 class Transaction:
@@ -130,6 +157,7 @@ class Transaction:
         self.batch: str | None = None
         self.meta: dict = {}
         self.mark: int | None = None  # edit-log fid the operation's reads are based on
+        self.direct: dict = {}  # table -> (staged table in the project, rtree.Boxes) (see direct_target)
 
     # -- staging -------------------------------------------------------------------------------
     def _stage_file(self) -> str:
@@ -155,20 +183,51 @@ class Transaction:
             return stg, False
         return stg, True
 
+    def direct_target(self, table: str):
+        """Where a bulk write of a whole new or empty layer goes without being copied afterwards:
+        (project path, staged table name, :class:`~.rtree.Boxes`).  GDAL writes the rows into the
+        project itself under the staged name, without an R-tree; the writer adds the bounding box
+        of every row (fids 1 … n in write order) to the boxes; the commit drops the old layer,
+        renames the staged table to it and bulk-loads its R-tree from the boxes, in its one
+        transaction.  Until then the staged table is no layer of the project: a killed operation
+        leaves the layer as it was, and the next writer drops the leftover table."""
+        from .rtree import Boxes
+
+        temp = f"{STAGE_TABLE_PREFIX}{os.getpid()}_{table}"
+        boxes = Boxes()
+        self.direct[table] = (temp, boxes)
+        self.modes[table] = "direct"
+        if ("table", table) not in self.steps:
+            self.steps.append(("table", table))
+        return str(self.path), temp, boxes
+
     def sql(self, sql: str, rows) -> None:
         """Run ``sql`` with each parameter row of ``rows`` at commit (keyed updates and deletes)."""
         self.steps.append(("sql", sql, list(rows)))
 
     def sources(self, table: str) -> list:
-        """The files to read ``table`` from, as this operation sees it."""
+        """The (file, layer) pairs to read ``table`` from, as this operation sees it."""
         mode = self.modes.get(table)
         if mode == "replace":
-            return [self.staging]
+            return [(self.staging, table)]
         if mode == "append":
-            return ([str(self.path)] if table in _project_layers(self.path) else []) + [self.staging]
-        return [str(self.path)]
+            return ([(str(self.path), table)] if table in _project_layers(self.path) else []) + [(self.staging, table)]
+        if mode == "direct":
+            return [(str(self.path), self.direct[table][0])]
+        return [(str(self.path), table)]
 
     def discard(self) -> None:
+        if self.direct and os.path.exists(self.path):  # staged tables a failed operation wrote into the project
+            con = connect(self.path)
+            try:
+                left = [t for t, _ in self.direct.values() if _has_table(con, "main", t)]
+                if left:
+                    con.execute("BEGIN IMMEDIATE")
+                    for t in left:
+                        _drop(con, t, logged=False)
+                    con.execute("COMMIT")
+            finally:
+                con.close()
         if self.staging:
             for extra in ("", "-journal", "-wal", "-shm"):
                 if os.path.exists(self.staging + extra):
@@ -195,6 +254,14 @@ class Transaction:
                         name = step[1]
                         if self.modes[name] == "append" and _has_table(con, "main", name):
                             _append(con, name)
+                        elif self.modes[name] == "direct":
+                            if self.mark is not None:
+                                _edited_meanwhile(con, name, self.mark, self.path)
+                            logged = log.is_logged(self.project, name)
+                            _rename_staged(con, name, *self.direct[name], logged=logged)
+                            if logged:
+                                log.log_inserts(con, self.project, name)
+                            replaced.add(name)
                         else:
                             if self.mark is not None:
                                 _edited_meanwhile(con, name, self.mark, self.path)
@@ -320,6 +387,92 @@ def _replace(con, table: str, *, logged: bool) -> None:
             con.execute(f"INSERT INTO main.{_q(rt)} SELECT * FROM stg.{_q(rt)}")
     for typ, name, sql in rows:
         if typ == "trigger":
+            con.execute(sql)
+
+
+RTREE_EXTENSION = ("gpkg_rtree_index", "http://www.geopackage.org/spec120/#extension_rtree", "write-only")
+
+
+def rtree_triggers(table: str, geom: str, pk: str = "fid") -> list:
+    """The R-tree triggers GDAL gives a GeoPackage layer (GeoPackage 1.2), keeping the R-tree in
+    step with inserts, updates and deletes made by any SQLite client."""
+    t, g, i = _q(table), _q(geom), _q(pk)
+    rt = _q(f"rtree_{table}_{geom}")
+    name = lambda s: _q(f"rtree_{table}_{geom}_{s}")  # noqa: E731
+    ins = f"INSERT OR REPLACE INTO {rt} VALUES (NEW.{i},ST_MinX(NEW.{g}), ST_MaxX(NEW.{g}),ST_MinY(NEW.{g}), ST_MaxY(NEW.{g}))"
+    return [
+        f"CREATE TRIGGER {name('insert')} AFTER INSERT ON {t} WHEN (new.{g} NOT NULL AND NOT ST_IsEmpty(NEW.{g})) "
+        f"BEGIN {ins}; END",
+        f"CREATE TRIGGER {name('update1')} AFTER UPDATE OF {g} ON {t} WHEN OLD.{i} = NEW.{i} AND "
+        f"(NEW.{g} NOTNULL AND NOT ST_IsEmpty(NEW.{g})) BEGIN {ins}; END",
+        f"CREATE TRIGGER {name('update2')} AFTER UPDATE OF {g} ON {t} WHEN OLD.{i} = NEW.{i} AND "
+        f"(NEW.{g} ISNULL OR ST_IsEmpty(NEW.{g})) BEGIN DELETE FROM {rt} WHERE id = OLD.{i}; END",
+        f"CREATE TRIGGER {name('update3')} AFTER UPDATE ON {t} WHEN OLD.{i} != NEW.{i} AND "
+        f"(NEW.{g} NOTNULL AND NOT ST_IsEmpty(NEW.{g})) BEGIN DELETE FROM {rt} WHERE id = OLD.{i}; {ins}; END",
+        f"CREATE TRIGGER {name('update4')} AFTER UPDATE ON {t} WHEN OLD.{i} != NEW.{i} AND "
+        f"(NEW.{g} ISNULL OR ST_IsEmpty(NEW.{g})) BEGIN DELETE FROM {rt} WHERE id IN (OLD.{i}, NEW.{i}); END",
+        f"CREATE TRIGGER {name('delete')} AFTER DELETE ON {t} WHEN old.{g} NOT NULL "
+        f"BEGIN DELETE FROM {rt} WHERE id = OLD.{i}; END",
+    ]
+
+
+def feature_count_triggers(table: str) -> list:
+    """GDAL's triggers keeping ``gpkg_ogr_contents.feature_count`` of a layer up to date."""
+    lit = table.replace("'", "''")
+    upd = f"UPDATE gpkg_ogr_contents SET feature_count = feature_count {{}} 1 WHERE lower(table_name) = lower('{lit}')"
+    return [f"CREATE TRIGGER {_q('trigger_insert_feature_count_' + table)} AFTER INSERT ON {_q(table)} "
+            f"BEGIN {upd.format('+')}; END",
+            f"CREATE TRIGGER {_q('trigger_delete_feature_count_' + table)} AFTER DELETE ON {_q(table)} "
+            f"BEGIN {upd.format('-')}; END"]
+
+
+def _rename_staged(con, table: str, staged: str, boxes, *, logged: bool) -> None:
+    """Make the table GDAL wrote into the project under the name ``staged`` (see
+    :meth:`Transaction.direct_target`) the layer ``table``: the old layer is dropped, the staged
+    one renamed in its place with its ``gpkg_*`` rows, its R-tree bulk-loaded from ``boxes`` and
+    GDAL's triggers made for the new name.  Nothing is copied."""
+    from . import rtree
+
+    if not _has_table(con, "main", staged):
+        raise RuntimeError(f"staged table {staged} is missing")
+    _drop(con, table, logged=logged)
+    for name, _ in _triggers(con, "main", staged):  # GDAL's, naming the staged table
+        con.execute(f"DROP TRIGGER main.{_q(name)}")
+    con.execute("PRAGMA legacy_alter_table = ON")  # nothing else refers to the staged table
+    try:
+        con.execute(f"ALTER TABLE main.{_q(staged)} RENAME TO {_q(table)}")
+    finally:
+        con.execute("PRAGMA legacy_alter_table = OFF")
+    for sys_t in SYSTEM_TABLES:
+        if _has_table(con, "main", sys_t):
+            con.execute(f"UPDATE main.{sys_t} SET table_name = ? WHERE lower(table_name) = lower(?)", (table, staged))
+    con.execute("UPDATE main.gpkg_contents SET identifier = ? WHERE table_name = ? AND identifier = ?",
+                (table, table, staged))
+    pk = next((c[0] for c in _columns(con, "main", table) if c[2]), "fid")
+    row = con.execute("SELECT column_name FROM main.gpkg_geometry_columns WHERE lower(table_name) = lower(?)",
+                      (table,)).fetchone()
+    if row is not None:
+        geom = row[0]
+        rt = f"rtree_{table}_{geom}"
+        rtree.create(con, rt)
+        lo, hi, n = con.execute(f"SELECT min({_q(pk)}), max({_q(pk)}), count(*) FROM main.{_q(table)}").fetchone()
+        if n and len(boxes) <= n and (lo, hi) == (1, n):
+            rtree.bulk_load(con, rt, boxes)
+        elif n:  # not the rows the boxes describe: the R-tree from the geometries, row by row
+            con.execute(f"INSERT INTO main.{_q(rt)} SELECT {_q(pk)}, ST_MinX({_q(geom)}), ST_MaxX({_q(geom)}), "
+                        f"ST_MinY({_q(geom)}), ST_MaxY({_q(geom)}) FROM main.{_q(table)} "
+                        f"WHERE {_q(geom)} NOT NULL AND NOT ST_IsEmpty({_q(geom)})")
+        con.execute("CREATE TABLE IF NOT EXISTS main.gpkg_extensions (table_name TEXT, column_name TEXT, "
+                    "extension_name TEXT NOT NULL, definition TEXT NOT NULL, scope TEXT NOT NULL, "
+                    "CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name))")
+        con.execute("INSERT INTO main.gpkg_extensions (table_name, column_name, extension_name, definition, scope) "
+                    "VALUES (?, ?, ?, ?, ?)", (table, geom, *RTREE_EXTENSION))
+        for sql in rtree_triggers(table, geom, pk):
+            con.execute(sql)
+    if _has_table(con, "main", "gpkg_ogr_contents"):
+        con.execute("UPDATE main.gpkg_ogr_contents SET feature_count = (SELECT count(*) FROM main.{0}) "
+                    "WHERE lower(table_name) = lower(?)".format(_q(table)), (table,))
+        for sql in feature_count_triggers(table):
             con.execute(sql)
 
 
@@ -561,7 +714,13 @@ def id_lookup(path, table: str, field: str, values, prefixes, length: int):
 def _project_layers(path) -> list:
     import pyogrio
 
-    return [str(n) for n, _ in pyogrio.list_layers(str(path))]
+    return [str(n) for n, _ in pyogrio.list_layers(str(path)) if not str(n).startswith(STAGE_TABLE_PREFIX)]
+
+
+def _sources(path, layer: str) -> list:
+    """(file, layer name) pairs holding ``layer`` as the running operation sees it."""
+    tx = active(path)
+    return tx.sources(layer) if tx is not None else [(str(path), layer)]
 
 
 def list_layers(path) -> list:
@@ -577,9 +736,7 @@ def read_arrow(path, layer: str, **kw):
     import pyarrow as pa
     import pyogrio
 
-    tx = active(path)
-    srcs = tx.sources(layer) if tx is not None else [str(path)]
-    parts = [pyogrio.read_arrow(s, layer=layer, **kw) for s in srcs]
+    parts = [pyogrio.read_arrow(s, layer=name, **kw) for s, name in _sources(path, layer)]
     if len(parts) == 1:
         return parts[0]
     meta = parts[0][0]
@@ -598,11 +755,10 @@ def read_info(path, layer: str, **kw) -> dict:
     includes its staged rows)."""
     import pyogrio
 
-    tx = active(path)
-    srcs = tx.sources(layer) if tx is not None else [str(path)]
-    info = pyogrio.read_info(srcs[-1], layer=layer, **kw)
+    srcs = _sources(path, layer)
+    info = pyogrio.read_info(srcs[-1][0], layer=srcs[-1][1], **kw)
     if len(srcs) > 1:
-        info = dict(info, features=sum(int(pyogrio.read_info(s, layer=layer)["features"]) for s in srcs))
+        info = dict(info, features=sum(int(pyogrio.read_info(s, layer=name)["features"]) for s, name in srcs))
     return info
 
 
@@ -611,9 +767,7 @@ def read_dataframe(path, layer: str, **kw):
     import pandas as pd
     import pyogrio
 
-    tx = active(path)
-    srcs = tx.sources(layer) if tx is not None else [str(path)]
-    parts = [pyogrio.read_dataframe(s, layer=layer, **kw) for s in srcs]
+    parts = [pyogrio.read_dataframe(s, layer=name, **kw) for s, name in _sources(path, layer)]
     if len(parts) == 1:
         return parts[0]
     out = pd.concat(parts, ignore_index=True)
@@ -627,9 +781,7 @@ def read_dataframe(path, layer: str, **kw):
 def feature_count(path, layer: str) -> int:
     import pyogrio
 
-    tx = active(path)
-    srcs = tx.sources(layer) if tx is not None else [str(path)]
-    return sum(int(pyogrio.read_info(s, layer=layer)["features"]) for s in srcs)
+    return sum(int(pyogrio.read_info(s, layer=name)["features"]) for s, name in _sources(path, layer))
 
 
 def fid_range(path, layer: str):
@@ -654,11 +806,9 @@ def fid_range(path, layer: str):
 def field_names(path, layer: str) -> list:
     import pyogrio
 
-    tx = active(path)
-    srcs = tx.sources(layer) if tx is not None else [str(path)]
     out = []
-    for s in srcs:
-        out += [str(f) for f in pyogrio.read_info(s, layer=layer)["fields"] if str(f) not in out]
+    for s, name in _sources(path, layer):
+        out += [str(f) for f in pyogrio.read_info(s, layer=name)["fields"] if str(f) not in out]
     return out
 
 
