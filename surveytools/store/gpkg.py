@@ -35,6 +35,7 @@ from pathlib import Path
 
 from ..errors import SurveyError
 from ..i18n import Text
+from .staging import StagedWrites
 
 #: open transactions of this process: real path of the project -> Transaction
 _ACTIVE: dict = {}
@@ -145,18 +146,11 @@ def _stage_tables(con) -> list:
                                       (pattern,))]
 
 
-class Transaction:
+class Transaction(StagedWrites):
     """The writes of one operation on a GeoPackage project (see the module docstring)."""
 
     def __init__(self, project):
-        self.project = project
-        self.path = Path(project.path)
-        self.staging: str | None = None
-        self.modes: dict = {}  # staged table -> "replace" | "append"
-        self.steps: list = []  # ("table", name) | ("sql", sql, rows)
-        self.batch: str | None = None
-        self.meta: dict = {}
-        self.mark: int | None = None  # edit-log fid the operation's reads are based on
+        super().__init__(project, Path(project.path))
         self.direct: dict = {}  # table -> (staged table in the project, rtree.Boxes) (see direct_target)
 
     # -- staging -------------------------------------------------------------------------------
@@ -168,20 +162,6 @@ class Transaction:
             os.unlink(tmp)  # GDAL creates the file itself
             self.staging = tmp
         return self.staging
-
-    def target(self, table: str, append: bool) -> tuple[str, bool]:
-        """Where GDAL writes ``table`` for this operation: (staging path, append there?)."""
-        stg = self._stage_file()
-        mode = self.modes.get(table)
-        if ("table", table) not in self.steps:
-            self.steps.append(("table", table))
-        if not append:
-            self.modes[table] = "replace"
-            return stg, False
-        if mode is None:
-            self.modes[table] = "append"
-            return stg, False
-        return stg, True
 
     def direct_target(self, table: str):
         """Where a bulk write of a whole new or empty layer goes without being copied afterwards:
@@ -197,13 +177,8 @@ class Transaction:
         boxes = Boxes()
         self.direct[table] = (temp, boxes)
         self.modes[table] = "direct"
-        if ("table", table) not in self.steps:
-            self.steps.append(("table", table))
+        self._step(table)
         return str(self.path), temp, boxes
-
-    def sql(self, sql: str, rows) -> None:
-        """Run ``sql`` with each parameter row of ``rows`` at commit (keyed updates and deletes)."""
-        self.steps.append(("sql", sql, list(rows)))
 
     def sources(self, table: str) -> list:
         """The (file, layer) pairs to read ``table`` from, as this operation sees it."""

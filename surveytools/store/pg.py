@@ -49,6 +49,7 @@ import numpy as np
 from ..errors import SurveyError
 from ..i18n import Text
 from .lock import Holds as _Holds
+from .staging import StagedWrites
 
 META_TABLE = "surveytools_meta"
 TABLES_TABLE = "surveytools_tables"  # every table this product created in the schema (init's overwrite drops only these)
@@ -888,42 +889,19 @@ def log_range(cur, schema: str, table: str) -> int:
 # ------------------------------------------------------------------------------------------------
 # transactions
 
-class Transaction:
+class Transaction(StagedWrites):
     """The writes of one operation on a PostGIS project: staged in a local GeoPackage, pushed in one
     PostgreSQL transaction by :meth:`commit`."""
 
     def __init__(self, project):
-        self.project = project
-        self.path = project.path
+        super().__init__(project, project.path)
         self.dir: str | None = None
-        self.staging: str | None = None
-        self.modes: dict = {}
-        self.steps: list = []
-        self.batch: str | None = None
-        self.meta: dict = {}
-        self.mark: int | None = None
 
     def _stage_file(self) -> str:
         if self.staging is None:
             self.dir = tempfile.mkdtemp(prefix=f"surveytools-pg-stage-{os.getpid()}-")
             self.staging = os.path.join(self.dir, "stage.gpkg")
         return self.staging
-
-    def target(self, table: str, append: bool) -> tuple[str, bool]:
-        stg = self._stage_file()
-        mode = self.modes.get(table)
-        if ("table", table) not in self.steps:
-            self.steps.append(("table", table))
-        if not append:
-            self.modes[table] = "replace"
-            return stg, False
-        if mode is None:
-            self.modes[table] = "append"
-            return stg, False
-        return stg, True
-
-    def sql(self, sql: str, rows) -> None:
-        self.steps.append(("sql", sql, list(rows)))
 
     def sources(self, table: str) -> list:
         mode = self.modes.get(table)
