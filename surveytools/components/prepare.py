@@ -580,11 +580,19 @@ def _add_parts(out: Prepared, lay, cols, rc: _Classes, good, want, xy, ftype, fn
                 g = GeomColumn(geoms=shp)
         ids = None if ids_all is None else (ids_all if len(idx) == n else ids_all.take(take))
         part = Part(key, src, colmap, {}, cls.take(take) if len(idx) != n else cls, g, idx,
-                    np.full(len(idx), label, dtype=object), ids)
+                    _same(label, len(idx)), ids)
         if key in out.parts:
             out.parts[key] = _concat_parts(out.parts[key], part)
         else:
             out.parts[key] = part
+
+
+def _same(value, n: int) -> np.ndarray:
+    """An object array holding the one object ``value`` n times (``np.full`` would make n copies
+    of a string: 125 MB for a million source labels)."""
+    out = np.empty(n, dtype=object)
+    out.fill(value)
+    return out
 
 
 def _type_zh(t: str) -> str:
