@@ -36,7 +36,8 @@ def fill_class_fields(part: Part, profile, group: str, report: list, batch: str)
     names = class_names(profile, group)
     enc = pc.dictionary_encode(part.classes)
     d = enc.dictionary.to_pylist()
-    std = pc.take(pa.array([names.get(c) for c in d], pa.string()), enc.indices)
+    std_names = pa.array([names.get(c) for c in d], pa.string())
+    std = pc.take(std_names, enc.indices)
     if f("class_code"):
         part.columns[f("class_code")] = part.classes
     nf = f("name")
@@ -53,7 +54,8 @@ def fill_class_fields(part: Part, profile, group: str, report: list, batch: str)
                                "message_zh": f"名称{'为空' if o is None else f'“{o}”'}，已按类别 {part.classes[int(i)].as_py()} 写为“{std[int(i)].as_py()}”",
                                "message_en": f"name {'empty' if o is None else repr(o)}; written as the class "
                                              f"{part.classes[int(i)].as_py()} name '{std[int(i)].as_py()}'"})
-        part.columns[nf] = std
+        # kept dictionary-encoded (the class's index a record), decoded chunk by chunk when written
+        part.columns[nf] = pa.DictionaryArray.from_arrays(enc.indices, std_names)
 
 
 def locate_part(part: Part, loc: Locator, profile, group: str) -> np.ndarray:
@@ -157,7 +159,9 @@ def _intake(proj, project, source, mapping, source_crs, coords, code, locate, fe
     parts = [prep.parts[k] for k in COMPONENT_LAYERS if k in prep.parts]
     for p in parts:
         fill_class_fields(p, prof, "component", report, batch)
-        p.columns[f("batch")] = pa.repeat(pa.scalar(batch, pa.string()), len(p))
+        # one value: dictionary-encoded (1 byte a record), decoded chunk by chunk when written
+        p.columns[f("batch")] = pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(p), np.int8)),
+                                                               pa.array([batch], pa.string()))
     # IDs across all layers at once (unique per county and class whatever the geometry)
     id_stats = {"kept": 0, "new": 0, "replaced": 0}
     maxima = None
@@ -187,6 +191,7 @@ def _intake(proj, project, source, mapping, source_crs, coords, code, locate, fe
                                "component_id": res.ids[j].as_py(), "severity": "warning", "reason": res.reasons[j],
                                "field": f("component_id"), "value": old, "message_zh": msg.zh, "message_en": msg.en})
             start += len(p)
+        del res, all_ids, all_cls, existing, replaced  # whole-delivery copies: not kept through the write
     elif parts:
         for p in parts:
             if p.ids is not None:
@@ -284,6 +289,7 @@ def _stream(work, p, spec, fields, prof, loc, batch, report, counter, writer, fe
             boxes.add_geometries(done + 1, store.GeomColumn(b.column("geom")))
         done += b.num_rows
         feedback.progress(45 + 45 * done / max(len(p), 1))
+    p.release()  # every row is sent: the delivery's arrays are not needed any more
     if boxes is not None:
         boxes.prepare()  # the R-tree is packed while the helper process finishes writing
     return writer.finish()

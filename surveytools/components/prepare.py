@@ -192,6 +192,14 @@ class Part:
         if self.src is not None and hasattr(self.src, "close"):
             self.src.close()
 
+    def release(self) -> None:
+        """Drop the whole-delivery arrays (columns, classes, IDs, geometries, the source layer)
+        once the part's rows are written: what follows needs only the source rows and labels."""
+        self.close()
+        self.src = None
+        self.columns = {}
+        self.classes = self.ids = self.geoms = None
+
 
 @dataclass
 class Prepared:
