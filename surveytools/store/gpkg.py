@@ -764,9 +764,7 @@ def fid_range(path, layer: str):
     ranges (``where``); None when the operation has staged rows of it (two numberings)."""
     import pyogrio
 
-    tx = active(path)
-    srcs = tx.sources(layer) if tx is not None else [str(path)]
-    if len(srcs) != 1 or srcs[0] != str(path):
+    if _sources(path, layer) != [(str(path), layer)]:
         return None
     col = pyogrio.read_info(str(path), layer=layer).get("fid_column") or "fid"
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
