@@ -152,8 +152,15 @@ def environment_error(exc: BaseException, path=None) -> "SurveyError | None":
         text = str(exc).lower()
         if sqlstate and str(sqlstate).startswith("53"):  # PostgreSQL: insufficient resources (disk full …)
             num = _errno.ENOSPC
-        elif sqlstate == "42501":  # PostgreSQL: insufficient privilege
-            num = _errno.EACCES
+        elif sqlstate == "42501":  # PostgreSQL: insufficient privilege (a role's grants, not a file's permissions)
+            detail = str(exc).strip()
+            return SurveyError(
+                Text(f"PostgreSQL 拒绝访问，当前账号没有该表或模式的权限：{detail}",
+                     f"PostgreSQL denied access: this account has no privilege on the table or schema: {detail}"),
+                code="pg_permission_denied", file=None if path is None else str(path),
+                hint=Text("请数据库管理员按 docs/store.md“中心共享编辑”授予角色权限（只读、编辑、所有者）",
+                          "ask the database administrator to grant the roles of docs/store.md (shared editing at a "
+                          "centre: reader, editor, owner)"))
         else:
             num = next((n for t, n in _ENV_TEXT if t in text), None)
         if num is None and path is not None and disk_nearly_full(path):

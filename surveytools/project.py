@@ -120,6 +120,9 @@ def init(project, county, profile="cjt", crs=None, title=None, overwrite=False, 
     from .store import is_postgres
 
     feedback = feedback or Feedback()
+    from .store.pg import check_address
+
+    check_address(project)
     on_pg = is_postgres(project)
     if on_pg:
         from .store import pg as store_pg
@@ -270,7 +273,9 @@ class Project:
     @classmethod
     def open(cls, path) -> "Project":
         from .store import is_postgres
+        from .store.pg import check_address
 
+        check_address(path)
         if is_postgres(path):
             from .store import pg as store_pg
 

@@ -431,58 +431,113 @@ def test_incremental_release_from_postgis_carries_an_edit_made_in_another_sessio
         _sql("DELETE FROM public.layer_styles WHERE f_table_schema = %s", (target,))
 
 
-def _role_sql(schema: str, reader: str, editor: str) -> list:
-    """The role set-up of docs/store.md for one schema (role names made unique for the test)."""
+def _role_sql(schema: str, names: dict) -> tuple[list, list]:
+    """The two SQL blocks of docs/store.md's role set-up (before and after ``project init``), with the
+    role, login and schema names made unique for the test and no passwords (the test server trusts)."""
+    import re
+
     doc = (ROOT / "docs" / "store.md").read_text(encoding="utf-8")
-    block = doc.split("CREATE ROLE city_reader NOLOGIN;", 1)[1].split("```", 1)[0]
-    block = "CREATE ROLE city_reader NOLOGIN;" + block
-    text = " ".join(line.split("--")[0].strip() for line in block.splitlines())
-    out = []
-    for stmt in text.split(";"):
-        stmt = " ".join(stmt.split())
-        if not stmt or "LOGIN PASSWORD" in stmt:
-            continue
-        out.append(stmt.replace("city_reader", reader).replace("city_editor", editor).replace(" city.", f" {schema}.")
-                   .replace("SCHEMA city", f"SCHEMA {schema}"))
-    return out
+    section = doc.split("中心的共享库这样设置角色", 1)[1].split("<a id=\"english\">", 1)[0]
+    blocks = re.findall(r"```sql\n(.*?)```", section, re.S)
+    assert len(blocks) == 2, "docs/store.md: the role set-up is two SQL blocks (before and after project init)"
+
+    def stmts(block):
+        text = " ".join(line.split("--")[0].strip() for line in block.splitlines())
+        out = []
+        for stmt in text.split(";"):
+            stmt = " ".join(stmt.replace(" PASSWORD '…'", "").split())
+            if not stmt:
+                continue
+            for old, new in names.items():
+                stmt = re.sub(rf"\b{old}\b", new, stmt)
+            out.append(stmt.replace(" city.", f" {schema}.").replace("SCHEMA city", f"SCHEMA {schema}")
+                       .replace(" city ", f" {schema} "))
+        return out
+
+    return stmts(blocks[0]), stmts(blocks[1])
 
 
-def test_the_documented_roles_reader_reads_editor_edits_and_the_log_is_written_by_the_trigger_only(grid_project, schema):
+def _as(login: str, schema: str) -> str:
+    from urllib.parse import urlsplit
+
+    u = urlsplit(PG_URL)
+    return u._replace(netloc=f"{login}@{u.hostname}:{u.port}").geturl() + f"?schema={schema}"
+
+
+def test_the_documented_roles_owner_group_runs_operations_editor_edits_reader_reads(schema, tmp_path):
+    """docs/store.md's three steps as a centre runs them: the administrator's SQL, ``project init`` by
+    a staff login in the owner group, operations by another such login (tables stay the owner's; a table
+    an operation creates later is readable by the reader role), a QGIS-style edit by an editor-only
+    login logged with its name, and a clear exit 2 for a read-only or editor-only login that runs an
+    operation."""
     import psycopg
 
-    reader, editor = f"{schema}_reader", f"{schema}_editor"
-    stmts = _role_sql(schema, reader, editor)
-    assert any("GRANT SELECT ON ALL TABLES" in x for x in stmts) and any("REVOKE" in x for x in stmts)
-    for x in stmts:
-        _sql(x)
+    tag = schema[3:]
+    names = {r: f"{r}_{tag}" for r in ("city_owner", "city_editor", "city_reader", "case_system", "zhang_san", "li_si")}
+    before, after = _role_sql(schema, names)
+    assert any("FOR ROLE" in x for x in before) and any("AUTHORIZATION" in x for x in before)
+    assert any("REVOKE" in x for x in after)
+    owner, editor = names["city_owner"], names["city_editor"]
+    staff, qgis_user, system = names["zhang_san"], names["li_si"], names["case_system"]
     try:
-        with _pg() as con:
+        for x in before:
+            _sql(x)
+        project.init(project=_as(staff, schema), county="360681")
+        for x in after:
+            _sql(x)
+        # an operation by a second member of the owner group: replaces unit_grids, creates new tables
+        _sql(f"CREATE ROLE op2_{tag} LOGIN IN ROLE {editor}, {owner}")
+        env = _env(SURVEYTOOLS_LANG="both")
+        src = ROOT / "sample_data" / "guixi" / "survey" / "departments.xlsx"
+        uri2 = _as(f"op2_{tag}", schema)
+        from surveytools.project import write_project_layer
+
+        prj = project.Project.open(uri2)
+        with prj.transaction() as w:
+            write_project_layer(w, "unit_grid", _grids(5))
+        r = subprocess.run([sys.executable, "-m", "surveytools.cli", "responsibility", "departments", uri2, "--import",
+                            str(src)], env=env, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        owners = dict(_sql("SELECT c.relname, pg_get_userbyid(c.relowner) FROM pg_class c JOIN pg_namespace n "
+                           "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'", (schema,)))
+        assert set(owners.values()) == {owner}, owners
+        assert "departments" in owners
+        # the reader reads every table, the ones operations created after init included, and writes none
+        with psycopg.connect(_as(system, schema).split("?")[0], autocommit=True) as con:
             cur = con.cursor()
-            cur.execute(f"SET ROLE {editor}")
-            cur.execute(f'UPDATE {schema}.unit_grids SET "BGName" = %s WHERE fid = 1', ("编辑员改",))
-            cur.execute(f"SELECT action, source FROM {schema}.edit_log ORDER BY fid DESC LIMIT 1")
-            assert cur.fetchone() == ("update", "qgis edit")  # written by the trigger, not by the editor
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                cur.execute(f"INSERT INTO {schema}.edit_log (time, layer, action, source) VALUES ('x', 'x', 'x', 'x')")
-        with _pg() as con:
-            cur = con.cursor()
-            cur.execute(f"SET ROLE {reader}")
-            cur.execute(f"SELECT count(*) FROM {schema}.unit_grids")
-            assert cur.fetchone()[0] > 0
+            for t in ("unit_grids", "departments", "edit_log"):
+                cur.execute(f"SELECT count(*) FROM {schema}.{t}")
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 cur.execute(f'UPDATE {schema}.unit_grids SET "BGName" = %s WHERE fid = 1', ("x",))
-        # an operation rewriting a layer keeps the roles' privileges on it
-        from surveytools.project import read_layer, write_project_layer
-
-        prj = project.Project.open(grid_project)
-        grids = read_layer(prj, "unit_grid")
-        with prj.transaction() as w:
-            write_project_layer(w, "unit_grid", grids.iloc[: len(grids) // 2])
-        assert _sql("SELECT has_table_privilege(%s, %s, 'SELECT'), has_table_privilege(%s, %s, 'UPDATE')",
-                    (reader, f"{schema}.unit_grids", editor, f"{schema}.unit_grids"))[0] == (True, True)
+        # an editor-only login edits a feature as QGIS does: logged by the trigger with its login
+        with psycopg.connect(_as(qgis_user, schema).split("?")[0], autocommit=True) as con:
+            cur = con.cursor()
+            cur.execute(f'UPDATE {schema}.unit_grids SET "BGName" = %s WHERE fid = 1', ("编辑员改",))
+            cur.execute(f'SELECT action, source, "user", old_values FROM {schema}.edit_log ORDER BY fid DESC LIMIT 1')
+            action, source, user, old = cur.fetchone()
+            assert (action, source, user) == ("update", "qgis edit", qgis_user) and json.loads(old)["BGName"].startswith("网格")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                cur.execute(f"INSERT INTO {schema}.edit_log (time, layer, action, source) VALUES ('x', 'x', 'x', 'x')")
+        # an operation by a login outside the owner group: exit 2 naming the login and the owner role, nothing written
+        n_log = _sql(f"SELECT count(*) FROM {schema}.edit_log")[0][0]
+        for login in (system, qgis_user):
+            r = subprocess.run([sys.executable, "-m", "surveytools.cli", "responsibility", "departments", _as(login, schema),
+                                "--import", str(src), "--json"], env=env, capture_output=True, text=True, timeout=300)
+            assert r.returncode == 2, r.stdout + r.stderr
+            assert "Traceback" not in r.stderr and "内部错误" not in r.stderr
+            err = json.loads(r.stdout)["error"]
+            assert err["code"] == "pg_read_only" and err["value"] == login
+            assert owner in err["message"]["zh"] and owner in err["message"]["en"]
+        assert _sql(f"SELECT count(*) FROM {schema}.edit_log")[0][0] == n_log
+        # the read-only login exports a release
+        r = subprocess.run([sys.executable, "-m", "surveytools.cli", "export", "db", _as(system, schema), "--to",
+                            str(tmp_path / "rel.gpkg")], env=env, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
     finally:
-        for r in (reader, editor):
-            _sql(f"DROP OWNED BY {r}; DROP ROLE {r}")
+        _sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        for r in (*names.values(), f"op2_{tag}"):
+            _sql(f"DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{r}') THEN "
+                 f"EXECUTE 'DROP OWNED BY {r}'; EXECUTE 'DROP ROLE {r}'; END IF; END $$")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -55,6 +55,9 @@ def db(project, to, incremental=False, street=None, community=None, replace_fore
     from .database import check_gpkg_target, check_target_path, plan, write_gpkg
 
     feedback = feedback or Feedback()
+    from ..store.pg import check_address
+
+    check_address(to)  # a misspelt scheme of the target is named before anything is opened
     proj = Project.open(project)
     if (street or community) and not incremental:
         raise SurveyError(Text("--street / --community 只用于 --incremental", "--street / --community go with --incremental"),

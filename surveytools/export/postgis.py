@@ -41,7 +41,16 @@ CHUNK = 200_000
 
 def parse_url(target: str) -> tuple[str, str]:
     """(libpq URL without ``schema``, schema) from ``postgresql://…[?schema=NAME]`` (default ``surveytools``)."""
+    from ..store.pg import label
+
     parts = urlsplit(target)
+    try:
+        parts.port
+    except ValueError:
+        port = parts.netloc.rsplit("@", 1)[-1].rsplit(":", 1)[-1]
+        raise SurveyError(Text(f"地址中的端口“{port}”不是 1–65535 之间的数字",
+                               f"the port '{port}' in the address is not a number from 1 to 65535"),
+                          code="bad_uri", file=label(target), value=port) from None
     q = parse_qsl(parts.query, keep_blank_values=True)
     schema = next((v for k, v in q if k == "schema"), "surveytools") or "surveytools"
     rest = [(k, v) for k, v in q if k != "schema"]
@@ -59,8 +68,9 @@ def connect(url: str):
     try:
         return psycopg.connect(url, autocommit=False, connect_timeout=15)
     except psycopg.OperationalError as e:
-        raise SurveyError(Text(f"无法连接 PostgreSQL：{str(e).strip()}", f"cannot connect to PostgreSQL: {str(e).strip()}"),
-                          code="pg_connect", file=urlsplit(url)._replace(netloc=urlsplit(url).hostname or "").geturl()) from None
+        from ..store.pg import connect_error
+
+        raise connect_error(e, url) from None
 
 
 def _q(name: str) -> str:

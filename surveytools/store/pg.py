@@ -38,11 +38,11 @@ import datetime as _dt
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
 import time
-from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -81,26 +81,72 @@ def location(uri) -> tuple[str, str]:
 
 
 def label(uri) -> str:
-    """The URI without a password (to show and to store)."""
-    parts = urlsplit(str(uri))
-    host = parts.hostname or ""
-    user = f"{parts.username}@" if parts.username else ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{user}{host}{port}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+    """The URI without a password (to show and to store): :func:`mask_passwords` of it."""
+    return mask_passwords(str(uri))
+
+
+#: an address with a URL scheme (``name://``): a project or release on a server, never a file name
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def check_address(uri) -> None:
+    """An address that looks like a URL but is not ``postgresql://`` (a typo such as ``postgresq://``
+    or ``postgis://``) is refused by name (password hidden), not taken for a file that does not exist."""
+    s = str(uri)
+    m = _SCHEME.match(s)
+    if m and not is_postgres(s):
+        raise SurveyError(
+            Text(f"地址协议“{m.group(1)}://”不可用：项目库或发布库应为 GeoPackage 文件（.gpkg）或 "
+                 "postgresql://用户@主机:端口/数据库?schema=名称",
+                 f"the address scheme '{m.group(1)}://' is not supported: a project or release is a GeoPackage "
+                 "file (.gpkg) or postgresql://user@host:port/db?schema=NAME"),
+            code="bad_uri", file=label(s), value=f"{m.group(1)}://")
+
+
+#: libpq's reasons a connection fails -> (zh, en) said first, before libpq's own text
+_CONNECT_REASONS = (
+    ("password authentication failed", "用户名或密码错误", "wrong user name or password"),
+    ("no password supplied", "服务器要求密码，但没有提供（地址中、PGPASSWORD 或 ~/.pgpass）",
+     "the server asks for a password and none was given (in the address, PGPASSWORD or ~/.pgpass)"),
+    ("failed to resolve host", "找不到主机（主机名有误或网络不通）", "unknown host (a misspelt name or no network)"),
+    ("could not translate host name", "找不到主机（主机名有误或网络不通）", "unknown host (a misspelt name or no network)"),
+    ("connection refused", "该主机和端口上没有运行 PostgreSQL（连接被拒绝）",
+     "no PostgreSQL server on that host and port (connection refused)"),
+    ("does not exist", "数据库或用户不存在", "the database or the user does not exist"),
+    ("timeout expired", "连接超时（主机不可达或被防火墙阻挡）", "the connection timed out (host unreachable or blocked by a firewall)"),
+    ("no pg_hba.conf entry", "服务器不允许此主机或用户连接（pg_hba.conf）",
+     "the server does not let this host or user connect (pg_hba.conf)"),
+)
+
+
+def connect_error(exc, uri) -> SurveyError:
+    """The bilingual error of a failed connection: what is wrong first (wrong password, unknown host,
+    no server, no such database), then libpq's text; the address without its password."""
+    detail = str(exc).strip()
+    low = detail.lower()
+    zh, en = next(((z, e) for t, z, e in _CONNECT_REASONS if t in low), ("", ""))
+    return SurveyError(Text(f"无法连接 PostgreSQL：{zh + '。' if zh else ''}{detail}",
+                            f"cannot connect to PostgreSQL: {en + '. ' if en else ''}{detail}"),
+                       code="pg_connect", file=label(uri))
 
 
 _PASSWORD = None
 
 
 def mask_passwords(text: str) -> str:
-    """``text`` with the password of every ``postgresql://user:password@…`` in it taken out (what
-    the CLI prints and the plugin shows never carries one)."""
+    """``text`` with every password taken out: the ``:password`` of each ``scheme://user:password@…``
+    in it (``postgresql://`` and a misspelt scheme alike) and each ``password=`` parameter of an
+    address.  The one masking function: what the CLI prints, error messages, stored labels and what
+    the plugin shows never carry a password."""
     global _PASSWORD
+    if "://" not in text and "password=" not in text.lower():
+        return text
     if _PASSWORD is None:
-        import re
-
-        _PASSWORD = re.compile(r"(?i)\b(postgres(?:ql)?://[^\s/@:?#]*):[^\s/@]*@")
-    return _PASSWORD.sub(r"\1@", text) if "://" in text else text
+        _PASSWORD = (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/@:?#]*):[^\s/@]*@"),
+                     re.compile(r"(?i)\?password=[^&\s#]*&"), re.compile(r"(?i)&password=[^&\s#]*"),
+                     re.compile(r"(?i)\?password=[^&\s#]*"))
+    userinfo, first, other, only = _PASSWORD
+    return only.sub("", other.sub("", first.sub("?", userinfo.sub(r"\1@", text))))
 
 
 def key(uri) -> str:
@@ -130,14 +176,29 @@ def connect(uri, *, autocommit: bool = False):
     try:
         con = psycopg.connect(url, autocommit=autocommit, connect_timeout=15)
     except psycopg.OperationalError as e:
-        raise SurveyError(Text(f"无法连接 PostgreSQL：{str(e).strip()}", f"cannot connect to PostgreSQL: {str(e).strip()}"),
-                          code="pg_connect", file=label(uri)) from None
+        raise connect_error(e, uri) from None
     with con.cursor() as cur:
         cur.execute("SET DateStyle = 'ISO, YMD'")
         cur.execute("SET extra_float_digits = 3")
+        act_as_owner(cur, location(uri)[1])
     if not autocommit:
         con.commit()
     return con
+
+
+def act_as_owner(cur, schema: str) -> None:
+    """``SET ROLE`` to the owner of the project's schema when the login is a member of that role.
+
+    A centre's schema belongs to a group role (``city_owner`` in docs/store.md) and the staff who run
+    operations log in as themselves and are members of it: the operation then creates, replaces and
+    drops tables as the owner, so every table stays the owner's (the next operation, run by someone
+    else, may replace it) and gets the owner's default privileges (the reader and editor grants).
+    ``session_user`` (who logged in) is what the edit log records."""
+    cur.execute("SELECT r.rolname, pg_has_role(n.nspowner, 'MEMBER') FROM pg_namespace n "
+                "JOIN pg_roles r ON r.oid = n.nspowner WHERE n.nspname = %s AND r.rolname <> current_user", (schema,))
+    row = cur.fetchone()
+    if row is not None and row[1]:
+        cur.execute(f"SET ROLE {q(row[0])}")
 
 
 _READ_CON: dict = {}
@@ -647,6 +708,7 @@ def _advisory_lock(uri, operation, timeout):
             time.sleep(POLL)
         note = holder_note(operation)
         if has_table(cur, schema, LOCK_TABLE):
+            check_writable(cur, schema, uri)
             cur.execute(f"DELETE FROM {q(schema)}.{LOCK_TABLE}")
             cur.execute(f"INSERT INTO {q(schema)}.{LOCK_TABLE} (id, operation, host, pid, \"user\", since) "
                         "VALUES (1, %s, %s, %s, %s, %s)",
@@ -662,13 +724,37 @@ def _advisory_lock(uri, operation, timeout):
         con.close()
 
 
+def check_writable(cur, schema: str, uri) -> None:
+    """Refuse an operation, before it writes anything, when the login may not write the project:
+    a read-only role (downstream systems), or an editing role that is not a member of the schema's
+    owner (it may edit features in QGIS, but operations replace tables and need the owner's rights)."""
+    lock = f"{q(schema)}.{LOCK_TABLE}"
+    cur.execute("SELECT session_user, r.rolname, has_table_privilege(%s, 'INSERT') AND has_table_privilege(%s, 'DELETE') "
+                "AND has_schema_privilege(n.oid, 'CREATE') FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner "
+                "WHERE n.nspname = %s", (lock, lock, schema))
+    row = cur.fetchone()
+    if row is None or row[2]:
+        return
+    login, owner, _ = row
+    raise SurveyError(
+        Text(f"用户 {login} 没有项目库（模式 {schema}）的写入权限：写入操作要以模式所有者 {owner} 或其成员的身份运行，"
+             "只读账号只能读取和发布，编辑账号只能在 QGIS 中编辑要素；本次操作未做任何修改",
+             f"user {login} may not write the project (schema {schema}): operations run as the schema's owner {owner} "
+             "or a member of it; a read-only role may only read and export, an editing role may only edit features "
+             "in QGIS; nothing was changed"),
+        code="pg_read_only", file=label(uri), value=login,
+        hint=Text(f"请管理员执行 GRANT {owner} TO {login}（见 docs/store.md“中心共享编辑”），或换用有此权限的账号",
+                  f"ask the administrator to GRANT {owner} TO {login} (docs/store.md, shared editing at a centre), "
+                  "or use an account that has it"))
+
+
 # ------------------------------------------------------------------------------------------------
 # the edit log on PostGIS
 
 LOG_DDL = """CREATE TABLE IF NOT EXISTS {s}.edit_log (
   fid bigserial PRIMARY KEY, time text NOT NULL, layer text NOT NULL, feature_fid bigint, feature_id text,
   action text NOT NULL, source text NOT NULL, operation text, batch text, old_values text, old_geom bytea,
-  fid_last bigint);
+  fid_last bigint, "user" text DEFAULT session_user);
 CREATE INDEX IF NOT EXISTS edit_log_time_idx ON {s}.edit_log (time);
 CREATE TABLE IF NOT EXISTS {s}.surveytools_lock (
   id integer PRIMARY KEY CHECK (id = 1), operation text, host text, pid integer, "user" text, since text);
