@@ -299,6 +299,8 @@ def test_a_second_writer_waits_then_fails_naming_the_holder_and_a_dead_holder_is
         msg = e.value.render()
         assert e.value.code == "project_locked"
         assert "grid divide" in msg and str(holder.pid) in msg and "进程" in msg and "pid" in msg
+        login = _sql("SELECT session_user")[0][0]
+        assert store.holder(empty)["user"].startswith(f"{login} (")  # the database login, then the OS user
         assert _sql(f"SELECT count(*) FROM {schema}.unit_grids")[0][0] == 0
     finally:
         holder.send_signal(signal.SIGKILL)
@@ -435,6 +437,7 @@ def _role_sql(schema: str, names: dict) -> tuple[list, list]:
     """The two SQL blocks of docs/store.md's role set-up (before and after ``project init``), with the
     role, login and schema names made unique for the test and no passwords (the test server trusts)."""
     import re
+    from urllib.parse import urlsplit
 
     doc = (ROOT / "docs" / "store.md").read_text(encoding="utf-8")
     section = doc.split("中心的共享库这样设置角色", 1)[1].split("<a id=\"english\">", 1)[0]
@@ -450,6 +453,7 @@ def _role_sql(schema: str, names: dict) -> tuple[list, list]:
                 continue
             for old, new in names.items():
                 stmt = re.sub(rf"\b{old}\b", new, stmt)
+            stmt = re.sub(r"\bDATABASE cgis\b", f"DATABASE {urlsplit(PG_URL).path.lstrip('/')}", stmt)
             out.append(stmt.replace(" city.", f" {schema}.").replace("SCHEMA city", f"SCHEMA {schema}")
                        .replace(" city ", f" {schema} "))
         return out
@@ -533,7 +537,37 @@ def test_the_documented_roles_owner_group_runs_operations_editor_edits_reader_re
         r = subprocess.run([sys.executable, "-m", "surveytools.cli", "export", "db", _as(system, schema), "--to",
                             str(tmp_path / "rel.gpkg")], env=env, capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr
+        # a staff login publishes to PostGIS: the release is the owner's, the case system reads it, and it still
+        # does after a second whole release (grants kept) and after incremental ones carrying hand edits
+        release = f"{schema}_release"
+        rel_uri = _as(f"op2_{tag}", release)
+
+        def publish(*extra):
+            r = subprocess.run([sys.executable, "-m", "surveytools.cli", "export", "db", uri2, "--to", rel_uri, *extra],
+                               env=env, capture_output=True, text=True, timeout=300)
+            assert r.returncode == 0, r.stderr
+
+        def case_system_reads(sql):
+            with psycopg.connect(_as(system, schema).split("?")[0], autocommit=True) as con:
+                return con.execute(sql).fetchone()[0]
+
+        publish()
+        _sql(f"GRANT SELECT ON {release}.unit_grids TO {editor}")  # a grant the administrator gave by hand
+        publish()
+        assert _sql("SELECT has_table_privilege(%s, %s, 'SELECT')", (editor, f"{release}.unit_grids"))[0][0]
+        assert {r[0] for r in _sql("SELECT DISTINCT pg_get_userbyid(c.relowner) FROM pg_class c JOIN pg_namespace n "
+                                   "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'", (release,))} == {owner}
+        assert case_system_reads(f"SELECT count(*) FROM {release}.unit_grids") == 5
+        with psycopg.connect(_as(qgis_user, schema).split("?")[0], autocommit=True) as con:  # a component added in QGIS, no ID
+            con.execute(f"INSERT INTO {schema}.components_point (\"ClassCode\", \"ObjName\", geom) "
+                        "VALUES ('0102', '手工新增', ST_SetSRID(ST_MakePoint(5, 5), 4548))")
+        publish("--incremental")
+        publish("--incremental")  # twice: the ID-less component is replaced, not duplicated
+        assert case_system_reads(f"SELECT count(*) FROM {release}.components_point WHERE \"ObjName\" = '手工新增'") == 1
     finally:
+        _sql(f"DROP SCHEMA IF EXISTS {schema}_release CASCADE")
+        if _sql("SELECT to_regclass('public.layer_styles')")[0][0]:
+            _sql("DELETE FROM public.layer_styles WHERE f_table_schema = %s", (f"{schema}_release",))
         _sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         for r in (*names.values(), f"op2_{tag}"):
             _sql(f"DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{r}') THEN "

@@ -100,6 +100,9 @@ def db(project, to, incremental=False, street=None, community=None, replace_fore
         target = str(to)
         scope = ""
     feedback.progress(100)
+    for w in rel.warnings:  # said on the console too, not only in --json (no styles written, components without ID)
+        if w not in getattr(feedback, "warnings", []):
+            feedback.warning(w)
     n_photos = counts.get("photos", 0) if isinstance(counts.get("photos", 0), int) else 0
     spatial = {s.name: counts.get(s.name, 0) for s in rel.specs if s.geometry}
     comps = sum(v for k, v in counts.items() if k.startswith("components_"))

@@ -62,15 +62,23 @@ def parse_url(target: str) -> tuple[str, str]:
     return url, schema
 
 
-def connect(url: str):
+def connect(url: str, schema: str | None = None):
+    """A connection to the release database; with ``schema``, acting as that schema's owner when the
+    login is a member of the owner role (docs/store.md: a centre's release belongs to ``city_owner``,
+    whoever of the staff publishes it)."""
     import psycopg
 
-    try:
-        return psycopg.connect(url, autocommit=False, connect_timeout=15)
-    except psycopg.OperationalError as e:
-        from ..store.pg import connect_error
+    from ..store.pg import act_as_owner, connect_error
 
+    try:
+        con = psycopg.connect(url, autocommit=False, connect_timeout=15)
+    except psycopg.OperationalError as e:
         raise connect_error(e, url) from None
+    if schema is not None:
+        with con.cursor() as cur:
+            act_as_owner(cur, schema)
+        con.commit()
+    return con
 
 
 def _q(name: str) -> str:
@@ -180,24 +188,49 @@ QGIS_STYLES_DDL = """CREATE TABLE IF NOT EXISTS public.layer_styles (
 def write_public_styles(cur, rel: Release, schema: str, catalog: str) -> int:
     """The QGIS styles in ``public.layer_styles`` (where QGIS looks), replacing this schema's rows of the
     release tables (styles of a user's other tables in the schema are kept)."""
+    import psycopg
+
     from .database import release_table_names
     from .styles import style_rows
 
-    cur.execute(QGIS_STYLES_DDL)
-    cur.execute("ALTER TABLE public.layer_styles ADD COLUMN IF NOT EXISTS type varchar")
-    cur.execute("DELETE FROM public.layer_styles WHERE f_table_catalog = %s AND f_table_schema = %s "
-                "AND f_table_name = ANY(%s)", (catalog, schema, sorted(release_table_names(rel))))
+    # DDL only when needed: CREATE … IF NOT EXISTS and ADD COLUMN IF NOT EXISTS are refused without the
+    # CREATE privilege on public / ownership even when there is nothing to do (a centre's staff login)
+    cur.execute("SELECT to_regclass('public.layer_styles') IS NOT NULL")
+    if not cur.fetchone()[0]:
+        cur.execute(QGIS_STYLES_DDL)
+    cur.execute("SELECT 1 FROM pg_attribute WHERE attrelid = 'public.layer_styles'::regclass AND attname = 'type' "
+                "AND NOT attisdropped")
+    if cur.fetchone() is None:
+        cur.execute("ALTER TABLE public.layer_styles ADD COLUMN type varchar")
     rows = style_rows(rel.specs, rel.profile, catalog=catalog, schema=schema)
-    # type stays NULL: QGIS matches "type = <the URI's geometry type> OR type IS NULL", and a URI without
-    # an explicit type would otherwise miss the style
-    for r in rows:
-        cur.execute("INSERT INTO public.layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, "
-                    "stylename, styleqml, stylesld, useasdefault, description, owner, update_time, type) "
-                    "VALUES (%s, %s, %s, %s, %s, XMLPARSE(DOCUMENT %s), XMLPARSE(DOCUMENT %s), %s, %s, %s, %s, %s)",
-                    (r["f_table_catalog"], r["f_table_schema"], r["f_table_name"], r["f_geometry_column"], r["styleName"],
-                     r["styleQML"].split("\n", 1)[1] if r["styleQML"].startswith("<!DOCTYPE") else r["styleQML"],
-                     r["styleSLD"].split("\n", 1)[1] if r["styleSLD"].startswith("<?xml") else r["styleSLD"],
-                     True, r["description"], "surveytools", r["update_time"], None))
+    cur.execute("SAVEPOINT st_styles")
+    try:
+        cur.execute("DELETE FROM public.layer_styles WHERE f_table_catalog = %s AND f_table_schema = %s "
+                    "AND f_table_name = ANY(%s)", (catalog, schema, sorted(release_table_names(rel))))
+        # type stays NULL: QGIS matches "type = <the URI's geometry type> OR type IS NULL", and a URI without
+        # an explicit type would otherwise miss the style
+        for r in rows:
+            cur.execute("INSERT INTO public.layer_styles (f_table_catalog, f_table_schema, f_table_name, "
+                        "f_geometry_column, stylename, styleqml, stylesld, useasdefault, description, owner, "
+                        "update_time, type) "
+                        "VALUES (%s, %s, %s, %s, %s, XMLPARSE(DOCUMENT %s), XMLPARSE(DOCUMENT %s), %s, %s, %s, %s, %s)",
+                        (r["f_table_catalog"], r["f_table_schema"], r["f_table_name"], r["f_geometry_column"],
+                         r["styleName"],
+                         r["styleQML"].split("\n", 1)[1] if r["styleQML"].startswith("<!DOCTYPE") else r["styleQML"],
+                         r["styleSLD"].split("\n", 1)[1] if r["styleSLD"].startswith("<?xml") else r["styleSLD"],
+                         True, r["description"], "surveytools", r["update_time"], None))
+    except psycopg.errors.InsufficientPrivilege:
+        # the styles are a convenience for QGIS users: a login that may not write them still publishes the data
+        cur.execute("ROLLBACK TO SAVEPOINT st_styles")
+        cur.execute("SELECT session_user")
+        who = cur.fetchone()[0]
+        rel.warnings.append(Text(
+            f"账号 {who} 不能写入 public.layer_styles，发布库没有写入 QGIS 图层样式（数据已发布）；"
+            "管理员可按 docs/store.md 授予写权限",
+            f"account {who} may not write public.layer_styles: the release has no QGIS layer styles (the data "
+            "was released); the administrator can grant it as docs/store.md shows"))
+        return 0
+    cur.execute("RELEASE SAVEPOINT st_styles")
     return len(rows)
 
 
@@ -266,7 +299,7 @@ def export_full(rel: Release, url: str, schema: str, feedback, *, replace_foreig
     stage = f"{schema}__staging"
     crs = CRS.from_user_input(rel.proj.crs)
     target = _target_label(url, schema)
-    with connect(url) as con:
+    with connect(url, schema) as con:
         cur = con.cursor()
         cur.execute("SET LOCAL lock_timeout = '60s'")
         existing = schema_tables(cur, schema)
@@ -303,7 +336,10 @@ def _swap_in(cur, schema: str, stage: str, to_drop: set, names: list, target: st
     """Replace the previous release's tables in ``schema`` by the staged ones (same transaction)."""
     import psycopg
 
+    from ..store.pg import _grants
+
     cur.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(schema)}")
+    grants = [g for name in sorted(to_drop) if name in names for g in _grants(cur, schema, name)]
     for name in sorted(to_drop):
         cur.execute("SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                     "WHERE n.nspname = %s AND c.relname = %s", (schema, name))
@@ -326,6 +362,8 @@ def _swap_in(cur, schema: str, stage: str, to_drop: set, names: list, target: st
     for name in names:
         cur.execute(f"ALTER TABLE {_q(stage)}.{_q(name)} SET SCHEMA {_q(schema)}")
     cur.execute(f"DROP SCHEMA {_q(stage)}")
+    for g in grants:  # the privileges given on the previous release's tables (a case system's SELECT) carry over
+        cur.execute(g)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -459,7 +497,7 @@ def export_incremental(proj, url: str, schema: str, *, street=None, community=No
     rel.meta["photo_folder"] = photo_folder or ""
     srid = int(rel.meta["srid"])
     prof = proj.profile
-    with connect(url) as con:
+    with connect(url, schema) as con:
         cur = con.cursor()
         cur.execute("SET LOCAL lock_timeout = '60s'")
         if release_version(cur, schema) is None:
@@ -513,13 +551,16 @@ def export_incremental(proj, url: str, schema: str, *, street=None, community=No
             specs = [s for s in rel.specs if s.layer_key in ("component_point", "component_line", "component_polygon")]
             idf = prof.field("component", "component_id")
             for i, spec in enumerate(specs):
-                cur.execute(f"DELETE FROM {_q(schema)}.{_q(spec.name)} WHERE {_q(idf)} = ANY(%s)", (ids,))
+                # components without an ID (added by hand in QGIS, not coded yet) cannot be addressed by ID:
+                # they are released as a set, all replaced, so the release holds what a whole release would
+                # (and one coded since is not left behind as an ID-less copy)
+                cur.execute(f"DELETE FROM {_q(schema)}.{_q(spec.name)} WHERE {_q(idf)} = ANY(%s) "
+                            f"OR coalesce(btrim({_q(idf)}), '') = ''", (ids,))
                 deleted = cur.rowcount
                 t = read_layer_arrow(proj, prof.layer(spec.layer_key).table, table_fields(spec, prof), True)
-                if ids:
-                    t = t.filter(pc.is_in(t.column(idf), value_set=pa.array(ids, pa.string())))
-                else:
-                    t = t.slice(0, 0)
+                col = t.column(idf)
+                no_id = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(col.cast(pa.string())), ""), True)
+                t = t.filter(pc.or_(pc.fill_null(pc.is_in(col, value_set=pa.array(ids, pa.string())), False), no_id))
                 copy_table(cur, schema, spec.name, t, spec.geometry, srid, feedback)
                 counts[spec.name] = {"deleted": deleted, "inserted": t.num_rows}
                 feedback.progress(5 + 60 * (i + 1) / len(specs))

@@ -707,6 +707,8 @@ def _advisory_lock(uri, operation, timeout):
                 raise _busy_error(label(uri), holder(uri), waited)
             time.sleep(POLL)
         note = holder_note(operation)
+        cur.execute("SELECT session_user")  # the database login names the person at a centre (the OS user may be shared)
+        note["user"] = f"{cur.fetchone()[0]} ({note['user']})"
         if has_table(cur, schema, LOCK_TABLE):
             check_writable(cur, schema, uri)
             cur.execute(f"DELETE FROM {q(schema)}.{LOCK_TABLE}")
