@@ -770,3 +770,47 @@ def test_the_cli_never_prints_a_password_given_in_a_uri(empty, schema):
                              text=True, timeout=300)
         assert "very-secret" not in res.stdout + res.stderr, args
         assert res.returncode in (0, 2) and ("?schema=" in res.stdout + res.stderr), (args, res.stderr[-500:])
+
+
+def test_an_append_never_collides_with_features_inserted_meanwhile_in_qgis(empty, schema):
+    """Staff insert features (fids from the sequence, as QGIS does) while an operation appends a large batch:
+    both land.  The append used to read the highest fid and copy after it, so an insert committed in between
+    took the batch's first fid: duplicate key, an internal error for every intake run during editing."""
+    import threading
+
+    from surveytools.gpkg import write_layer
+
+    prj = project.Project.open(empty)
+    spec = prj.profile.layer("unit_grid")
+    n = 40_000
+    grids = _grids(n)
+    tab = project.to_arrow(grids, prj.profile.layer_fields("unit_grid"))
+    stop = threading.Event()
+    inserted = []
+
+    def staff():
+        import psycopg
+
+        with psycopg.connect(PG_URL, autocommit=True) as con:
+            while not stop.is_set():
+                con.execute(f'INSERT INTO {schema}.unit_grids ("BGID", geom) VALUES (%s, '
+                            "ST_SetSRID(ST_MakeEnvelope(0, 0, 1, 1), 4548))", (f"hand{len(inserted)}",))
+                inserted.append(1)
+
+    t = threading.Thread(target=staff)
+    t.start()
+    try:
+        while not inserted:
+            time.sleep(0.01)
+        with prj.transaction() as w:
+            write_layer(w.path, spec.table, tab, geometry_type="polygon", crs=prj.crs, append=True)
+        time.sleep(0.2)
+    finally:
+        stop.set()
+        t.join()
+    hand, batch, distinct = _sql(f"SELECT count(*) FILTER (WHERE \"BGID\" LIKE 'hand%%'), count(*) FILTER (WHERE \"BGID\" "
+                                 f"NOT LIKE 'hand%%'), count(DISTINCT fid) FROM {schema}.unit_grids")[0]
+    assert batch == n and hand == len(inserted) and distinct == hand + batch
+    # the batch keeps its order (fids ascending with the staged rows)
+    ids = [r[0] for r in _sql(f"SELECT \"BGID\" FROM {schema}.unit_grids WHERE \"BGID\" NOT LIKE 'hand%%' ORDER BY fid")]
+    assert ids == list(grids["BGID"])

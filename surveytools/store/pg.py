@@ -1151,7 +1151,8 @@ def _grants(cur, schema: str, name: str) -> list:
 BULK_INDEX_ROWS = 20_000
 
 
-def _copy(cur, schema: str, name: str, tab, geometry, srid: int, *, fid_offset: int = 0, emptied: bool = False) -> None:
+def _copy(cur, schema: str, name: str, tab, geometry, srid: int, *, fid_offset: int = 0, emptied: bool = False,
+          fids=None) -> None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -1167,14 +1168,23 @@ def _copy(cur, schema: str, name: str, tab, geometry, srid: int, *, fid_offset: 
         rebuild = cur.fetchall()
         for idx, _ in rebuild:
             cur.execute(f"DROP INDEX {q(schema)}.{q(idx)}")
-    if fid_offset and "fid" in tab.column_names:
+    if fids is not None:  # reserved from the sequence (reserve_fids), in the staged rows' order
+        order = pc.sort_indices(tab.column("fid")) if "fid" in tab.column_names else None
+        col = pa.array(fids, pa.int64()) if order is None else pc.take(pa.array(fids, pa.int64()), pc.sort_indices(order))
+        tab = (tab.set_column(tab.column_names.index("fid"), "fid", col) if "fid" in tab.column_names
+               else tab.append_column("fid", col))
+    elif fid_offset and "fid" in tab.column_names:
         i = tab.column_names.index("fid")
         tab = tab.set_column(i, "fid", pc.add(tab.column(i).cast(pa.int64()), fid_offset))
     copy_table(cur, schema, name, tab, geometry, srid)
     for _, sql in rebuild:  # the same index (name, definition), built in bulk
         cur.execute(sql)
-    cur.execute(f"SELECT setval(pg_get_serial_sequence(%s, 'fid'), greatest(max(fid), 1)) "
-                f"FROM {q(schema)}.{q(name)}", (f"{q(schema)}.{q(name)}",))
+    if fids is None:  # forward only: never below a fid another session has just taken from the sequence
+        rel = f"{q(schema)}.{q(name)}"
+        cur.execute("SELECT pg_get_serial_sequence(%s, 'fid')", (rel,))
+        seq = cur.fetchone()[0]
+        cur.execute(f"SELECT setval(%s, greatest(t.m, CASE WHEN s.is_called THEN s.last_value ELSE 1 END, 1)) "
+                    f"FROM (SELECT max(fid) AS m FROM {rel}) t, {seq} s", (seq,))
 
 
 def _replace(cur, schema: str, name: str, tab, geometry, srid: int, *, logged: bool, id_field) -> None:
@@ -1263,10 +1273,26 @@ def _append(cur, schema: str, name: str, tab, geometry, srid: int) -> None:
     for n, d in _col_defs(tab, geometry, srid):
         if n not in have:
             cur.execute(f"ALTER TABLE {q(schema)}.{q(name)} ADD COLUMN {q(n)} {d}")
-    cur.execute(f"SELECT greatest(coalesce(max(fid), 0), (SELECT CASE WHEN is_called THEN last_value ELSE 0 END "
-                f"FROM {q(schema)}.{q(name + '_fid_seq')})) FROM {q(schema)}.{q(name)}")
-    base = int(cur.fetchone()[0] or 0)
-    _copy(cur, schema, name, tab, geometry, srid, fid_offset=base)
+    _copy(cur, schema, name, tab, geometry, srid, fids=reserve_fids(cur, schema, name, tab.num_rows))
+
+
+def reserve_fids(cur, schema: str, name: str, n: int):
+    """``n`` new fids for rows appended to a table, taken from its sequence with ``nextval``: each is
+    this transaction's alone, so staff inserting features in QGIS at the same time (their fids also
+    come from the sequence) never collide with an intake's rows.  Reading the highest fid and copying
+    after it let a QGIS insert committed in between take the intake's first fid (duplicate key)."""
+    import numpy as np
+
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    rel = f"{q(schema)}.{q(name)}"
+    cur.execute("SELECT pg_get_serial_sequence(%s, 'fid')", (rel,))
+    seq = cur.fetchone()[0]
+    # a table filled with explicit fids (by GDAL or an older version) may be past its sequence: move it on
+    cur.execute(f"SELECT setval(%s, m) FROM (SELECT max(fid) AS m FROM {rel}) t, {seq} s "
+                "WHERE t.m > CASE WHEN s.is_called THEN s.last_value ELSE 0 END", (seq,))
+    cur.execute("SELECT nextval(%s) FROM generate_series(1, %s)", (seq, n))
+    return np.sort(np.fromiter((r[0] for r in cur.fetchall()), dtype=np.int64, count=n))
 
 
 def _edited_meanwhile(cur, schema: str, table: str, mark: int, uri) -> None:
