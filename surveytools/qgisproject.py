@@ -100,9 +100,18 @@ def project_qgis(project, out=None, feedback=None) -> Result:
     """Run ``surveytools:project_qgis`` through ``qgis_process`` (see the module docstring)."""
     from . import store
 
-    if store.is_postgres(project):  # a PostGIS project: the .qgz goes to the project's folder by default
-        proj = store.open_project(project)
-        default = Path(store.project_folder(proj)) / f"{store.project_name(proj)}.qgz"
+    if store.is_postgres(project):
+        # the .qgz is written by the plugin from a GeoPackage; a PostGIS project opens in QGIS through a saved
+        # connection (its layers' sources then carry the connection, never a password written into a file).
+        # The child QGIS took the URI for a file name ("the project file does not exist: <cwd>/postgresql:/…")
+        store.open_project(project)  # a bad address or no project: that error first
+        raise SurveyError(Text("project qgis 只为 GeoPackage 项目库写出 .qgz；PostGIS 项目库请在 QGIS 中用项目面板的"
+                               "“打开 PostGIS”（选择已保存的 PostgreSQL 连接和模式）打开，再用 QGIS 的“项目 → 另存为”保存",
+                               "project qgis writes a .qgz for a GeoPackage project; open a PostGIS project in QGIS with "
+                               "the project panel's 'Open PostGIS' (a saved PostgreSQL connection and the schema), then "
+                               "'Project → Save As'"),
+                          code="not_for_postgis", file=store.display(project),
+                          hint=Text("见 docs/plugin.md 与 docs/store.md", "see docs/plugin.md and docs/store.md"))
     else:
         project = str(Path(project).resolve())
         if not os.path.isfile(project):

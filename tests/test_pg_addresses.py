@@ -104,3 +104,25 @@ def test_on_a_real_server_a_missing_schema_and_a_foreign_schema_are_exit_2(tmp_p
     assert rc == 2 and err["code"] == "not_project" and "st_no_such_schema" in err["message"]["zh"], text
     rc, err, text = _cli("validate", "run", _with(schema="st_no_such_schema"), "--out", str(tmp_path / "qc"))
     assert rc == 2 and err["code"] == "not_project", text
+
+
+@needs_pg
+def test_project_qgis_on_a_postgis_project_is_a_clear_error_not_a_missing_file(tmp_path):
+    """``project qgis`` handed the URI to QGIS, which took it for a file: '<cwd>/postgresql:/…' does not exist."""
+    import uuid
+
+    from surveytools import project
+
+    schema = "st_" + uuid.uuid4().hex[:10]
+    uri = f"{PG_URL}?schema={schema}"
+    project.init(project=uri, county="360681")
+    try:
+        rc, err, text = _cli("project", "qgis", uri, "--out", str(tmp_path / "p.qgz"))
+        assert rc == 2 and err["code"] == "not_for_postgis", text
+        assert "打开 PostGIS" in err["message"]["zh"] and "Open PostGIS" in err["message"]["en"]
+        assert "postgresql:/" + "/" in err["file"] and not (tmp_path / "p.qgz").exists()
+    finally:
+        import psycopg
+
+        with psycopg.connect(PG_URL, autocommit=True) as con:
+            con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
