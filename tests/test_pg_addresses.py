@@ -102,6 +102,7 @@ def test_on_a_real_server_no_such_database_refused_port_and_unknown_host_are_exi
 def test_on_a_real_server_a_missing_schema_and_a_foreign_schema_are_exit_2(tmp_path):
     rc, err, text = _cli("project", "info", _with(schema="st_no_such_schema"))
     assert rc == 2 and err["code"] == "not_project" and "st_no_such_schema" in err["message"]["zh"], text
+    assert "没有模式" in err["message"]["zh"] and "has no schema" in err["message"]["en"]
     rc, err, text = _cli("validate", "run", _with(schema="st_no_such_schema"), "--out", str(tmp_path / "qc"))
     assert rc == 2 and err["code"] == "not_project", text
 
@@ -126,3 +127,26 @@ def test_project_qgis_on_a_postgis_project_is_a_clear_error_not_a_missing_file(t
 
         with psycopg.connect(PG_URL, autocommit=True) as con:
             con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@needs_pg
+def test_a_database_without_postgis_is_exit_2_telling_the_administrator_what_to_run():
+    import uuid
+
+    import psycopg
+
+    tag = uuid.uuid4().hex[:8]
+    role, db = f"st_nogis_{tag}", f"st_nogis_{tag}"
+    with psycopg.connect(PG_URL, autocommit=True) as con:
+        con.execute(f"CREATE ROLE {role} LOGIN")
+        con.execute(f"CREATE DATABASE {db} OWNER {role}")
+    try:
+        u = urlsplit(PG_URL)
+        uri = u._replace(netloc=f"{role}:{SECRET}@{u.hostname}:{u.port}", path=f"/{db}").geturl() + "?schema=city"
+        rc, err, text = _cli("project", "init", uri, "--county", "360681")
+        assert rc == 2 and err["code"] == "no_postgis", text
+        assert "CREATE EXTENSION postgis" in err["hint"]["zh"] and "CREATE EXTENSION postgis" in err["hint"]["en"]
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as con:
+            con.execute(f"DROP DATABASE IF EXISTS {db}")
+            con.execute(f"DROP ROLE IF EXISTS {role}")

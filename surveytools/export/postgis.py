@@ -92,7 +92,9 @@ def ensure_postgis(cur, srid: int, crs) -> None:
             cur.execute("CREATE EXTENSION postgis")
         except Exception as e:
             raise SurveyError(Text(f"数据库没有 PostGIS 扩展且无法创建：{e}", f"the database lacks PostGIS and it cannot be created: {e}"),
-                              code="no_postgis") from None
+                              code="no_postgis",
+                              hint=Text("请数据库管理员在该数据库中执行 CREATE EXTENSION postgis;",
+                                        "ask the database administrator to run CREATE EXTENSION postgis; in that database")) from None
     cur.execute("SELECT 1 FROM spatial_ref_sys WHERE srid = %s", (srid,))
     if cur.fetchone() is None:
         import warnings

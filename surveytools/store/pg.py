@@ -282,6 +282,14 @@ def read_meta(uri) -> dict:
             cur.execute(f"SELECT key, value FROM {q(schema)}.{META_TABLE}")
             return {str(k): v for k, v in cur.fetchall()}
         except psycopg.errors.UndefinedTable:
+            cur.execute("SELECT current_database(), EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %s)", (schema,))
+            db, exists = cur.fetchone()
+            if not exists:  # a misspelt schema, or the project is in another database
+                raise SurveyError(Text(f"数据库 {db} 中没有模式 {schema}", f"database {db} has no schema {schema}"),
+                                  code="not_project", file=label(uri), value=schema,
+                                  hint=Text("检查地址中的 ?schema= 和数据库名；新项目库用 surveytools project init 创建",
+                                            "check ?schema= and the database in the address; create a new project with "
+                                            "surveytools project init")) from None
             raise SurveyError(Text(f"模式 {schema} 不是 surveytools 调查项目库（缺少元数据表）",
                                    f"schema {schema} is not a surveytools survey project (no metadata table)"),
                               code="not_project", file=label(uri), layer=META_TABLE,
@@ -1353,7 +1361,10 @@ def _create_schema(cur, schema: str, uri, *, overwrite: bool) -> None:
             cur.execute("CREATE EXTENSION postgis")
         except psycopg.Error as e:
             raise SurveyError(Text(f"数据库没有 PostGIS 扩展且无法创建：{e}", f"the database lacks PostGIS and it cannot be created: {e}"),
-                              code="no_postgis", file=label(uri)) from None
+                              code="no_postgis", file=label(uri),
+                              hint=Text("请数据库管理员在该数据库中执行 CREATE EXTENSION postgis;（docs/store.md）",
+                                        "ask the database administrator to run CREATE EXTENSION postgis; in that database "
+                                        "(docs/store.md)")) from None
     return ensure_log(cur, schema)
 
 
