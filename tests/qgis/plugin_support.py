@@ -91,3 +91,29 @@ def by_key(qgs, key):
     hits = [lyr for lyr in qgs.mapLayers().values() if lyr.customProperty("surveytools/key") == key]
     assert len(hits) == 1, (key, len(hits))
     return hits[0]
+
+
+def assert_qfield_forms(qgs) -> None:
+    """Every layer of the QGIS project ``qgs`` uses only widgets QField supports and no Python form code."""
+    from qgis_plugin.field_project import QFIELD_WIDGETS
+
+    for lyr in qgs.mapLayers().values():
+        types = {lyr.editorWidgetSetup(i).type() for i in range(lyr.fields().count())}
+        assert types <= QFIELD_WIDGETS, (lyr.name(), types - QFIELD_WIDGETS)
+        form = lyr.editFormConfig()
+        assert int(form.initCodeSource()) == 0 and not form.initFunction(), lyr.name()
+
+
+def two_grids():
+    """A memory layer of two 10 m unit grids side by side: 36068100100102 (x 0-10), 36068100100101 (x 10-20)."""
+    from qgis.core import QgsFeature, QgsGeometry, QgsVectorLayer
+
+    grids = QgsVectorLayer("Polygon?crs=EPSG:4548&field=BGID:string", "g", "memory")
+    feats = []
+    for code, x0 in (("36068100100102", 0), ("36068100100101", 10)):
+        f = QgsFeature(grids.fields())
+        f["BGID"] = code
+        f.setGeometry(QgsGeometry.fromWkt(f"POLYGON(({x0} 0,{x0 + 10} 0,{x0 + 10} 10,{x0} 10,{x0} 0))"))
+        feats.append(f)
+    grids.dataProvider().addFeatures(feats)
+    return grids

@@ -8,9 +8,7 @@ import re
 import zipfile
 
 import pytest
-from plugin_support import by_key, copy_project, sql, surveytools
-
-from qgis_plugin.field_project import QFIELD_WIDGETS
+from plugin_support import assert_qfield_forms, by_key, copy_project, sql, surveytools
 
 
 def test_check_package_qgz_is_a_qfield_check_project_and_is_recorded(editors, clean_qgs, tmp_path):
@@ -37,11 +35,7 @@ def test_check_package_qgz_is_a_qfield_check_project_and_is_recorded(editors, cl
     assert all(lyr.isValid() for lyr in qgs.mapLayers().values())
     scope = QgsExpressionContextUtils.projectScope(qgs)
     assert scope.variable("surveyor") == "王五" and scope.variable("acceptance_plan") == plan["plan_id"]
-    for lyr in qgs.mapLayers().values():
-        types = {lyr.editorWidgetSetup(i).type() for i in range(lyr.fields().count())}
-        assert types <= QFIELD_WIDGETS, (lyr.name(), types - QFIELD_WIDGETS)
-        form = lyr.editFormConfig()
-        assert int(form.initCodeSource()) == 0 and not form.initFunction(), lyr.name()
+    assert_qfield_forms(qgs)
     pts = by_key(qgs, "component_point")
     f = pts.fields().indexOf
     vm = pts.editorWidgetSetup(f("check_result"))

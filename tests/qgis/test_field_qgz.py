@@ -7,9 +7,7 @@ import json
 import re
 import zipfile
 
-from plugin_support import by_key, copy_project, sql, surveytools
-
-from qgis_plugin.field_project import QFIELD_WIDGETS
+from plugin_support import assert_qfield_forms, by_key, copy_project, sql, surveytools
 
 
 def write_qgz(folder):
@@ -44,11 +42,7 @@ def test_package_qgz_is_a_qfield_project_and_its_edits_come_back(editors, clean_
 
     assert QgsExpressionContextUtils.projectScope(qgs).variable("surveyor") == "张三"
     # only widgets QField supports, no Python
-    for lyr in qgs.mapLayers().values():
-        types = {lyr.editorWidgetSetup(i).type() for i in range(lyr.fields().count())}
-        assert types <= QFIELD_WIDGETS, (lyr.name(), types - QFIELD_WIDGETS)
-        form = lyr.editFormConfig()
-        assert int(form.initCodeSource()) == 0 and not form.initFunction(), lyr.name()
+    assert_qfield_forms(qgs)
     pts = by_key(qgs, "component_point")
     photos = by_key(qgs, "photos")
     assert pts.editorWidgetSetup(pts.fields().indexOf("uuid")).type() == "UuidGenerator"

@@ -1,7 +1,7 @@
 """Forms generated from the profile: drop-downs, constraints, and the automatic ID, grid, street
 and community of a feature added through the form or moved."""
 import pytest
-from plugin_support import copy_project, sql
+from plugin_support import copy_project, sql, two_grids
 
 
 @pytest.fixture
@@ -155,18 +155,11 @@ def test_moving_a_feature_updates_grid_street_and_community(loaded):
 
 
 def test_grid_lookup_applies_the_locate_rules(qgis_app):
-    from qgis.core import QgsFeature, QgsGeometry, QgsPointXY, QgsVectorLayer
+    from qgis.core import QgsGeometry, QgsPointXY
 
     from qgis_plugin.autofill import GridLookup
 
-    grids = QgsVectorLayer("Polygon?crs=EPSG:4548&field=BGID:string", "g", "memory")
-    feats = []
-    for code, x0 in (("36068100100102", 0), ("36068100100101", 10)):
-        f = QgsFeature(grids.fields())
-        f["BGID"] = code
-        f.setGeometry(QgsGeometry.fromWkt(f"POLYGON(({x0} 0,{x0 + 10} 0,{x0 + 10} 10,{x0} 10,{x0} 0))"))
-        feats.append(f)
-    grids.dataProvider().addFeatures(feats)
+    grids = two_grids()
     look = GridLookup(grids, "BGID")
     assert look.locate(QgsGeometry.fromPointXY(QgsPointXY(5, 5))) == "36068100100102"
     assert look.locate(QgsGeometry.fromPointXY(QgsPointXY(10, 5))) == "36068100100101"  # on the edge: smallest

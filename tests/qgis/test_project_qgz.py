@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from plugin_support import copy_project, sql
+from plugin_support import copy_project, sql, two_grids
 
 NATIVE_WIDGETS = {"TextEdit", "ValueMap", "ValueRelation", "RelationReference", "DateTime", "CheckBox", "Range",
                   "Hidden", "UniqueValues", "Classification", "KeyValue", "List", "Color", "ExternalResource",
@@ -123,20 +123,12 @@ def test_native_locate_expression_follows_the_locate_rules(qgis_app, clean_qgs, 
         QgsExpressionContextUtils,
         QgsFeature,
         QgsGeometry,
-        QgsVectorLayer,
     )
 
     from qgis_plugin.autofill import GridLookup
     from qgis_plugin.project_file import locate_expression
 
-    grids = QgsVectorLayer("Polygon?crs=EPSG:4548&field=BGID:string", "g", "memory")
-    feats = []
-    for code, x0 in (("36068100100102", 0), ("36068100100101", 10)):
-        f = QgsFeature(grids.fields())
-        f["BGID"] = code
-        f.setGeometry(QgsGeometry.fromWkt(f"POLYGON(({x0} 0,{x0 + 10} 0,{x0 + 10} 10,{x0} 10,{x0} 0))"))
-        feats.append(f)
-    grids.dataProvider().addFeatures(feats)
+    grids = two_grids()
     clean_qgs.addMapLayer(grids)
     geom = QgsGeometry.fromWkt(wkt)
     kind = {"POINT": "point", "LINESTRING": "line", "POLYGON": "polygon"}[wkt.split("(")[0]]
