@@ -246,7 +246,7 @@ class ConflictsPanel(QWidget):
                 layers=", ".join(n for n, _ in failed)))
             return None
         kwargs = {"project": self.project.sp.path, "conflict": int(float(r["conflict_id"])), "keep": keep}
-        from .tasks import run_operation, start
+        from .tasks import run_now_or_start, run_operation
 
         def done(ok, result):
             self._layer = None
@@ -260,16 +260,8 @@ class ConflictsPanel(QWidget):
                     n=r["conflict_id"], how=tr("kept the project's version") if keep == "project"
                     else tr("took the field's version")))
 
-        if wait:
-            try:
-                result = run_operation("field_resolve", kwargs)
-            except SurveyError as err:
-                done(False, err)
-                return None
-            done(True, result)
-            return result
-        start(tr("SurveyTools: resolve a field conflict"), lambda fb: run_operation("field_resolve", kwargs, fb), done)
-        return None
+        return run_now_or_start(tr("SurveyTools: resolve a field conflict"),
+                                lambda fb: run_operation("field_resolve", kwargs, fb), done, wait)
 
     def _say(self, text: str):
         self.count_label.setText(text)

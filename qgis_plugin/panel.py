@@ -392,11 +392,19 @@ class ProjectDock(QDockWidget):
             self.message(tr("Opened {path}: {count} layers").format(path=qgz, count=len(lp.layer_ids)), "Success")
         return lp
 
-    def open_postgres(self, connection: str | None = None, schema: str | None = None) -> LoadedProject | None:
+    def _pg_choice(self, connection: str | None, schema: str | None) -> tuple:
+        """The PostgreSQL connection and schema given, else chosen in the panel; (None, None) with a
+        warning when either is missing."""
         connection = connection or self.pg_combo.currentData()
         schema = schema or self.pg_schema.text().strip()
         if not connection or not schema:
             self.message(tr("Choose a PostgreSQL connection and a schema."), "Warning")
+            return None, None
+        return connection, schema
+
+    def open_postgres(self, connection: str | None = None, schema: str | None = None) -> LoadedProject | None:
+        connection, schema = self._pg_choice(connection, schema)
+        if not connection:
             return None
         try:
             lp = open_project(None, connection=connection, schema=schema)
@@ -446,10 +454,8 @@ class ProjectDock(QDockWidget):
         gives its child process in a temporary pgpass file) and open it."""
         from .pgconn import connection_url
 
-        connection = connection or self.pg_combo.currentData()
-        schema = schema or self.pg_schema.text().strip()
-        if not connection or not schema:
-            self.message(tr("Choose a PostgreSQL connection and a schema."), "Warning")
+        connection, schema = self._pg_choice(connection, schema)
+        if not connection:
             return None
         try:
             url = connection_url(connection)

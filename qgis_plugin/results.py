@@ -434,7 +434,7 @@ class ValidationDock(QDockWidget):
         kwargs = {"project": self.project.sp.path, "rule": r["rule_id"], "layer": r["layer"],
                   "feature_id": r.get("feature_id") or None, "field": r.get("field") or None,
                   "note": note or None}
-        from .tasks import run_operation, start
+        from .tasks import run_now_or_start, run_operation
 
         def done(ok, result):
             if not ok:
@@ -442,16 +442,8 @@ class ValidationDock(QDockWidget):
             self.project.reload()
             self.refresh()
 
-        if wait:
-            try:
-                result = run_operation("validate_accept", kwargs)
-            except SurveyError as err:
-                done(False, err)
-                return None
-            done(True, result)
-            return result
-        start(tr("SurveyTools: accept a false positive"), lambda fb: run_operation("validate_accept", kwargs, fb), done)
-        return None
+        return run_now_or_start(tr("SurveyTools: accept a false positive"),
+                                lambda fb: run_operation("validate_accept", kwargs, fb), done, wait)
 
     def current_layer_table(self) -> str | None:
         lyr = self.iface.activeLayer() if self.iface is not None else None
@@ -475,7 +467,7 @@ class ValidationDock(QDockWidget):
         out = os.path.join(scheme_dir, "out")
         kwargs = {"project": self.project.sp.path, "out": out, "scheme": scheme, "write_project": False}
         self.project.prepare_operation()
-        from .tasks import run_operation, start
+        from .tasks import run_now_or_start, run_operation
 
         def work(fb=None):
             try:
@@ -499,16 +491,8 @@ class ValidationDock(QDockWidget):
             self.refresh()
             self._say(tr("Rule {rule} on {layer}: {count} rows").format(rule=rule, layer=table, count=len(fresh)))
 
-        if wait:
-            try:
-                path = work()
-            except SurveyError as err:
-                done(False, err)
-                return None
-            done(True, path)
-            return self.overlay.get((rule, table))
-        start(tr("SurveyTools: re-run a rule"), work, done)
-        return None
+        path = run_now_or_start(tr("SurveyTools: re-run a rule"), work, done, wait)
+        return self.overlay.get((rule, table)) if path is not None else None
 
     def _say(self, text: str):
         self.count_label.setText(text)

@@ -64,6 +64,24 @@ def start(description: str, func, done=None) -> FunctionTask:
     return task
 
 
+def run_now_or_start(description: str, func, done, wait: bool = False):
+    """Run ``func(feedback)`` and hand its outcome to ``done(ok, result_or_error)``: at once when
+    ``wait`` (returns the result, or None after a ``SurveyError``), else as a background task
+    (returns None; ``done`` is called on the main thread when it ends)."""
+    if not wait:
+        start(description, func, done)
+        return None
+    from surveytools.errors import SurveyError
+
+    try:
+        result = func(None)
+    except SurveyError as err:
+        done(False, err)
+        return None
+    done(True, result)
+    return result
+
+
 def run_operation(op_id: str, kwargs: dict, feedback=None) -> dict:
     """Run a registered operation in a child Python (never in the QGIS process)."""
     from surveytools import ops

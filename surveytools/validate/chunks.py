@@ -146,53 +146,49 @@ def fetch_geometries(ctx, key, fids) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # the whole rules on compact columns
 
+def _code_parts(ctx, rest, col, kind, chunked, whole):
+    """One part per layer holding codes of ``kind``: ``chunked(lay, name)`` for a component layer
+    collected from the chunks (skipped when empty), ``whole(key, g, name)`` for a layer read whole."""
+    from .rules.codes import _code_layers
+
+    if kind != "component_id":
+        return [whole(key, g, name) for _k, key, g, name in _code_layers(rest, [kind])]
+    name = ctx.field("component", "component_id")
+    read = {key: g for _k, key, g, _n in _code_layers(rest, [kind])}
+    parts = []
+    for key in COMPONENT_KEYS:
+        if key in col.layers:
+            if col.layers[key].n:
+                parts.append(chunked(col.layers[key], name))
+        elif key in read:
+            parts.append(whole(key, read[key], name))
+    return parts
+
+
 def _duplicate_codes(ctx, rest, col, params):
     from .rules import concat
-    from .rules.codes import _code_layers, _geoms_at, duplicate_rows
+    from .rules.codes import _geoms_at, duplicate_rows
 
-    out = []
-    for kind in params.get("kinds", []):
-        parts = []
-        if kind == "component_id":
-            name = ctx.field("component", "component_id")
-            whole = {key: g for _k, key, g, _n in _code_layers(rest, [kind])}
-            for key in COMPONENT_KEYS:
-                if key in col.layers:
-                    lay = col.layers[key]
-                    if lay.n:
-                        parts.append((key, lay.ids, lay.fid,
-                                      lambda pos, lay=lay: fetch_geometries(ctx, lay.key, lay.fid[pos]), name))
-                elif key in whole:
-                    g = whole[key]
-                    parts.append((key, rest.text(key, g, name), g["fid"].to_numpy(), _geoms_at(g), name))
-        else:
-            parts = [(key, rest.text(key, g, name), g["fid"].to_numpy(), _geoms_at(g), name)
-                     for _k, key, g, name in _code_layers(rest, [kind])]
-        out.append(duplicate_rows(ctx, parts))
-    return concat(out)
+    def chunked(lay, name):
+        return (lay.key, lay.ids, lay.fid, lambda pos: fetch_geometries(ctx, lay.key, lay.fid[pos]), name)
+
+    def whole(key, g, name):
+        return (key, rest.text(key, g, name), g["fid"].to_numpy(), _geoms_at(g), name)
+
+    return concat([duplicate_rows(ctx, _code_parts(ctx, rest, col, kind, chunked, whole))
+                   for kind in params.get("kinds", [])])
 
 
 def _missing_serial(ctx, rest, col, params):
     from .rules import concat
-    from .rules.codes import _code_layers, _well_formed, missing_serial_rows
+    from .rules.codes import _well_formed, missing_serial_rows
 
     out = []
     for kind in params.get("kinds", []):
-        parts = []
-        if kind == "component_id":
-            name = ctx.field("component", "component_id")
-            whole = {key: g for _k, key, g, _n in _code_layers(rest, [kind])}
-            for key in COMPONENT_KEYS:
-                if key in col.layers:
-                    lay = col.layers[key]
-                    if lay.n:
-                        parts.append((key, lay.ids[lay.well], name))
-                elif key in whole:
-                    g = whole[key]
-                    parts.append((key, rest.text(key, g, name)[_well_formed(rest, kind, key, g, name)], name))
-        else:
-            parts = [(key, rest.text(key, g, name)[_well_formed(rest, kind, key, g, name)], name)
-                     for _k, key, g, name in _code_layers(rest, [kind])]
+        def whole(key, g, name, kind=kind):
+            return (key, rest.text(key, g, name)[_well_formed(rest, kind, key, g, name)], name)
+
+        parts = _code_parts(ctx, rest, col, kind, lambda lay, name: (lay.key, lay.ids[lay.well], name), whole)
         out.append(missing_serial_rows(ctx, kind, parts, int(params.get("max_listed", 1000))))
     return concat(out)
 
