@@ -92,6 +92,59 @@ def test_a_write_changes_the_file_in_place_and_reads_see_the_operation_s_own_wri
     assert sorted(df["BGID"]) == ["360681001000001"]
 
 
+HELPER_WRITE = """
+import sys
+import numpy as np, pyarrow as pa, shapely
+from surveytools.gpkg import write_layer
+n = int(sys.argv[2])
+t = pa.table({"name": pa.array([f"lamp {i:07d} " * 4 for i in range(n)]),
+              "geom": shapely.to_wkb(shapely.points(np.arange(n) * 0.5, np.arange(n) % 997))})
+reader = pa.RecordBatchReader.from_batches(t.schema, t.to_batches(max_chunksize=5000))
+write_layer(sys.argv[1], "surveytools_stage_test", reader, geometry_type="Point", crs="EPSG:4548",
+            spatial_index=False, durable=True)
+"""
+
+
+def test_the_operation_folds_the_helper_s_write_ahead_log_while_it_writes(empty):
+    """A helper process writing rows into the project leaves the write-ahead log to the operation's
+    process (GDAL checkpoints only past HELPER_WAL_AUTOCHECKPOINT pages), which folds it into the
+    file meanwhile with passive checkpoints: the rows are all there, the file is sound, the log
+    ends fully folded and never grew past the bound."""
+    import threading
+
+    from surveytools.store.gpkg import HELPER_WAL_AUTOCHECKPOINT, WalFolder
+
+    n = 60_000
+    wal = str(empty) + "-wal"
+    reader = sqlite3.connect(empty)  # a reader keeps the log open (as QGIS would)
+    reader.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    biggest, done = [0], threading.Event()
+
+    def watch():
+        while not done.wait(0.005):
+            if os.path.exists(wal):
+                biggest[0] = max(biggest[0], os.path.getsize(wal))
+
+    w = threading.Thread(target=watch)
+    w.start()
+    try:
+        with WalFolder(empty, 0.01) as folder:
+            subprocess.run([sys.executable, "-c", HELPER_WRITE, str(empty), str(n)], env=_env(), check=True,
+                           capture_output=True, timeout=300)
+    finally:
+        done.set()
+        w.join()
+    assert folder.checkpoints > 0 and folder.folded > 0
+    con = sqlite3.connect(empty)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert con.execute('SELECT count(*) FROM "surveytools_stage_test"').fetchone()[0] == n
+    busy, frames, folded = con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert busy == 0 and frames == folded
+    con.close()
+    reader.close()
+    assert 0 < biggest[0] <= (HELPER_WAL_AUTOCHECKPOINT + 4000) * 4120  # the bound, plus one GDAL transaction
+
+
 def test_append_continues_fids_and_the_r_tree(empty):
     from surveytools.components import store
 

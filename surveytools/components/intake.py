@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 
 import numpy as np
@@ -283,16 +284,19 @@ def _stream(work, p, spec, fields, prof, loc, batch, report, counter, writer, fe
     writer.begin(target, layer, store.schema_for(fields), geometry_type=spec.geometry, crs=work.crs,
                  description=desc, spatial_index=boxes is None, in_place=boxes is not None)
     done = 0
-    for b in output_batches(p, fields, prof, "component", loc, batch, report, counter):
-        writer.write(b)
+    # in place: this process folds the helper's write-ahead log into the project while it writes
+    folding = tx.fold_wal_while_writing() if boxes is not None else contextlib.nullcontext()
+    with folding:
+        for b in output_batches(p, fields, prof, "component", loc, batch, report, counter):
+            writer.write(b)
+            if boxes is not None:
+                boxes.add_geometries(done + 1, store.GeomColumn(b.column("geom")))
+            done += b.num_rows
+            feedback.progress(45 + 45 * done / max(len(p), 1))
+        p.release()  # every row is sent: the delivery's arrays are not needed any more
         if boxes is not None:
-            boxes.add_geometries(done + 1, store.GeomColumn(b.column("geom")))
-        done += b.num_rows
-        feedback.progress(45 + 45 * done / max(len(p), 1))
-    p.release()  # every row is sent: the delivery's arrays are not needed any more
-    if boxes is not None:
-        boxes.prepare()  # the R-tree is packed while the helper process finishes writing
-    return writer.finish()
+            boxes.prepare()  # the R-tree is packed while the helper process finishes writing
+        return writer.finish()
 
 
 def batch_row(batch, kind, source, prep, *, mapping, coords, written, extra=None) -> dict:

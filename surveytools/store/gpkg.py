@@ -47,6 +47,10 @@ BUSY_TIMEOUT_MS = 60_000
 #: a layer written straight into the project (see Transaction.direct_target) is first written under
 #: this prefix + pid + its name, and renamed in the commit
 STAGE_TABLE_PREFIX = "surveytools_stage_"
+#: a helper process writing a layer into the project (see Transaction.direct_target) folds its
+#: write-ahead log into the file only past this many pages (64 MiB with GDAL's 4 KiB pages): the
+#: operation's own process folds it meanwhile (Transaction.fold_wal_while_writing), on the other core
+HELPER_WAL_AUTOCHECKPOINT = 16384
 
 
 def _key(path) -> str:
@@ -180,6 +184,13 @@ class Transaction(StagedWrites):
         self._step(table)
         return str(self.path), temp, boxes
 
+    def fold_wal_while_writing(self, interval: float = 0.05) -> "WalFolder":
+        """A context in which a thread of this process copies the pages another process commits
+        into the project's write-ahead log into the file (passive checkpoints), while that process
+        goes on writing: GDAL would otherwise stop after every transaction to do it itself (see
+        :data:`HELPER_WAL_AUTOCHECKPOINT`)."""
+        return WalFolder(self.path, interval)
+
     def sources(self, table: str) -> list:
         """The (file, layer) pairs to read ``table`` from, as this operation sees it."""
         mode = self.modes.get(table)
@@ -216,6 +227,7 @@ class Transaction(StagedWrites):
         try:
             con.execute("PRAGMA journal_mode = WAL")
             con.execute("PRAGMA synchronous = NORMAL")
+            con.execute("PRAGMA threads = 2")  # CREATE INDEX sorts in two threads (0.32 s instead of 0.42 s at 1M)
             _register_geometry_functions(con)
             if self.staging and os.path.exists(self.staging):
                 con.execute("ATTACH DATABASE ? AS stg", (self.staging,))
@@ -233,9 +245,9 @@ class Transaction(StagedWrites):
                             if self.mark is not None:
                                 _edited_meanwhile(con, name, self.mark, self.path)
                             logged = log.is_logged(self.project, name)
-                            _rename_staged(con, name, *self.direct[name], logged=logged)
+                            rows = _rename_staged(con, name, *self.direct[name], logged=logged)
                             if logged:
-                                log.log_inserts(con, self.project, name)
+                                log.log_inserts(con, self.project, name, rows=rows)
                             replaced.add(name)
                         else:
                             if self.mark is not None:
@@ -269,6 +281,53 @@ class Transaction(StagedWrites):
                 con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             except sqlite3.OperationalError:
                 pass
+        finally:
+            con.close()
+
+
+class WalFolder:
+    """Passive checkpoints of a project every ``interval`` seconds in a thread, until the context
+    ends (see :meth:`Transaction.fold_wal_while_writing`).  A passive checkpoint never blocks the
+    writer or the readers; SQLite releases the GIL while it runs.  ``synchronous = NORMAL``: the
+    log is synced before its pages are copied and the file after, so a power cut meanwhile loses
+    nothing that was committed."""
+
+    def __init__(self, path, interval: float):
+        import threading
+
+        self.path, self.interval = str(path), interval
+        self._stop = threading.Event()
+        self._thread = None
+        self.checkpoints = 0  # passive checkpoints that ran
+        self.folded = 0  # the most log frames one of them found copied into the file
+
+    def __enter__(self):
+        import threading
+
+        self._thread = threading.Thread(target=self._run, name="surveytools-wal-folder", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        return False
+
+    def _run(self) -> None:
+        try:
+            con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error:
+            return
+        try:
+            con.execute("PRAGMA busy_timeout = 0")
+            con.execute("PRAGMA synchronous = NORMAL")
+            while not self._stop.wait(self.interval):
+                try:
+                    row = con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    self.checkpoints += 1
+                    self.folded = max(self.folded, row[2] if row and row[2] > 0 else 0)
+                except sqlite3.Error:  # busy (another checkpoint) or not a WAL database: the writer folds it
+                    pass
         finally:
             con.close()
 
@@ -401,15 +460,18 @@ def feature_count_triggers(table: str) -> list:
             f"BEGIN {upd.format('-')}; END"]
 
 
-def _rename_staged(con, table: str, staged: str, boxes, *, logged: bool) -> None:
+def _rename_staged(con, table: str, staged: str, boxes, *, logged: bool) -> tuple:
     """Make the table GDAL wrote into the project under the name ``staged`` (see
     :meth:`Transaction.direct_target`) the layer ``table``: the old layer is dropped, the staged
     one renamed in its place with its ``gpkg_*`` rows, its R-tree bulk-loaded from ``boxes`` and
-    GDAL's triggers made for the new name.  Nothing is copied."""
+    GDAL's triggers made for the new name.  Nothing is copied.  Returns (lowest fid, highest
+    fid, rows) of the layer."""
     from . import rtree
 
     if not _has_table(con, "main", staged):
         raise RuntimeError(f"staged table {staged} is missing")
+    pk = next((c[0] for c in _columns(con, "main", staged) if c[2]), "fid")
+    lo, hi, n = _fresh_table_rows(con, staged, pk)
     _drop(con, table, logged=logged)
     for name, _ in _triggers(con, "main", staged):  # GDAL's, naming the staged table
         con.execute(f"DROP TRIGGER main.{_q(name)}")
@@ -423,14 +485,12 @@ def _rename_staged(con, table: str, staged: str, boxes, *, logged: bool) -> None
             con.execute(f"UPDATE main.{sys_t} SET table_name = ? WHERE lower(table_name) = lower(?)", (table, staged))
     con.execute("UPDATE main.gpkg_contents SET identifier = ? WHERE table_name = ? AND identifier = ?",
                 (table, table, staged))
-    pk = next((c[0] for c in _columns(con, "main", table) if c[2]), "fid")
     row = con.execute("SELECT column_name FROM main.gpkg_geometry_columns WHERE lower(table_name) = lower(?)",
                       (table,)).fetchone()
     if row is not None:
         geom = row[0]
         rt = f"rtree_{table}_{geom}"
         rtree.create(con, rt)
-        lo, hi, n = con.execute(f"SELECT min({_q(pk)}), max({_q(pk)}), count(*) FROM main.{_q(table)}").fetchone()
         if n and len(boxes) <= n and (lo, hi) == (1, n):
             rtree.bulk_load(con, rt, boxes)
         elif n:  # not the rows the boxes describe: the R-tree from the geometries, row by row
@@ -445,10 +505,28 @@ def _rename_staged(con, table: str, staged: str, boxes, *, logged: bool) -> None
         for sql in rtree_triggers(table, geom, pk):
             con.execute(sql)
     if _has_table(con, "main", "gpkg_ogr_contents"):
-        con.execute("UPDATE main.gpkg_ogr_contents SET feature_count = (SELECT count(*) FROM main.{0}) "
-                    "WHERE lower(table_name) = lower(?)".format(_q(table)), (table,))
+        con.execute("UPDATE main.gpkg_ogr_contents SET feature_count = ? WHERE lower(table_name) = lower(?)", (n, table))
         for sql in feature_count_triggers(table):
             con.execute(sql)
+    return lo, hi, n
+
+
+def _fresh_table_rows(con, table: str, pk: str) -> tuple:
+    """(lowest fid, highest fid, rows) of a table GDAL has just created and filled (rows inserted,
+    none deleted).  ``count(*)`` reads every page of the table (0.2 s for a million components);
+    GDAL's own count in ``gpkg_ogr_contents`` is taken instead when it agrees with the fid range
+    1 … n, which the two index look-ups give at once."""
+    t = _q(table)
+    lo, hi = con.execute(f"SELECT (SELECT min({_q(pk)}) FROM main.{t}), (SELECT max({_q(pk)}) FROM main.{t})").fetchone()
+    if lo is None:
+        return None, None, 0
+    row = None
+    if _has_table(con, "main", "gpkg_ogr_contents"):
+        row = con.execute("SELECT feature_count FROM main.gpkg_ogr_contents WHERE lower(table_name) = lower(?)",
+                          (table,)).fetchone()
+    if row is not None and row[0] == hi and lo == 1:
+        return lo, hi, hi
+    return lo, hi, con.execute(f"SELECT count(*) FROM main.{t}").fetchone()[0]
 
 
 #: a logged layer is replaced row by row (only the changed rows) when at most this share (or 1,000 rows) changed

@@ -148,15 +148,16 @@ def install_triggers(con, project, force=()) -> list:
     return done
 
 
-def log_inserts(con, project, table: str) -> int:
+def log_inserts(con, project, table: str, rows: tuple | None = None) -> int:
     """Log every row of a table an operation has just (re)written as an insert by the session's
-    operation (the old rows were logged as deletes when they were removed)."""
+    operation (the old rows were logged as deletes when they were removed).  ``rows``: (lowest
+    fid, highest fid, rows) when the caller knows them (a full count reads the whole table)."""
     id_field = logged_tables(project).get(table)
     names = {r[1] for r in con.execute(f"PRAGMA main.table_info({_q(table)})")}
     pk = next((r[1] for r in con.execute(f"PRAGMA main.table_info({_q(table)})") if r[5]), "fid")
     fid = _q(id_field) if id_field in names else "NULL"
     tname = table.replace("'", "''")
-    lo, hi, n = con.execute(f"SELECT min({_q(pk)}), max({_q(pk)}), count(*) FROM main.{_q(table)}").fetchone()
+    lo, hi, n = rows or con.execute(f"SELECT min({_q(pk)}), max({_q(pk)}), count(*) FROM main.{_q(table)}").fetchone()
     if n == 0:
         return 0
     if n > 1 and hi - lo + 1 == n:  # contiguous fids (a layer written whole): one row for the range
