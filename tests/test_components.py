@@ -552,6 +552,40 @@ def test_a_failed_streamed_intake_leaves_no_staged_table(components_grid_project
     assert sorted(pyogrio.list_layers(p)[:, 0]) == before
 
 
+def test_a_delivery_read_from_the_project_itself_is_not_folded_alongside(components_grid_project, tmp_path,
+                                                                          monkeypatch):
+    """The delivery is a layer of the project file (loaded there in QGIS): the intake reads it with
+    GDAL while the helper writes, so this process does not also hold a folding connection of its
+    own SQLite on that file (a GDAL close would drop its locks); the intake lands whole."""
+    import sqlite3
+
+    from surveytools.components.intake import intake
+    from surveytools.store import gpkg as sg
+
+    monkeypatch.setenv("SURVEYTOOLS_STREAM_MIN", "1")
+    p = tmp_path / "p.gpkg"
+    shutil.copy(components_grid_project, p)
+    meta, t = pyogrio.read_arrow(SURVEY / "components_a.gpkg", layer="points")
+    pyogrio.write_arrow(t, p, layer="raw_delivery", driver="GPKG", geometry_name=meta["geometry_name"] or "geom",
+                        geometry_type="Point", crs=meta["crs"])
+    folded = []
+    real = sg.Transaction.fold_wal_while_writing
+    monkeypatch.setattr(sg.Transaction, "fold_wal_while_writing", lambda self, *a: folded.append(1) or real(self, *a))
+    res = intake(str(p), f"{p}:raw_delivery", mapping=str(MAPPINGS / "components_a.yaml"))
+    assert folded == []
+    # the same delivery from its own file is folded alongside
+    q = tmp_path / "q.gpkg"
+    shutil.copy(components_grid_project, q)
+    res_q = intake(str(q), f"{SURVEY / 'components_a.gpkg'}:points", mapping=str(MAPPINGS / "components_a.yaml"))
+    assert folded == [1]
+    assert res["imported"] == res_q["imported"] and sum(res["imported"].values()) == 12480
+    con = sqlite3.connect(p)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert con.execute("SELECT count(*) FROM components_point").fetchone()[0] == 12480
+    assert con.execute("SELECT rtreecheck('rtree_components_point_geom')").fetchone()[0] == "ok"
+    con.close()
+
+
 KILLED_INTAKE = """
 import sys
 from surveytools.components.intake import intake

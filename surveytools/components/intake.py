@@ -284,8 +284,12 @@ def _stream(work, p, spec, fields, prof, loc, batch, report, counter, writer, fe
     writer.begin(target, layer, store.schema_for(fields), geometry_type=spec.geometry, crs=work.crs,
                  description=desc, spatial_index=boxes is None, in_place=boxes is not None)
     done = 0
-    # in place: this process folds the helper's write-ahead log into the project while it writes
-    folding = tx.fold_wal_while_writing() if boxes is not None else contextlib.nullcontext()
+    # in place: this process folds the helper's write-ahead log into the project while it writes --
+    # unless it reads the delivery from the project file itself meanwhile: GDAL's SQLite and Python's
+    # are two libraries in this process, and POSIX locks are per process, so GDAL closing the file
+    # would drop the locks of the folding connection
+    fold = boxes is not None and not _reads_file(p, work.path)
+    folding = tx.fold_wal_while_writing() if fold else contextlib.nullcontext()
     with folding:
         for b in output_batches(p, fields, prof, "component", loc, batch, report, counter):
             writer.write(b)
@@ -297,6 +301,17 @@ def _stream(work, p, spec, fields, prof, loc, batch, report, counter, writer, fe
         if boxes is not None:
             boxes.prepare()  # the R-tree is packed while the helper process finishes writing
         return writer.finish()
+
+
+def _reads_file(part, path) -> bool:
+    """Whether part ``part`` still reads its delivery from the file ``path`` (a layer of the project)."""
+    import os
+
+    src = getattr(getattr(part, "src", None), "path", None)
+    try:
+        return src is not None and os.path.exists(src) and os.path.samefile(src, path)
+    except OSError:
+        return True
 
 
 def batch_row(batch, kind, source, prep, *, mapping, coords, written, extra=None) -> dict:

@@ -98,6 +98,11 @@ class LazySrc:
         self.all = len(rows) == lay.count
         self.reader = None
 
+    @property
+    def path(self):
+        """The file the columns are read from."""
+        return getattr(getattr(self.lay, "lazy", None), "path", None)
+
     def column(self, col):
         if col in self.eager.column_names:
             arr = self.eager.column(col).combine_chunks()
