@@ -47,7 +47,7 @@ def write_layer(path, layer: str, table: pa.Table, *, geometry_type: str | None 
 
     from .store.gpkg import write_target
 
-    _configure_gdal("NORMAL" if durable else "OFF")
+    _configure_gdal(durable)
     # inside a project transaction the write is staged and committed with the operation
     staged, append = write_target(path, layer, append)
     if staged != str(path):
@@ -65,20 +65,20 @@ def write_layer(path, layer: str, table: pa.Table, *, geometry_type: str | None 
                 layer_options=layer_options or None, **kw)
 
 
-def _configure_gdal(synchronous: str = "OFF") -> None:
+def _configure_gdal(durable: bool = False) -> None:
     """No fsync while writing: every write goes to a temporary file that is renamed into place
-    only when complete, so a crash can never leave a damaged output behind (``NORMAL`` for a
-    project written in place, whose write-ahead log the operation's process folds into the file
-    meanwhile: see :meth:`surveytools.store.gpkg.Transaction.fold_wal_while_writing`)."""
+    only when complete, so a crash can never leave a damaged output behind.  ``durable``: a
+    project written in place by a helper process (``synchronous = NORMAL``), whose write-ahead log
+    the operation's process folds into the file meanwhile (see
+    :meth:`surveytools.store.gpkg.Transaction.fold_wal_while_writing`); its pages are appended and
+    committed batch by batch, so a big page cache would only hold clean pages (up to 0.5 GB at 10M
+    components beside the operation's own memory) and is not faster (measured at 1M)."""
     import pyogrio
 
     from .store.gpkg import HELPER_WAL_AUTOCHECKPOINT
 
-    # a project written in place by a helper process keeps a small page cache: its pages are
-    # appended and committed batch by batch, so a big cache only holds clean pages (up to 0.5 GB
-    # at 10M components beside the operation's own memory) and is not faster (measured at 1M)
-    cache = "64" if synchronous == "NORMAL" else "512"
-    pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": synchronous, "OGR_SQLITE_CACHE": cache,
+    pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": "NORMAL" if durable else "OFF",
+                                     "OGR_SQLITE_CACHE": "64" if durable else "512",
                                      "OGR_SQLITE_PRAGMA": f"wal_autocheckpoint={HELPER_WAL_AUTOCHECKPOINT}"})
 
 

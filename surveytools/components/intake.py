@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import os
 
 import numpy as np
 import pyarrow as pa
@@ -305,8 +306,6 @@ def _stream(work, p, spec, fields, prof, loc, batch, report, counter, writer, fe
 
 def _reads_file(part, path) -> bool:
     """Whether part ``part`` still reads its delivery from the file ``path`` (a layer of the project)."""
-    import os
-
     src = getattr(getattr(part, "src", None), "path", None)
     try:
         return src is not None and os.path.exists(src) and os.path.samefile(src, path)

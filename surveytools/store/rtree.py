@@ -163,13 +163,14 @@ def create(con, name: str, schema: str = "main") -> None:
 def plan(arrays, size: int) -> dict:
     """Everything :func:`bulk_load` writes for boxes ``arrays`` (fids, minx, maxx, miny, maxy) into
     an R-tree whose nodes are ``size`` bytes, computed without the database: the node rows (first
-    node number and the blobs of each level), the (child, parent) rows and the (rowid, leaf) rows, the last in chunks of consecutive
-    fids as JSON arrays of node numbers (inserted through ``json_each``: 2.5x faster than one
-    parameter tuple a row)."""
+    node number and the blobs of each level), the (child, parent) rows and the (rowid, leaf) rows,
+    the last in chunks: ``("json", first fid, JSON array of node numbers)`` for consecutive fids
+    (inserted through ``json_each``: 2.5x faster than one parameter tuple a row), else
+    ``("rows", fids, node numbers)``."""
     fids = arrays[0]
     n = len(fids)
     cap = (size - 4) // _CELL.itemsize
-    out = {"size": size, "n": n, "nodes": [], "parents": [], "rowids": []}
+    out = {"size": size, "nodes": [], "parents": [], "rowids": []}
     if n == 0:
         return out
     levels = pack(*arrays, cap)
@@ -203,9 +204,9 @@ def plan(arrays, size: int) -> dict:
     for s in range(0, n, ROWID_CHUNK):
         ids, nodes = leaf_ids[s:s + ROWID_CHUNK], leaf_of[s:s + ROWID_CHUNK]
         if ids[-1] - ids[0] == len(ids) - 1:  # consecutive fids: the node numbers as one JSON array
-            out["rowids"].append((int(ids[0]), "[" + ",".join(map(str, nodes.tolist())) + "]"))
+            out["rowids"].append(("json", int(ids[0]), "[" + ",".join(map(str, nodes.tolist())) + "]"))
         else:
-            out["rowids"].append((ids.tolist(), nodes.tolist()))
+            out["rowids"].append(("rows", ids.tolist(), nodes.tolist()))
     return out
 
 
@@ -223,9 +224,9 @@ def bulk_load(con, name: str, boxes: "Boxes", schema: str = "main") -> int:
                         ((first + i, b.tobytes()) for i, b in enumerate(blobs)))
     for child, parent in p["parents"]:
         con.executemany(f"INSERT INTO {parent_t} (nodeno, parentnode) VALUES (?, ?)", zip(child, parent))
-    for first, nodes in p["rowids"]:
-        if isinstance(first, int):
-            con.execute(f"INSERT INTO {rowid_t} (rowid, nodeno) SELECT ? + key, value FROM json_each(?)", (first, nodes))
+    for kind, ids, nodes in p["rowids"]:
+        if kind == "json":
+            con.execute(f"INSERT INTO {rowid_t} (rowid, nodeno) SELECT ? + key, value FROM json_each(?)", (ids, nodes))
         else:
-            con.executemany(f"INSERT INTO {rowid_t} (rowid, nodeno) VALUES (?, ?)", zip(first, nodes))
+            con.executemany(f"INSERT INTO {rowid_t} (rowid, nodeno) VALUES (?, ?)", zip(ids, nodes))
     return n
